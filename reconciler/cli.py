@@ -1,0 +1,339 @@
+"""The command line: options in, one core call, an exit code out.
+
+This is the only place errors become messages. Heavy modules (jsonschema, deepdiff, httpx)
+are imported inside the commands, so ``reconciler --help`` starts fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from functools import wraps
+from typing import TYPE_CHECKING, Any, TypeVar
+
+import click
+
+from . import __version__
+from .errors import (
+    EXIT_CHANGES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    ApplyRefused,
+    ManifestError,
+    ReconcilerError,
+)
+
+if TYPE_CHECKING:
+    from .model import Problem
+    from .render.text import Painter
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+EXIT_CODES = """\b
+Exit codes:
+  0    success (plan --detailed-exitcode: no changes)
+  1    error: invalid manifests, target or credential problem,
+       a failed job, a stale or unapproved apply
+  2    plan --detailed-exitcode: changes to apply
+  130  interrupted
+"""
+
+
+def _err(line: str) -> None:
+    click.echo(line, err=True)
+
+
+def handle_errors(func: F) -> F:
+    """Turn expected errors into one line on stderr and their exit code; bugs keep tracebacks."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            code = func(*args, **kwargs)
+        except ManifestError as exc:
+            for problem in exc.problems:
+                _err(str(problem))
+            _err(f"error: {exc}")
+            sys.exit(exc.exit_code)
+        except ReconcilerError as exc:
+            _err(f"error: {exc}")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _err("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+        sys.exit(code or EXIT_OK)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _painter(ctx: click.Context, stream: Any = None) -> Painter:
+    from .render.text import Painter
+
+    choice = ctx.find_root().params.get("color")
+    if choice is None:
+        stream = stream or sys.stdout
+        choice = stream.isatty() and not os.environ.get("NO_COLOR")
+    return Painter(bool(choice))
+
+
+def _print_problems(problems: Sequence[Problem], fmt: str) -> None:
+    for problem in problems:
+        if fmt == "github":
+            kind = "error" if problem.is_error else "warning"
+            loc = problem.location
+            title = f"{problem.tag or '-'}: {problem.field or '-'}"
+            click.echo(
+                f"::{kind} file={loc.path},line={loc.line},col={loc.col},title={title}::"
+                f"{problem.message}"
+            )
+        else:
+            _err(str(problem))
+
+
+target_option = click.option(
+    "--target",
+    envvar="RECONCILER_TARGET",
+    metavar="URL",
+    help="Where live jobs are: sqlite:///PATH (default: .reconciler/local.db).",
+)
+product_option = click.option(
+    "--product",
+    envvar="DUCTAPE_PRODUCT",
+    help="The product whose jobs to manage (default: 'default' in the embedded store).",
+)
+paths_argument = click.argument(
+    "paths", nargs=-1, type=click.Path(exists=True, dir_okay=True, file_okay=True)
+)
+
+
+@click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="reconciler")
+@click.option(
+    "--color/--no-color",
+    default=None,
+    help="Colour the output (default: on a terminal, unless NO_COLOR is set).",
+)
+def main(color: bool | None) -> None:
+    """Keep Ductape scheduled jobs in Git: validate, plan, apply.
+
+    Jobs that exist only live are reported, never removed: Ductape has no delete.
+    """
+
+
+@main.command(epilog=EXIT_CODES)
+@paths_argument
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "github"]),
+    default="text",
+    help="text: one line a problem on stderr; json: a report on stdout; github: annotations.",
+)
+@handle_errors
+def validate(paths: tuple[str, ...], fmt: str) -> int:
+    """Check every manifest under PATHS against the job schema.
+
+    Reports every problem as path:line:col: tag: field: message.
+    Warnings alone do not fail.
+    """
+    from .desired import load_desired
+
+    desired = load_desired(paths or (".",))
+    if fmt == "json":
+        report = {
+            "valid": not desired.errors,
+            "files": desired.files,
+            "jobs": len(desired.jobs),
+            "problems": [
+                {
+                    "path": p.location.path,
+                    "line": p.location.line,
+                    "col": p.location.col,
+                    "tag": p.tag,
+                    "field": p.field,
+                    "severity": p.severity,
+                    "message": p.message,
+                }
+                for p in desired.problems
+            ],
+        }
+        click.echo(json.dumps(report, indent=2))
+    else:
+        _print_problems(desired.problems, fmt)
+    if desired.errors:
+        if fmt == "text":
+            _err(f"error: {len(desired.errors)} problem(s) in {desired.files} file(s)")
+        return EXIT_ERROR
+    if fmt == "text":
+        click.echo(f"ok: {len(desired.jobs)} job(s) in {desired.files} file(s) are valid")
+    return EXIT_OK
+
+
+@main.command(epilog=EXIT_CODES)
+@paths_argument
+@target_option
+@product_option
+@click.option("-v", "--verbose", is_flag=True, help="List unchanged jobs too.")
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    help="text for people, json for pipelines (the same document --out saves).",
+)
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Save the plan to FILE; 'apply --plan FILE' applies exactly it, if still fresh.",
+)
+@click.pass_context
+@handle_errors
+def plan(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    target: str | None,
+    product: str | None,
+    verbose: bool,
+    detailed_exitcode: bool,
+    fmt: str,
+    out: str | None,
+) -> int:
+    """Show what apply would change for the manifests under PATHS."""
+    from .core import make_plan
+    from .plan import plan_to_dict
+    from .render.text import render_plan
+    from .targets import open_target
+
+    live = open_target(target, product)
+    try:
+        planned = make_plan(paths or (".",), live)
+    finally:
+        live.close()
+    _print_problems(planned.desired.warnings, "text")
+    if fmt == "json":
+        click.echo(json.dumps(plan_to_dict(planned.plan), indent=2))
+    else:
+        click.echo(render_plan(planned.plan, _painter(ctx), verbose))
+    if out:
+        _save(out, plan_to_dict(planned.plan))
+        _err(f"Saved the plan to {out}; apply it with: reconciler apply --plan {out}")
+    if detailed_exitcode and planned.plan.has_changes:
+        return EXIT_CHANGES
+    return EXIT_OK
+
+
+def _save(path: str, data: dict[str, Any]) -> None:
+    from .errors import UsageError
+
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(data, handle, indent=2)
+            handle.write("\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
+
+
+@main.command(epilog=EXIT_CODES)
+@paths_argument
+@target_option
+@product_option
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Apply a plan saved by 'plan --out' instead of planning again; refused if stale.",
+)
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (for pipelines).")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="How many jobs to write at once.",
+)
+@click.pass_context
+@handle_errors
+def apply(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    target: str | None,
+    product: str | None,
+    plan_file: str | None,
+    auto_approve: bool,
+    parallelism: int,
+) -> int:
+    """Create and update live jobs to match the manifests under PATHS."""
+    from .apply import apply_plan
+    from .core import make_plan
+    from .errors import UsageError
+    from .plan import check_fresh, plan_from_dict
+    from .render.text import render_plan
+    from .targets import open_target
+
+    paint = _painter(ctx)
+    live = open_target(target, product)
+    try:
+        if plan_file:
+            if paths:
+                raise UsageError("give either PATHS or --plan, not both")
+            the_plan = plan_from_dict(_load_json(plan_file))
+            check_fresh(the_plan, live.fetch_jobs(), live.describe())
+        else:
+            planned = make_plan(paths or (".",), live)
+            _print_problems(planned.desired.warnings, "text")
+            the_plan = planned.plan
+        click.echo(render_plan(the_plan, paint))
+        if not the_plan.has_changes:
+            return EXIT_OK
+        if not auto_approve:
+            _confirm()
+        report = apply_plan(
+            the_plan,
+            live,
+            parallelism,
+            on_result=lambda r: click.echo(_result_line(r, paint)),
+        )
+    finally:
+        live.close()
+    click.echo(paint(report.summary(), "bold"))
+    return EXIT_ERROR if report.failed else EXIT_OK
+
+
+def _confirm() -> None:
+    if not sys.stdin.isatty():
+        raise ApplyRefused(
+            "refusing to apply without confirmation: no terminal to ask on; "
+            "pass --auto-approve to apply from a pipeline"
+        )
+    answer = click.prompt(
+        "\nApply these changes? Only 'yes' is accepted", default="", show_default=False
+    )
+    if answer.strip() != "yes":
+        raise ApplyRefused("apply cancelled; nothing was changed")
+
+
+def _result_line(result: Any, paint: Painter) -> str:
+    action = result.change.action.value
+    if result.ok:
+        verb = "created" if action == "create" else "updated"
+        return f"  {paint('ok', 'green')}   {result.change.tag}: {verb} (id {result.id})"
+    return f"  {paint('FAIL', 'red')} {result.change.tag}: {action} failed: {result.error}"
+
+
+def _load_json(path: str) -> Any:
+    from .errors import UsageError
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the plan file {path}: {exc}") from None

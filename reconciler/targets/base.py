@@ -1,0 +1,67 @@
+"""The Target protocol: the four operations Ductape documents for jobs, and nothing more.
+
+Ductape has no delete, so neither has a Target. Every target speaks canonical Jobs; turning
+them into wire bodies (and wire errors into TargetError) is the target's own business.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from ..model import Job
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    """Tags of the events a product has, by event type, for checking a job's ``event_tag``."""
+
+    action: frozenset[str] = field(default_factory=frozenset)
+    notification: frozenset[str] = field(default_factory=frozenset)
+    database_action: frozenset[str] = field(default_factory=frozenset)
+    function: frozenset[str] = field(default_factory=frozenset)
+
+    def has(self, event_type: str, event_tag: str) -> bool:
+        tags: frozenset[str] = getattr(self, event_type)
+        return event_tag in tags
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    """What a create or update left live."""
+
+    job: Job
+    id: str
+
+
+class Target(Protocol):
+    """A product's live jobs."""
+
+    def describe(self) -> str:
+        """A short label for plans: the kind of target and the product, never a secret."""
+        ...
+
+    def fetch_jobs(self) -> list[Job]:
+        """Every live job of the product."""
+        ...
+
+    def fetch_job(self, tag: str) -> Job | None:
+        """One live job, or None when there is none with that tag."""
+        ...
+
+    def create_job(self, job: Job) -> WriteResult:
+        """Create a job; raise TargetError if it cannot."""
+        ...
+
+    def update_job(self, tag: str, changes: Mapping[str, Any]) -> WriteResult:
+        """Change some fields of an existing job (canonical values); raise TargetError if not."""
+        ...
+
+    def catalogue(self) -> Catalogue | None:
+        """The product's event tags, or None where the target does not know them."""
+        ...
+
+    def close(self) -> None:
+        """Release connections."""
+        ...
