@@ -1,0 +1,1 @@
+"""The local Ductape-compatible server (``reconciler serve``)."""
