@@ -79,6 +79,11 @@ def _painter(ctx: click.Context, stream: Any = None) -> Painter:
     return Painter(bool(choice))
 
 
+def _echo(text: str, paint: Painter) -> None:
+    # click strips ANSI codes when stdout is not a terminal; --color means keep them.
+    click.echo(text, color=True if paint.enabled else None)
+
+
 def _print_problems(problems: Sequence[Problem], fmt: str) -> None:
     for problem in problems:
         if fmt == "github":
@@ -222,7 +227,8 @@ def plan(
     if fmt == "json":
         click.echo(json.dumps(plan_to_dict(planned.plan), indent=2))
     else:
-        click.echo(render_plan(planned.plan, _painter(ctx), verbose))
+        paint = _painter(ctx)
+        _echo(render_plan(planned.plan, paint, verbose), paint)
     if out:
         _save(out, plan_to_dict(planned.plan))
         _err(f"Saved the plan to {out}; apply it with: reconciler apply --plan {out}")
@@ -291,7 +297,7 @@ def apply(
             planned = make_plan(paths or (".",), live)
             _print_problems(planned.desired.warnings, "text")
             the_plan = planned.plan
-        click.echo(render_plan(the_plan, paint))
+        _echo(render_plan(the_plan, paint), paint)
         if not the_plan.has_changes:
             return EXIT_OK
         if not auto_approve:
@@ -300,11 +306,11 @@ def apply(
             the_plan,
             live,
             parallelism,
-            on_result=lambda r: click.echo(_result_line(r, paint)),
+            on_result=lambda r: _echo(_result_line(r, paint), paint),
         )
     finally:
         live.close()
-    click.echo(paint(report.summary(), "bold"))
+    _echo(paint(report.summary(), "bold"), paint)
     return EXIT_ERROR if report.failed else EXIT_OK
 
 

@@ -79,5 +79,5 @@ def load_desired(paths: Iterable[str]) -> Desired:
             )
         jobs[job.tag] = job
         sources[job.tag] = document.where("tag")
-    problems.sort(key=lambda p: (p.location, p.message))
+    problems.sort(key=lambda p: (p.location, p.field or "", p.message))
     return Desired(jobs, sources, tuple(problems), len(files))

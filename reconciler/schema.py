@@ -43,8 +43,13 @@ def check_document(document: Document) -> list[Problem]:
     validator = _validator()
     if validator.is_valid(document.data):
         return []
-    problems = [_problem(document, error) for error in validator.iter_errors(document.data)]
-    return sorted(problems, key=lambda p: p.location)
+    # One `required` error per missing field, each explained as all missing: keep distinct ones.
+    problems = {
+        problem
+        for error in validator.iter_errors(document.data)
+        for problem in _problems(document, error)
+    }
+    return sorted(problems, key=lambda p: (p.location, p.field or "", p.message))
 
 
 def check_value(data: Any) -> list[str]:
@@ -52,20 +57,28 @@ def check_value(data: Any) -> list[str]:
     validator = _validator()
     if validator.is_valid(data):
         return []
-    out = []
-    for error in validator.iter_errors(data):
-        for name, message in _explain(error, data):
-            out.append(f"{name}: {message}" if name else message)
+    out = {
+        _cut(f"{name}: {message}" if name else message)
+        for error in validator.iter_errors(data)
+        for name, message in _explain(error, data)
+    }
     return sorted(out)
 
 
-def _problem(document: Document, error: ValidationError) -> Problem:
-    (name, message), *_ = _explain(error, document.data)
-    if error.validator == "additionalProperties" and name:
-        where = document.keys.get(name, document.start)
-    else:
-        where = document.where(name)
-    return Problem(where, message, tag=document.tag, field=name)
+def _problems(document: Document, error: ValidationError) -> Iterator[Problem]:
+    for name, message in _explain(error, document.data):
+        if error.validator == "additionalProperties" and name:
+            where = document.keys.get(name, document.start)
+        elif error.validator == "required":
+            where = document.start
+        else:
+            where = document.where(name)
+        yield Problem(where, _cut(message), tag=document.tag, field=name)
+
+
+def _cut(message: str, limit: int = 300) -> str:
+    """Messages quote the offending value; a pasted blob must not flood a CI log."""
+    return message if len(message) <= limit else message[: limit - 3] + "..."
 
 
 def _explain(error: ValidationError, instance: Any) -> Iterator[tuple[str | None, str]]:
@@ -89,7 +102,8 @@ def _explain(error: ValidationError, instance: Any) -> Iterator[tuple[str | None
         return
     custom = properties.get(name, {}).get("x-message") if name else None
     if custom and error.validator in ("oneOf", "anyOf", "pattern"):
-        yield name, f"{error.instance!r} {custom}" if _short(error.instance) else custom
+        shown = repr(error.instance) if _short(error.instance) else _kind(error.instance)
+        yield name, f"{shown} {custom}"
         return
     yield name, error.message
 

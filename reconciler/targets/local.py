@@ -227,11 +227,17 @@ class LocalTarget:
         self.product = product
         self._store: Store | None = None
         self._product: ProductRow | None = None
+        # apply writes from several threads; the first of them opens the file and product.
+        self._open_lock = threading.Lock()
 
     def describe(self) -> str:
         return f"sqlite:///{self.path} (product {self.product})"
 
     def _open(self, create: bool) -> tuple[Store, ProductRow] | None:
+        with self._open_lock:
+            return self._open_locked(create)
+
+    def _open_locked(self, create: bool) -> tuple[Store, ProductRow] | None:
         if self._store is None:
             if not create and not os.path.exists(self.path):
                 return None

@@ -1,0 +1,144 @@
+"""The commands end to end through click's runner, on real files and a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from reconciler.cli import main
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A copy of the examples in a fresh working directory (the default store lives there)."""
+    shutil.copytree(EXAMPLES, tmp_path / "jobs")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.delenv("RECONCILER_TARGET", raising=False)
+    monkeypatch.delenv("DUCTAPE_PRODUCT", raising=False)
+    return tmp_path
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), input=input)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_quickstart_cycle(work: Path) -> None:
+    code, out, _ = run("plan", "jobs")
+    assert code == 0
+    assert "Plan: 6 to create, 0 to update, 0 unchanged, 0 unmanaged." in out
+    assert "+ create nightly_sales_report" in out
+    assert not (work / ".reconciler").exists(), "plan must not create the store"
+
+    code, out, _ = run("plan", "jobs", "--detailed-exitcode")
+    assert code == 2
+
+    code, out, _ = run("apply", "jobs", "--auto-approve")
+    assert code == 0, out
+    assert "Apply: 6 created, 0 updated, 0 failed." in out
+    assert (work / ".reconciler" / "local.db").exists()
+
+    code, out, _ = run("plan", "jobs", "--detailed-exitcode")
+    assert code == 0
+    assert "No changes." in out
+
+    manifest = work / "jobs" / "billing" / "jobs.yaml"
+    manifest.write_text(manifest.read_text().replace("intervals: 1h30m", "intervals: 30m"))
+    code, out, _ = run("plan", "jobs", "--detailed-exitcode")
+    assert code == 2
+    assert "~ update billing.retry_failed" in out
+    assert "intervals: 5400000 -> 1800000 (1h30m -> 30m)" in out
+    assert "Plan: 0 to create, 1 to update, 5 unchanged, 0 unmanaged." in out
+
+
+def test_invalid_manifests_report_all_and_change_nothing(work: Path) -> None:
+    run("apply", "jobs", "--auto-approve")
+    before = (work / ".reconciler" / "local.db").read_bytes()
+    (work / "jobs" / "broken.yaml").write_text("name: x\n tag: : y\n")
+    (work / "jobs" / "dup.yaml").write_text(
+        (work / "jobs" / "cache-warm.yaml").read_text().replace("15m", "5m")
+    )
+    code, out, err = run("apply", "jobs", "--auto-approve")
+    assert code == 1
+    assert "jobs/broken.yaml:2:5: -: -: YAML syntax error" in err
+    assert "jobs/dup.yaml:3:6: warm_catalogue_cache: tag: duplicate tag" in err
+    assert err.strip().endswith("nothing was changed")
+    assert "Traceback" not in err + out
+    assert (work / ".reconciler" / "local.db").read_bytes() == before
+
+
+def test_apply_without_terminal_refuses(work: Path) -> None:
+    code, _, err = run("apply", "jobs")
+    assert code == 1
+    assert "pass --auto-approve" in err
+    assert not (work / ".reconciler").exists()
+
+
+def test_unmanaged_jobs_are_listed_never_removed(work: Path) -> None:
+    run("apply", "jobs", "--auto-approve")
+    (work / "jobs" / "cache-warm.yaml").unlink()
+    code, out, _ = run("plan", "jobs", "--detailed-exitcode")
+    assert code == 0
+    assert "? unmanaged warm_catalogue_cache" in out
+    code, out, _ = run("apply", "jobs", "--auto-approve")
+    code, out, _ = run("plan", "jobs", "--format", "json")
+    data = json.loads(out)
+    assert data["summary"] == {"create": 0, "update": 0, "unchanged": 5, "unmanaged": 1}
+
+
+def test_json_plan_and_saved_plan(work: Path) -> None:
+    code, out, _ = run("plan", "jobs", "--format", "json", "--out", "plan.json")
+    data = json.loads(out)
+    assert data["summary"]["create"] == 6 and data["has_changes"] is True
+    assert json.loads((work / "plan.json").read_text()) == data
+    code, out, _ = run("apply", "--plan", "plan.json", "--auto-approve")
+    assert code == 0 and "Apply: 6 created" in out
+    # Applying the same saved plan again: every job it creates now exists live.
+    code, out, err = run("apply", "--plan", "plan.json", "--auto-approve")
+    assert code == 1 and "the saved plan is stale: 6 job(s) changed live" in err
+
+
+def test_colours_only_when_asked(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _, out, _ = run("plan", "jobs")
+    assert "\x1b[" not in out  # the runner is not a terminal
+    _, out, _ = run("--color", "plan", "jobs")
+    assert "\x1b[32m+\x1b[0m" in out
+
+
+def test_validate_formats(work: Path) -> None:
+    code, out, _ = run("validate", "jobs")
+    assert (code, out.strip()) == (0, "ok: 6 job(s) in 5 file(s) are valid")
+    (work / "jobs" / "bad.yaml").write_text("name: x\ntag: bad\n")
+    code, out, _ = run("validate", "jobs", "--format", "json")
+    report = json.loads(out)
+    assert code == 1 and report["valid"] is False
+    assert {p["field"] for p in report["problems"]} == {
+        "event_type",
+        "event_tag",
+        "intervals",
+        "start_at",
+    }
+    code, out, _ = run("validate", "jobs", "--format", "github")
+    assert "::error file=jobs/bad.yaml,line=1,col=1,title=bad: event_tag::is required" in out
+
+
+def test_unknown_target_is_one_line(work: Path) -> None:
+    code, _, err = run("plan", "jobs", "--target", "ftp://nowhere")
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "error: --target ftp://nowhere: unknown target (use sqlite:///PATH)"
+    ]
+
+
+def test_help_documents_exit_codes() -> None:
+    code, out, _ = run("--help")
+    assert code == 0 and "Exit codes:" in out and "2    plan --detailed-exitcode" in out

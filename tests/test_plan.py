@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from reconciler.apply import apply_plan
+from reconciler.diff import FieldChange
+from reconciler.errors import StalePlanError, UsageError
+from reconciler.model import EventType, Job
+from reconciler.plan import Action, build_plan, check_fresh, plan_from_dict, plan_to_dict
+from reconciler.targets.local import LocalTarget
+
+
+def job(tag: str, **changes: object) -> Job:
+    base = Job(tag, f"Job {tag}", EventType.ACTION, "app:act", 0, 3_600_000, 1_796_090_400_000)
+    return base.replace(changes) if changes else base
+
+
+def test_plan_sorts_actions_and_tags() -> None:
+    desired = {"b": job("b"), "a": job("a"), "u": job("u", intervals=1_800_000), "s": job("s")}
+    live = [job("s"), job("u"), job("zz_live_only")]
+    plan = build_plan(desired, live)
+    assert [(c.action.value, c.tag) for c in plan.changes] == [
+        ("create", "a"),
+        ("create", "b"),
+        ("update", "u"),
+        ("unchanged", "s"),
+        ("unmanaged", "zz_live_only"),
+    ]
+    assert plan.summary() == "Plan: 2 to create, 1 to update, 1 unchanged, 1 unmanaged."
+    assert plan.has_changes
+
+
+def test_update_lists_only_changed_fields_in_model_order() -> None:
+    live = job("t")
+    want = job("t", start_at=1_796_090_400_001, name="Renamed", event_type="function")
+    (change,) = build_plan({"t": want}, [live]).changes
+    assert change.fields == (
+        FieldChange("name", "Job t", "Renamed"),
+        FieldChange("event_type", "action", "function"),
+        FieldChange("start_at", 1_796_090_400_000, 1_796_090_400_001),
+    )
+
+
+def test_equal_sets_have_no_changes() -> None:
+    jobs = {t: job(t) for t in "abc"}
+    plan = build_plan(jobs, jobs.values())
+    assert not plan.has_changes
+    assert plan.counts[Action.UNCHANGED] == 3
+
+
+def test_saved_plan_round_trips_and_goes_stale(tmp_path: Path) -> None:
+    target = LocalTarget(str(tmp_path / "live.db"))
+    target.create_job(job("u"))
+    desired = {"u": job("u", intervals="30m"), "n": job("n")}
+    plan = build_plan(desired, target.fetch_jobs(), target=target.describe())
+    data = json.loads(json.dumps(plan_to_dict(plan)))
+    again = plan_from_dict(data)
+    assert again.changes == plan.changes and again.target == plan.target
+    check_fresh(again, target.fetch_jobs(), target.describe())  # still fresh
+
+    # A job the plan does not touch may change live: the plan stays safe.
+    target.create_job(job("other"))
+    check_fresh(again, target.fetch_jobs(), target.describe())
+
+    # The job it updates changed live after planning: applying would overwrite unseen work.
+    target.update_job("u", {"name": "edited by hand"})
+    with pytest.raises(StalePlanError, match=r"1 job\(s\) changed live since it was made \(u\)"):
+        check_fresh(again, target.fetch_jobs(), target.describe())
+    with pytest.raises(StalePlanError, match="made for"):
+        check_fresh(again, [], "sqlite:///elsewhere.db (product default)")
+    target.close()
+
+
+@pytest.mark.parametrize("data", [{}, [], {"format": "reconciler-plan", "format_version": 99}])
+def test_foreign_plan_files_are_refused(data: object) -> None:
+    with pytest.raises(UsageError):
+        plan_from_dict(data)
+
+
+def test_apply_reports_each_job_and_goes_on_after_a_failure(tmp_path: Path) -> None:
+    target = LocalTarget(str(tmp_path / "live.db"))
+    target.create_job(job("taken"))
+    # A plan made against an empty product tries to create "taken" again: that one fails.
+    plan = build_plan({t: job(t) for t in ["a", "taken", "z"]}, [])
+    report = apply_plan(plan, target, parallelism=3)
+    assert [(r.change.tag, r.ok) for r in report.results] == [
+        ("a", True),
+        ("taken", False),
+        ("z", True),
+    ]
+    assert "already exists" in (report.failed[0].error or "")
+    assert {j.tag for j in target.fetch_jobs()} == {"a", "taken", "z"}
+    target.close()
+
+
+tags = st.sampled_from([f"job{i}" for i in range(12)])
+jobs = st.builds(
+    Job,
+    tag=tags,
+    name=st.text(
+        st.characters(codec="utf-8", exclude_categories=["Cs", "Cc"]), min_size=1, max_size=12
+    ).filter(str.strip),
+    event_type=st.sampled_from(list(EventType)),
+    event_tag=st.sampled_from(["app:a", "app:b", "notify", "db:x"]),
+    executions=st.integers(0, 5),
+    intervals=st.integers(1, 10**9),
+    start_at=st.integers(0, 2 * 10**12),
+)
+job_sets = st.lists(jobs, max_size=10, unique_by=lambda j: j.tag)
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(desired=job_sets, live=job_sets)
+def test_apply_then_plan_again_has_no_changes(
+    tmp_path_factory: pytest.TempPathFactory, desired: list[Job], live: list[Job]
+) -> None:
+    """Whatever Git and the product hold, applying the plan converges in one step."""
+    target = LocalTarget(str(tmp_path_factory.mktemp("prop") / "live.db"))
+    try:
+        for existing in live:
+            target.create_job(existing)
+        wanted = {j.tag: j for j in desired}
+        report = apply_plan(build_plan(wanted, target.fetch_jobs()), target, parallelism=2)
+        assert report.failed == ()
+        after = build_plan(wanted, target.fetch_jobs())
+        assert not after.has_changes
+        # Nothing live was removed: unmanaged jobs stay exactly as they were.
+        assert {j.tag for j in target.fetch_jobs()} == set(wanted) | {j.tag for j in live}
+        assert [c.live for c in after.of(Action.UNMANAGED)] == sorted(
+            (j for j in live if j.tag not in wanted), key=lambda j: j.tag
+        )
+    finally:
+        target.close()
