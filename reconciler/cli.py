@@ -27,8 +27,11 @@ from .errors import (
 )
 
 if TYPE_CHECKING:
+    from .apply import Report
     from .model import Problem
+    from .plan import Plan
     from .render.text import Painter
+    from .targets.base import Target
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -102,7 +105,8 @@ target_option = click.option(
     "--target",
     envvar="RECONCILER_TARGET",
     metavar="URL",
-    help="Where live jobs are: sqlite:///PATH (default: .reconciler/local.db).",
+    help="Where live jobs are: sqlite:///PATH or a Ductape base URL such as "
+    "https://api.ductape.app (default: .reconciler/local.db, or target: in .reconciler.yaml).",
 )
 product_option = click.option(
     "--product",
@@ -216,9 +220,8 @@ def plan(
     from .core import make_plan
     from .plan import plan_to_dict
     from .render.text import render_plan
-    from .targets import open_target
 
-    live = open_target(target, product)
+    live = _open_target(paths, target, product)
     try:
         planned = make_plan(paths or (".",), live)
     finally:
@@ -235,6 +238,15 @@ def plan(
     if detailed_exitcode and planned.plan.has_changes:
         return EXIT_CHANGES
     return EXIT_OK
+
+
+def _open_target(paths: Sequence[str], target: str | None, product: str | None) -> Target:
+    """The target from options and environment, else from .reconciler.yaml, else the default."""
+    from .manifests import load_config
+    from .targets import open_target
+
+    config = load_config(paths or (".",)) if not (target and product) else {}
+    return open_target(target or config.get("target"), product or config.get("product"))
 
 
 def _save(path: str, data: dict[str, Any]) -> None:
@@ -278,15 +290,13 @@ def apply(
     parallelism: int,
 ) -> int:
     """Create and update live jobs to match the manifests under PATHS."""
-    from .apply import apply_plan
     from .core import make_plan
     from .errors import UsageError
     from .plan import check_fresh, plan_from_dict
     from .render.text import render_plan
-    from .targets import open_target
 
     paint = _painter(ctx)
-    live = open_target(target, product)
+    live = _open_target(paths, target, product)
     try:
         if plan_file:
             if paths:
@@ -302,16 +312,31 @@ def apply(
             return EXIT_OK
         if not auto_approve:
             _confirm()
-        report = apply_plan(
-            the_plan,
-            live,
-            parallelism,
-            on_result=lambda r: _echo(_result_line(r, paint), paint),
-        )
+        report = _run_apply(the_plan, live, parallelism, paint)
     finally:
         live.close()
     _echo(paint(report.summary(), "bold"), paint)
     return EXIT_ERROR if report.failed else EXIT_OK
+
+
+# Below this many writes a line per job reads better than a bar.
+PROGRESS_BAR_FROM = 20
+
+
+def _run_apply(plan: Plan, target: Target, parallelism: int, paint: Painter) -> Report:
+    """Apply with a line per job, or a progress bar (and failures after) on a terminal."""
+    from .apply import apply_plan
+
+    writes = sum(1 for c in plan.changes if c.writes)
+    if not (sys.stdout.isatty() and writes >= PROGRESS_BAR_FROM):
+        return apply_plan(
+            plan, target, parallelism, on_result=lambda r: _echo(_result_line(r, paint), paint)
+        )
+    with click.progressbar(length=writes, label="Applying", show_pos=True) as bar:
+        report = apply_plan(plan, target, parallelism, on_result=lambda _: bar.update(1))
+    for result in report.failed:
+        _echo(_result_line(result, paint), paint)
+    return report
 
 
 def _confirm() -> None:
@@ -343,3 +368,33 @@ def _load_json(path: str) -> Any:
             return json.load(handle)
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read the plan file {path}: {exc}") from None
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--db",
+    default=".reconciler/server.db",
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The SQLite store to serve (the same format as the embedded target).",
+)
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML seed: user, workspace, products and their catalogue (see examples/seed.yaml).",
+)
+@handle_errors
+def serve(host: str, port: int, db: str, seed: str | None) -> int:
+    """Run a local Ductape-compatible server (needs the 'server' extra)."""
+    from .errors import UsageError
+
+    try:
+        from .server.run import serve as run_server
+    except ImportError as exc:
+        raise UsageError(
+            f"the server needs starlette and uvicorn: pip install 'reconciler[server]' ({exc})"
+        ) from None
+    run_server(host, port, db, seed)
+    return EXIT_OK

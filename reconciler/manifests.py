@@ -164,3 +164,47 @@ def _location(path: str, mark: Any) -> Location:
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())[:300]
+
+
+CONFIG_NAME = ".reconciler.yaml"
+CONFIG_KEYS = ("target", "product")
+
+
+def load_config(paths: Iterable[str]) -> dict[str, str]:
+    """``target`` and ``product`` from ``.reconciler.yaml`` beside the manifests, if any.
+
+    Looked for in the first directory given (or the directory of the first file), then in the
+    working directory. Secrets have no place there: credentials come from the environment.
+    """
+    first = next(iter(paths), ".")
+    here = first if os.path.isdir(first) else os.path.dirname(first) or "."
+    for directory in dict.fromkeys([here, "."]):
+        path = os.path.join(directory, CONFIG_NAME)
+        if os.path.isfile(path):
+            return _read_config(path)
+    return {}
+
+
+def _read_config(path: str) -> dict[str, str]:
+    try:
+        with open(path, "rb") as handle:
+            data = yaml.load(handle, Loader=_Loader)
+    except (OSError, yaml.YAMLError) as exc:
+        raise UsageError(f"{path}: cannot read the configuration: {_one_line(str(exc))}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: the configuration must be a mapping of {CONFIG_KEYS}")
+    out: dict[str, str] = {}
+    for key, value in data.items():
+        if key not in CONFIG_KEYS:
+            hint = (
+                "; credentials belong in DUCTAPE_* environment variables, never in a file"
+                if any(word in str(key).lower() for word in ("key", "token", "secret", "pass"))
+                else ""
+            )
+            raise UsageError(f"{path}: unknown setting {key!r} (known: target, product){hint}")
+        if not isinstance(value, str) or not value:
+            raise UsageError(f"{path}: {key} must be a non-empty string")
+        out[key] = value
+    return out
