@@ -113,6 +113,13 @@ product_option = click.option(
     envvar="DUCTAPE_PRODUCT",
     help="The product whose jobs to manage (default: 'default' in the embedded store).",
 )
+references_option = click.option(
+    "--references",
+    type=click.Choice(["warn", "error", "off"]),
+    default="warn",
+    show_default=True,
+    help="Check each event_tag against the product's catalogue, where the target has one.",
+)
 paths_argument = click.argument(
     "paths", nargs=-1, type=click.Path(exists=True, dir_okay=True, file_okay=True)
 )
@@ -185,6 +192,7 @@ def validate(paths: tuple[str, ...], fmt: str) -> int:
 @paths_argument
 @target_option
 @product_option
+@references_option
 @click.option("-v", "--verbose", is_flag=True, help="List unchanged jobs too.")
 @click.option(
     "--detailed-exitcode",
@@ -211,6 +219,7 @@ def plan(
     paths: tuple[str, ...],
     target: str | None,
     product: str | None,
+    references: str,
     verbose: bool,
     detailed_exitcode: bool,
     fmt: str,
@@ -223,10 +232,10 @@ def plan(
 
     live = _open_target(paths, target, product)
     try:
-        planned = make_plan(paths or (".",), live)
+        planned = make_plan(paths or (".",), live, references)
     finally:
         live.close()
-    _print_problems(planned.desired.warnings, "text")
+    _print_problems(planned.desired.warnings + planned.references, "text")
     if fmt == "json":
         click.echo(json.dumps(plan_to_dict(planned.plan), indent=2))
     else:
@@ -264,6 +273,7 @@ def _save(path: str, data: dict[str, Any]) -> None:
 @paths_argument
 @target_option
 @product_option
+@references_option
 @click.option(
     "--plan",
     "plan_file",
@@ -285,6 +295,7 @@ def apply(
     paths: tuple[str, ...],
     target: str | None,
     product: str | None,
+    references: str,
     plan_file: str | None,
     auto_approve: bool,
     parallelism: int,
@@ -304,8 +315,8 @@ def apply(
             the_plan = plan_from_dict(_load_json(plan_file))
             check_fresh(the_plan, live.fetch_jobs(), live.describe())
         else:
-            planned = make_plan(paths or (".",), live)
-            _print_problems(planned.desired.warnings, "text")
+            planned = make_plan(paths or (".",), live, references)
+            _print_problems(planned.desired.warnings + planned.references, "text")
             the_plan = planned.plan
         _echo(render_plan(the_plan, paint), paint)
         if not the_plan.has_changes:

@@ -22,6 +22,7 @@ class Desired:
     sources: dict[str, Location]
     problems: tuple[Problem, ...]
     files: int
+    event_tag_at: dict[str, Location]
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -38,6 +39,7 @@ def load_desired(paths: Iterable[str]) -> Desired:
     documents, problems = load_documents(files)
     jobs: dict[str, Job] = {}
     sources: dict[str, Location] = {}
+    event_tag_at: dict[str, Location] = {}
     first_seen: dict[str, Location] = {}
     for document in documents:
         tag = document.tag
@@ -79,5 +81,6 @@ def load_desired(paths: Iterable[str]) -> Desired:
             )
         jobs[job.tag] = job
         sources[job.tag] = document.where("tag")
+        event_tag_at[job.tag] = document.where("event_tag")
     problems.sort(key=lambda p: (p.location, p.field or "", p.message))
-    return Desired(jobs, sources, tuple(problems), len(files))
+    return Desired(jobs, sources, tuple(problems), len(files), event_tag_at)

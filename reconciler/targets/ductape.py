@@ -106,6 +106,8 @@ class DuctapeTarget:
         self._session: tuple[str, str] | None = None  # (auth token, public key)
         self._product_id: str | None = None
         self._ids: dict[str, str] = {}  # job tag -> _id, from the last product read
+        # The catalogue's tags from the last product read (no secrets: only tags are kept).
+        self._catalogue_doc: dict[str, Any] | None = None
 
     def describe(self) -> str:
         return f"{self.base_url} (product {self.product})"
@@ -191,9 +193,11 @@ class DuctapeTarget:
         return None
 
     def _live_job_documents(self) -> list[dict[str, Any]]:
-        # Only the jobs are kept from the product document: the rest holds secrets.
-        docs = [j for j in self._read_product().get("jobs") or () if isinstance(j, dict)]
+        # Only jobs and catalogue tags are kept from the product document: the rest holds secrets.
+        product = self._read_product()
+        docs = [j for j in product.get("jobs") or () if isinstance(j, dict)]
         with self._lock:
+            self._catalogue_doc = _catalogue_tags(product)
             self._ids = {str(d["tag"]): str(d["_id"]) for d in docs if "tag" in d and "_id" in d}
         return docs
 
@@ -231,12 +235,10 @@ class DuctapeTarget:
 
     def catalogue(self) -> Catalogue | None:
         """Event tags of the product; an app's actions come from the apps service."""
-        doc = self._read_product()
+        doc = self._catalogue_doc or _catalogue_tags(self._read_product())
         apps = []
-        for app in doc.get("apps") or ():
-            if not isinstance(app, dict) or not app.get("access_tag"):
-                continue
-            ws, tag = self._creds.workspace_id, app["access_tag"]
+        for tag in doc["apps"]:
+            ws = self._creds.workspace_id
             found = self._call(
                 f"read app {tag}", "GET", f"/apps/apps/v1/access/{ws}/{tag}", params=self._query()
             )
@@ -340,6 +342,24 @@ class DuctapeTarget:
             text = text.replace(secret, "***")
         text = " ".join(text.split())
         return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+
+
+def _catalogue_tags(product: Mapping[str, Any]) -> dict[str, Any]:
+    """Just the tags of a product's catalogue: apps' access tags and the events' tags."""
+
+    def tagged(items: Any, keep: tuple[str, ...] = ("tag",)) -> list[dict[str, Any]]:
+        return [{k: i[k] for k in keep if k in i} for i in items or () if isinstance(i, dict)]
+
+    return {
+        "apps": [str(a["access_tag"]) for a in tagged(product.get("apps"), ("access_tag",)) if a],
+        "notifications": tagged(product.get("notifications")),
+        "functions": tagged(product.get("functions")),
+        "databases": [
+            {"tag": db.get("tag"), "actions": tagged(db.get("actions"))}
+            for db in product.get("databases") or ()
+            if isinstance(db, dict)
+        ],
+    }
 
 
 def _job_in(product: Any, tag: str) -> WriteResult | None:
