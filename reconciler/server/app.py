@@ -1,0 +1,443 @@
+"""The Starlette application: Ductape's wire (``shared/ductape-wire.md`` section 2) over a Store.
+
+Every answer is an envelope: ``{"status": true, "meta": {}, "data": ...}`` or
+``{"status": false, "meta": {}, "errors": "<message>"}``. Handlers are synchronous functions
+run in Starlette's threadpool; the Store serialises writes with its lock and BEGIN IMMEDIATE,
+so concurrent PUTs queue rather than overwrite each other.
+
+Auth: every endpoint but login and builder validate needs a token from login, sent as
+``Authorization: Bearer <t>`` or a bare ``Authorization: <t>`` (the wire uses both). Builder
+validate stays open as on the wire; the token it hands out grants nothing here.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..errors import TargetError
+from ..model import Job
+from ..schema import check_value
+from ..targets.local import Store
+from .accounts import Accounts, Session
+
+log = logging.getLogger("reconciler.server")
+access_log = logging.getLogger("reconciler.server.access")
+
+PRODUCT_STATUSES = ("all", "draft", "private", "public")
+# Keys of the PUT body that address the request rather than describe the job.
+ENVELOPE_KEYS = frozenset({"component", "user_id", "workspace_id", "public_key", "_id"})
+# An oversized body is read and dropped up to this much so the client still gets its 413
+# (closing a socket with unread input resets it, and the answer is lost); beyond, we hang up.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+
+
+class ApiError(Exception):
+    """An expected failure, answered with the error envelope."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def success(data: Any, status: int = 200) -> JSONResponse:
+    return JSONResponse({"status": True, "meta": {}, "data": data}, status_code=status)
+
+
+def failure(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"status": False, "meta": {}, "errors": message}, status_code=status)
+
+
+@dataclass(frozen=True)
+class Call:
+    """What a handler sees of a request: parameters, parsed body, and who is asking."""
+
+    path: Mapping[str, str]
+    query: Mapping[str, str]
+    body: Any
+    session: Session | None
+
+
+Handler = Callable[[Call], Any]
+
+
+def create_app(store: Store, *, max_body_bytes: int = 1_000_000) -> Starlette:
+    """The local Ductape server over ``store``; bodies above ``max_body_bytes`` get a 413."""
+    api = _Api(store, Accounts(store))
+    users, apps = "/users/users/v1", "/apps/apps/v1"
+    workspaces, products = "/workspaces/workspaces/v1", "/integrations/integrations/v1"
+    table: list[tuple[str, str, Handler]] = [
+        ("POST", f"{users}/login/authKey", api.login),
+        ("POST", f"{apps}/builder/validate", api.builder_validate),
+        ("POST", f"{apps}/builder", api.builder_session),
+        ("GET", f"{apps}/access/{{workspace_id}}/{{access_tag}}", api.app_by_tag),
+        ("GET", f"{apps}/{{app_id}}", api.app_by_id),
+        ("GET", f"{workspaces}/get/{{workspace_id}}", api.workspace),
+        ("GET", f"{products}/workspace/{{workspace_id}}/{{status}}", api.products),
+        ("GET", f"{products}/{{product_id}}", api.product),
+        ("PUT", f"{products}/{{product_id}}", api.put_product),
+    ]
+    # Login and builder validate carry no token on the wire; login answers 201.
+    open_handlers = {api.login, api.builder_validate}
+    routes = [
+        _route(
+            api,
+            path,
+            method,
+            handler,
+            max_body_bytes,
+            auth=handler not in open_handlers,
+            status=201 if handler == api.login else 200,
+        )
+        for method, path, handler in table
+    ]
+    app = Starlette(
+        routes=routes,
+        exception_handlers={HTTPException: _http_error},
+    )
+    app.add_middleware(AccessLog)
+    return app
+
+
+def _route(
+    api: _Api,
+    path: str,
+    method: str,
+    handler: Handler,
+    max_body_bytes: int,
+    *,
+    auth: bool = True,
+    status: int = 200,
+) -> Route:
+    has_body = method in ("POST", "PUT")
+
+    async def endpoint(request: Request) -> Response:
+        try:
+            body = await _json_body(request, max_body_bytes) if has_body else None
+            call = Call(dict(request.path_params), dict(request.query_params), body, None)
+            token = _token(request) if auth else None
+            data = await run_in_threadpool(_run, api, handler, call, token)
+        except ApiError as exc:
+            return failure(exc.status, exc.message)
+        except ClientDisconnect:
+            # Nobody is left to answer; not a server fault worth a traceback.
+            return failure(400, "the client disconnected before sending its body")
+        except Exception:
+            # The body and headers stay out of the log: they may carry keys and tokens.
+            log.error("unexpected error in %s %s", request.method, path, exc_info=True)
+            return failure(500, "internal server error")
+        return success(data, status)
+
+    return Route(path, endpoint, methods=[method], name=handler.__name__)
+
+
+def _run(api: _Api, handler: Handler, call: Call, token: str | None) -> Any:
+    """Authenticate (when a token is due) and call the handler; runs in the threadpool."""
+    if token is not None:
+        call = replace(call, session=api.session(call, token))
+    return handler(call)
+
+
+def _token(request: Request) -> str:
+    header = request.headers.get("authorization", "").strip()
+    scheme, _, rest = header.partition(" ")
+    token = rest.strip() if scheme.lower() == "bearer" else header
+    if not token:
+        raise ApiError(401, "authentication required: send the auth_token from login")
+    return token
+
+
+async def _json_body(request: Request, limit: int) -> Any:
+    too_big = ApiError(413, f"request body is larger than {limit} bytes")
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            size = int(declared)
+        except ValueError:
+            raise ApiError(400, "invalid Content-Length header") from None
+        if size > limit:
+            await _drain(request, size)
+            raise too_big
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            await _drain(request, size)
+            raise too_big
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if not raw.strip():
+        raise ApiError(400, "the request body is empty; a JSON object is expected")
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "the request body is not valid JSON") from None
+
+
+async def _drain(request: Request, seen: int) -> None:
+    if seen > DRAIN_LIMIT_BYTES:
+        return
+    async for chunk in request.stream():
+        seen += len(chunk)
+        if seen > DRAIN_LIMIT_BYTES:
+            return
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Router failures (unknown path, wrong method) in the error envelope."""
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status == 404:
+        message = f"no such endpoint: {request.method} {request.url.path}"
+    elif status == 405:
+        message = f"method {request.method} is not allowed on {request.url.path}"
+    else:
+        message = str(getattr(exc, "detail", "")) or "request failed"
+    headers = getattr(exc, "headers", None)
+    response = failure(status, message)
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+class AccessLog:
+    """One log line per request: method, path without query, status, duration.
+
+    Uvicorn's own access log prints the query string, where the wire carries ``public_key``;
+    ``serve`` turns it off and this takes its place. No header or body is ever logged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def record(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, record)
+        finally:
+            access_log.info(
+                "%s %s %d %.1fms",
+                scope["method"],
+                scope["path"],
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+class _Api:
+    """The handlers. Each takes a Call and returns the envelope's data, or raises ApiError."""
+
+    def __init__(self, store: Store, accounts: Accounts) -> None:
+        self.store = store
+        self.accounts = accounts
+
+    # --- auth -----------------------------------------------------------------------------
+
+    def login(self, call: Call) -> dict[str, Any]:
+        body = _object(call.body)
+        fields = [body.get(k) for k in ("private_key", "user_id", "workspace_id")]
+        if not all(isinstance(value, str) and value for value in fields):
+            raise ApiError(400, "private_key, user_id and workspace_id are required strings")
+        private_key, user_id, workspace_id = (str(v) for v in fields)
+        token = self.accounts.login(user_id, workspace_id, private_key)
+        user = self.accounts.user(user_id) if token else None
+        if token is None or user is None:
+            # Never echo the key back: the message names no value.
+            raise ApiError(401, "invalid credentials for this user and workspace")
+        return {
+            **user.doc,
+            "auth_token": token,
+            "public_key": user.public_key,
+            "workspace_id": workspace_id,
+        }
+
+    def session(self, call: Call, token: str) -> Session:
+        session = self.accounts.session(token)
+        if session is None:
+            raise ApiError(401, "the auth token is invalid or expired; log in again")
+        # Ids a client names in the query or body must be the token's own.
+        sources = [call.query, call.body if isinstance(call.body, dict) else {}]
+        for source in sources:
+            for key, own in (("workspace_id", session.workspace_id), ("user_id", session.user_id)):
+                value = source.get(key)
+                if value not in (None, "", own):
+                    raise ApiError(403, f"this token may not act for another {key[:-3]}")
+        return session
+
+    def builder_validate(self, call: Call) -> dict[str, Any]:
+        body = _object(call.body)
+        user = self.accounts.user(str(body.get("user_id", "")))
+        workspace = self.accounts.workspace(str(body.get("workspace_id", "")))
+        if (
+            user is None
+            or workspace is None
+            or workspace.get("user_id") != user.id
+            or body.get("public_key") != user.public_key
+        ):
+            raise ApiError(404, "no builder for this user, workspace and public key")
+        # Open on the wire, so what it hands out must not be a credential.
+        return {"token": secrets.token_urlsafe(16), "public_key": user.public_key}
+
+    def builder_session(self, call: Call) -> dict[str, Any]:
+        session = _session(call)
+        user = self.accounts.user(session.user_id)
+        return {
+            "user_id": session.user_id,
+            "workspace_id": session.workspace_id,
+            "public_key": user.public_key if user else None,
+        }
+
+    # --- workspaces and apps --------------------------------------------------------------
+
+    def workspace(self, call: Call) -> dict[str, Any]:
+        session = _session(call)
+        _same_workspace(call.path["workspace_id"], session)
+        workspace = self.accounts.workspace(session.workspace_id)
+        if workspace is None:
+            raise ApiError(404, "no such workspace")
+        return workspace
+
+    def app_by_tag(self, call: Call) -> dict[str, Any]:
+        session = _session(call)
+        _same_workspace(call.path["workspace_id"], session)
+        app = self.accounts.app_by_tag(session.workspace_id, call.path["access_tag"])
+        if app is None:
+            raise ApiError(404, f"no app with access tag {call.path['access_tag']!r}")
+        return app
+
+    def app_by_id(self, call: Call) -> dict[str, Any]:
+        session = _session(call)
+        app = self.accounts.app(call.path["app_id"])
+        # Another workspace's app is reported missing rather than forbidden.
+        if app is None or app.get("workspace_id") != session.workspace_id:
+            raise ApiError(404, f"no app with _id {call.path['app_id']!r}")
+        return app
+
+    # --- products and jobs ----------------------------------------------------------------
+
+    def products(self, call: Call) -> list[dict[str, Any]]:
+        session = _session(call)
+        _same_workspace(call.path["workspace_id"], session)
+        status = call.path["status"]
+        if status not in PRODUCT_STATUSES:
+            raise ApiError(400, f"status must be one of {', '.join(PRODUCT_STATUSES)}")
+        rows = self.store.products(session.workspace_id)
+        docs = [self.store.product_document(row.id) for row in rows]
+        return [d for d in docs if d is not None and status in ("all", d.get("status"))]
+
+    def product(self, call: Call) -> dict[str, Any]:
+        session = _session(call)
+        return self._product(call.path["product_id"], session)
+
+    def _product(self, product_id: str, session: Session) -> dict[str, Any]:
+        row = self.store.find_product(product_id, session.workspace_id)
+        # find_product also matches names; the wire addresses products by _id only.
+        doc = self.store.product_document(product_id) if row and row.id == product_id else None
+        if doc is None:
+            raise ApiError(404, f"no product with _id {product_id!r} in this workspace")
+        return doc
+
+    def put_product(self, call: Call) -> dict[str, Any]:
+        session = _session(call)
+        product_id = call.path["product_id"]
+        self._product(product_id, session)
+        body = _object(call.body)
+        component = body.get("component")
+        if component != "job":
+            raise ApiError(400, f"unknown component {component!r}: this server knows 'job'")
+        fields = {k: v for k, v in body.items() if k not in ENVELOPE_KEYS}
+        job_id = body.get("_id")
+        if job_id is None:
+            self._create_job(product_id, fields)
+        elif isinstance(job_id, str) and job_id:
+            self._update_job(product_id, job_id, fields)
+        else:
+            raise ApiError(400, "_id must be the job's id (a non-empty string)")
+        doc = self.store.product_document(product_id)
+        if doc is None:  # only if the product vanished under us; no delete exists
+            raise ApiError(404, f"no product with _id {product_id!r} in this workspace")
+        return doc
+
+    def _create_job(self, product_id: str, fields: dict[str, Any]) -> None:
+        job = _canonical(fields)
+        if self.store.job_document(product_id, job["tag"]) is not None:
+            raise ApiError(
+                422, f"a job tagged {job['tag']!r} already exists; send its _id to update it"
+            )
+        _store_write(lambda: self.store.create_job(product_id, job))  # fmt: skip
+
+    def _update_job(self, product_id: str, job_id: str, fields: dict[str, Any]) -> None:
+        existing = next(
+            (d for d in self.store.job_documents(product_id) if d.get("_id") == job_id), None
+        )
+        if existing is None:
+            raise ApiError(404, f"no job with _id {job_id!r} in this product")
+        merged = {k: v for k, v in existing.items() if k != "_id"}
+        merged.update(fields)
+        job = _canonical(merged)
+        # Write only the fields sent: a concurrent update of other fields is not undone.
+        changes = {k: job[k] for k in fields if k in job}
+        _store_write(lambda: self.store.update_job(product_id, changes, job_id=job_id))
+
+
+def _canonical(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The job's wire form, or a 422 naming every schema problem."""
+    problems = check_value(dict(fields))
+    if problems:
+        raise ApiError(422, "; ".join(problems))
+    try:
+        return Job.from_mapping(fields).to_wire()
+    except ValueError as exc:
+        raise ApiError(422, str(exc)) from None
+
+
+def _store_write(write: Callable[[], object]) -> None:
+    try:
+        write()
+    except TargetError as exc:
+        # A tag clash lost to a concurrent writer is the client's problem; anything else
+        # (disk, lock) is ours and stays a 500 whose message names no path.
+        if "already exists" in str(exc):
+            raise ApiError(422, str(exc)) from None
+        raise
+
+
+def _object(body: Any) -> dict[str, Any]:
+    if not isinstance(body, dict):
+        raise ApiError(400, "the request body must be a JSON object")
+    return body
+
+
+def _session(call: Call) -> Session:
+    assert call.session is not None, "handler registered without auth"
+    return call.session
+
+
+def _same_workspace(workspace_id: str, session: Session) -> None:
+    if workspace_id != session.workspace_id:
+        raise ApiError(403, "this token may not read another workspace")

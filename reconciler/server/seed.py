@@ -1,0 +1,207 @@
+"""The seed file: one user, one workspace and its products, loaded into the SQLite file.
+
+The format is documented at the top of ``examples/seed.yaml``. Loading is idempotent: what
+exists is kept (live jobs are never overwritten, so a seeded job changed by ``apply`` stays
+changed); only the user's private key is refreshed from the file.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from ..errors import TargetError, UsageError
+from ..model import Job
+from ..schema import check_value
+from ..targets.local import Store, new_id
+from .accounts import Accounts
+
+_HEX24 = re.compile(r"^[0-9a-f]{24}$")
+PRODUCT_STATUSES = ("draft", "private", "public")
+
+
+class _SeedLoader(yaml.SafeLoader):
+    """SafeLoader that leaves timestamps as text, as the manifests' loader does: a job's
+    ``start_at`` then goes through the model's own parser and its zone rule."""
+
+
+_SeedLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+@dataclass(frozen=True)
+class SeedProduct:
+    name: str
+    id: str
+
+
+@dataclass(frozen=True)
+class SeedInfo:
+    """What a client needs to reach the seeded account. The private key stays out of repr."""
+
+    path: str
+    user_id: str
+    workspace_id: str
+    workspace_name: str
+    public_key: str
+    products: tuple[SeedProduct, ...]
+    private_key: str = field(repr=False)
+
+
+def load_seed(store: Store, path: str) -> SeedInfo:
+    """Load the seed file at ``path`` into ``store``; loading it again creates nothing."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=_SeedLoader)
+    except OSError as exc:
+        raise UsageError(f"cannot read the seed file {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise UsageError(f"seed file {path}{where} is not valid YAML") from None
+    where = f"seed file {path}"
+    root = _mapping(data, where)
+    user = _mapping(root.get("user"), f"{where}: user")
+    workspace = _mapping(root.get("workspace"), f"{where}: workspace")
+    user_id = _hex_id(user.get("id"), f"{where}: user.id")
+    private_key = _text(user.get("private_key"), f"{where}: user.private_key")
+    workspace_id = _hex_id(workspace.get("id"), f"{where}: workspace.id")
+    workspace_name = _text(workspace.get("name", "Local workspace"), f"{where}: workspace.name")
+    products = root.get("products") or []
+    if not isinstance(products, list):
+        raise UsageError(f"{where}: products must be a list")
+
+    accounts = Accounts(store)
+    profile = {k: v for k, v in user.items() if k in ("email", "name", "public_key")}
+    account = accounts.upsert_user(user_id, private_key, profile)
+    accounts.upsert_workspace(workspace_id, user_id, workspace_name)
+    seeded = tuple(
+        _load_product(store, accounts, workspace_id, item, f"{where}: products[{i}]")
+        for i, item in enumerate(products)
+    )
+    return SeedInfo(
+        path=path,
+        user_id=user_id,
+        workspace_id=workspace_id,
+        workspace_name=workspace_name,
+        public_key=account.public_key,
+        products=seeded,
+        private_key=private_key,
+    )
+
+
+def _load_product(
+    store: Store, accounts: Accounts, workspace_id: str, raw: Any, where: str
+) -> SeedProduct:
+    item = _mapping(raw, where)
+    name = _text(item.get("name"), f"{where}.name")
+    status = item.get("status", "private")
+    if status not in PRODUCT_STATUSES:
+        raise UsageError(f"{where}.status must be one of {', '.join(PRODUCT_STATUSES)}")
+    catalogue = _mapping(item.get("catalogue") or {}, f"{where}.catalogue")
+    jobs = item.get("jobs") or []
+    if not isinstance(jobs, list):
+        raise UsageError(f"{where}.jobs must be a list")
+    wire_jobs = [_job(job, f"{where}.jobs[{i}]") for i, job in enumerate(jobs)]
+
+    apps = []
+    for i, app in enumerate(catalogue.get("apps") or []):
+        app_where = f"{where}.catalogue.apps[{i}]"
+        app = _mapping(app, app_where)
+        access_tag = _text(app.get("access_tag"), f"{app_where}.access_tag")
+        actions = _tags(app.get("actions"), f"{app_where}.actions")
+        app_id = accounts.ensure_app(workspace_id, access_tag, actions)
+        apps.append(
+            {"_id": app_id, "access_tag": access_tag, "actions": [{"tag": t} for t in actions]}
+        )
+    databases = []
+    for i, database in enumerate(catalogue.get("databases") or []):
+        db_where = f"{where}.catalogue.databases[{i}]"
+        database = _mapping(database, db_where)
+        databases.append(
+            {
+                "_id": new_id(),
+                "tag": _text(database.get("tag"), f"{db_where}.tag"),
+                "actions": [
+                    {"tag": t} for t in _tags(database.get("actions"), f"{db_where}.actions")
+                ],
+            }
+        )
+    doc: dict[str, Any] = {
+        "name": name,
+        "description": str(item.get("description", "")),
+        "status": status,
+        "workspace_id": workspace_id,
+        "apps": apps,
+        "envs": [{"_id": new_id(), "slug": "prd", "name": "Production"}],
+        "functions": [
+            {"_id": new_id(), "tag": t}
+            for t in _tags(catalogue.get("functions"), f"{where}.catalogue.functions")
+        ],
+        "notifications": [
+            {"_id": new_id(), "tag": t}
+            for t in _tags(catalogue.get("notifications"), f"{where}.catalogue.notifications")
+        ],
+        "databases": databases,
+        "caches": [],
+        "features": [],
+        # Ductape products carry their own key; a random one here lets tests prove that
+        # clients never print it.
+        "private_key": f"product_dev_{secrets.token_hex(16)}",
+    }
+    if "_id" in item:
+        doc["_id"] = _hex_id(item["_id"], f"{where}._id")
+    try:
+        row = store.ensure_product(name, workspace_id, doc)
+    except TargetError as exc:
+        raise UsageError(f"{where}: cannot create product {name!r}: {exc}") from None
+    if "_id" in doc and row.id != doc["_id"]:
+        raise UsageError(f"{where}: product {name!r} already exists with _id {row.id}")
+    for job in wire_jobs:
+        # Only absent jobs are created: a live job may have been changed since.
+        if store.job_document(row.id, job["tag"]) is None:
+            store.create_job(row.id, job)
+    return SeedProduct(name, row.id)
+
+
+def _job(raw: Any, where: str) -> dict[str, Any]:
+    problems = check_value(raw)
+    if problems:
+        raise UsageError(f"{where}: {'; '.join(problems)}")
+    try:
+        return Job.from_mapping(raw).to_wire()
+    except ValueError as exc:
+        raise UsageError(f"{where}: {exc}") from None
+
+
+def _mapping(value: Any, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise UsageError(f"{where} must be a mapping")
+    return value
+
+
+def _text(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{where} must be a non-empty string")
+    return value
+
+
+def _hex_id(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _HEX24.match(value):
+        raise UsageError(f"{where} must be 24 lower-case hex characters")
+    return value
+
+
+def _tags(value: Any, where: str) -> list[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise UsageError(f"{where} must be a list of tags")
+    return [_text(tag, where) for tag in value]

@@ -1,0 +1,123 @@
+"""Shared fixtures: a real local Ductape server (uvicorn in a thread) over a SQLite file."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from reconciler.server import SeedInfo, create_app, load_seed
+from reconciler.targets.local import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_SEED = ROOT / "examples" / "seed.yaml"
+
+
+@dataclass(frozen=True)
+class RunningServer:
+    """A server started for a test: where it listens, its database, and the seeded account."""
+
+    base_url: str
+    db_path: str
+    seed: SeedInfo
+    store: Store = field(repr=False)
+
+    @property
+    def user_id(self) -> str:
+        return self.seed.user_id
+
+    @property
+    def workspace_id(self) -> str:
+        return self.seed.workspace_id
+
+    @property
+    def private_key(self) -> str:
+        return self.seed.private_key
+
+    @property
+    def public_key(self) -> str:
+        return self.seed.public_key
+
+    @property
+    def product_id(self) -> str:
+        return self.seed.products[0].id
+
+    @property
+    def product_name(self) -> str:
+        return self.seed.products[0].name
+
+
+@contextmanager
+def serve_app(app: Any) -> Iterator[str]:
+    """Run an ASGI app under uvicorn on 127.0.0.1 in a thread; yield its base URL."""
+    # The socket is bound here and handed over, so no other process can take the port.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.01)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@contextmanager
+def running_server(
+    db_path: str | Path,
+    seed_path: str | Path = EXAMPLE_SEED,
+    *,
+    max_body_bytes: int = 1_000_000,
+    store_factory: Callable[[str], Store] = Store,
+) -> Iterator[RunningServer]:
+    """A seeded server over the SQLite file ``db_path``, stopped and closed on exit."""
+    store = store_factory(str(db_path))
+    try:
+        info = load_seed(store, str(seed_path))
+        with serve_app(create_app(store, max_body_bytes=max_body_bytes)) as base_url:
+            yield RunningServer(base_url, str(db_path), info, store)
+    finally:
+        store.close()
+
+
+ServerFactory = Callable[..., RunningServer]
+
+
+@pytest.fixture
+def ductape_server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
+    """Start servers on demand: ``factory(seed_path=..., max_body_bytes=..., db_path=...)``."""
+    with ExitStack() as stack:
+        count = 0
+
+        def start(**options: Any) -> RunningServer:
+            nonlocal count
+            count += 1
+            db_path = options.pop("db_path", tmp_path / f"ductape-{count}.db")
+            manager: AbstractContextManager[RunningServer] = running_server(db_path, **options)
+            return stack.enter_context(manager)
+
+        yield start
+
+
+@pytest.fixture
+def ductape_server(ductape_server_factory: ServerFactory) -> RunningServer:
+    """The server seeded from examples/seed.yaml (product "shop")."""
+    return ductape_server_factory()

@@ -1,0 +1,382 @@
+"""The Ductape HTTP target end to end: the CLI against the real local server on 127.0.0.1.
+
+Fault tests put a small proxy between the two that answers 503 or loses answers for a
+bounded, deterministic share of requests; the server behind it is the real one.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import CliRunner
+from conftest import RunningServer, serve_app
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from reconciler.cli import main
+from reconciler.errors import AuthError, TargetError
+from reconciler.targets.ductape import Credentials, DuctapeTarget, RetryPolicy
+
+EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
+FAST_RETRY = RetryPolicy(attempts=8, base=0.01, cap=0.05, budget=20)
+
+
+def env_for(server: RunningServer, **overrides: str) -> dict[str, str]:
+    env = {
+        "DUCTAPE_USER_ID": server.user_id,
+        "DUCTAPE_WORKSPACE_ID": server.workspace_id,
+        "DUCTAPE_PRIVATE_KEY": server.private_key,
+        "DUCTAPE_PRODUCT": server.product_name,
+        "NO_COLOR": "1",
+    }
+    env.update(overrides)
+    return env
+
+
+def cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(main, list(args), env=env)
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture
+def jobs_dir(tmp_path: Path) -> Path:
+    shutil.copytree(EXAMPLES, tmp_path / "jobs")
+    return tmp_path / "jobs"
+
+
+def test_plan_apply_plan_against_the_server(ductape_server: RunningServer, jobs_dir: Path) -> None:
+    env = env_for(ductape_server)
+    url = ductape_server.base_url
+    code, out, err = cli(env, "plan", str(jobs_dir), "--target", url, "--detailed-exitcode")
+    assert code == 2, err
+    assert f"Target: {url} (product shop)" in out
+    assert "Plan: 6 to create, 0 to update, 0 unchanged, 1 unmanaged." in out
+    assert "? unmanaged purge_expired_sessions" in out
+
+    code, out, err = cli(env, "apply", str(jobs_dir), "--target", url, "--auto-approve")
+    assert code == 0, err
+    assert "Apply: 6 created, 0 updated, 0 failed." in out
+
+    code, out, _ = cli(env, "plan", str(jobs_dir), "--target", url, "--detailed-exitcode")
+    assert code == 0, out
+    assert "Plan: 0 to create, 0 to update, 6 unchanged, 1 unmanaged." in out
+
+    # Someone changes a job on the server by hand: the next plan shows it as an update.
+    with httpx.Client(base_url=url) as client:
+        token = client.post(
+            "/users/users/v1/login/authKey",
+            json={
+                "private_key": ductape_server.private_key,
+                "user_id": ductape_server.user_id,
+                "workspace_id": ductape_server.workspace_id,
+            },
+        ).json()["data"]["auth_token"]
+        product = client.get(
+            f"/integrations/integrations/v1/{ductape_server.product_id}",
+            params={
+                "workspace_id": ductape_server.workspace_id,
+                "user_id": ductape_server.user_id,
+                "public_key": ductape_server.public_key,
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        ).json()["data"]
+        job_id = next(j["_id"] for j in product["jobs"] if j["tag"] == "weekly_digest")
+        answer = client.put(
+            f"/integrations/integrations/v1/{ductape_server.product_id}",
+            json={
+                "component": "job",
+                "_id": job_id,
+                "intervals": 86_400_000,
+                "user_id": ductape_server.user_id,
+                "workspace_id": ductape_server.workspace_id,
+                "public_key": ductape_server.public_key,
+            },
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert answer.status_code == 200, answer.text
+    code, out, _ = cli(env, "plan", str(jobs_dir), "--target", url, "--detailed-exitcode")
+    assert code == 2
+    assert "~ update weekly_digest" in out
+    assert "intervals: 86400000 -> 604800000 (1d -> 1w)" in out
+
+
+def test_product_by_id_and_token_login(ductape_server: RunningServer, jobs_dir: Path) -> None:
+    env = env_for(ductape_server, DUCTAPE_PRODUCT=ductape_server.product_id)
+    code, out, _ = cli(env, "plan", str(jobs_dir), "--target", ductape_server.base_url)
+    assert code == 0 and "1 unmanaged" in out
+
+
+def test_wrong_private_key_is_one_line_and_never_shown(
+    ductape_server: RunningServer, jobs_dir: Path
+) -> None:
+    wrong = "wrong-key-7f3a9c-please-do-not-print"
+    env = env_for(ductape_server, DUCTAPE_PRIVATE_KEY=wrong)
+    code, out, err = cli(
+        env, "apply", str(jobs_dir), "--target", ductape_server.base_url, "--auto-approve"
+    )
+    assert code == 1
+    assert err.strip().count("\n") == 0, err
+    assert err.startswith("error: Ductape 401:") and "(log in)" in err
+    assert wrong not in out + err
+    assert ductape_server.private_key not in out + err
+
+
+def test_missing_credentials_and_unknown_product(
+    ductape_server: RunningServer, jobs_dir: Path
+) -> None:
+    env = env_for(ductape_server)
+    del env["DUCTAPE_WORKSPACE_ID"]
+    code, _, err = cli(env, "plan", str(jobs_dir), "--target", ductape_server.base_url)
+    assert code == 1 and err.strip() == (
+        f"error: --target {ductape_server.base_url}: set DUCTAPE_WORKSPACE_ID"
+    )
+    env = env_for(ductape_server, DUCTAPE_PRODUCT="no-such-product")
+    code, _, err = cli(env, "plan", str(jobs_dir), "--target", ductape_server.base_url)
+    assert code == 1 and "no product named 'no-such-product'" in err
+
+
+def test_config_file_names_target_and_product(
+    ductape_server: RunningServer, jobs_dir: Path
+) -> None:
+    (jobs_dir / ".reconciler.yaml").write_text(
+        f"target: {ductape_server.base_url}\nproduct: {ductape_server.product_name}\n"
+    )
+    env = env_for(ductape_server)
+    del env["DUCTAPE_PRODUCT"]
+    code, out, err = cli(env, "plan", str(jobs_dir))
+    assert code == 0, err
+    assert f"Target: {ductape_server.base_url} (product shop)" in out
+    (jobs_dir / ".reconciler.yaml").write_text("private_key: abc\n")
+    code, _, err = cli(env, "plan", str(jobs_dir))
+    assert code == 1 and "credentials belong in DUCTAPE_* environment variables" in err
+    assert "abc" not in err
+
+
+def test_catalogue_from_the_server(ductape_server: RunningServer) -> None:
+    target = DuctapeTarget(
+        ductape_server.base_url,
+        Credentials(
+            ductape_server.user_id,
+            ductape_server.workspace_id,
+            private_key=ductape_server.private_key,
+        ),
+        ductape_server.product_name,
+    )
+    try:
+        catalogue = target.catalogue()
+    finally:
+        target.close()
+    assert catalogue is not None
+    assert catalogue.has("action", "stripe:list_charges")
+    assert catalogue.has("database_action", "orders:archive_old")
+    assert catalogue.has("function", "retry_failed_charges")
+    assert not catalogue.has("notification", "no_such_notification")
+
+
+def test_credentials_never_show_in_reprs() -> None:
+    creds = Credentials("a" * 24, "b" * 24, private_key="sekrit-key", token="sekrit-token")
+    assert "sekrit" not in repr(creds)
+
+
+# --- faults --------------------------------------------------------------------------------
+
+
+class FaultyProxy:
+    """Forwards to the real server; every ``every``-th request fails in turn, one of:
+
+    - ``503``: answered 503 with Retry-After: 0, not forwarded;
+    - ``lost``: forwarded (the write lands), then answered 503 as if the answer was lost;
+    - ``429``: answered 429 with Retry-After: 0, not forwarded.
+    """
+
+    def __init__(self, upstream: str, every: int = 5) -> None:
+        self.upstream = upstream
+        self.every = every
+        self.counter = itertools.count(1)
+        self.modes = itertools.cycle(["503", "lost", "429"])
+        self.lock = threading.Lock()
+        self.seen = 0
+        self.failed = 0
+
+    async def handle(self, request: Request) -> Response:
+        with self.lock:
+            n = next(self.counter)
+            self.seen = n
+            mode = next(self.modes) if n % self.every == 0 else None
+            if mode:
+                self.failed += 1
+        if mode in ("503", "429"):
+            return Response(b"busy", status_code=int(mode), headers={"Retry-After": "0"})
+        async with httpx.AsyncClient(base_url=self.upstream) as client:
+            upstream = await client.request(
+                request.method,
+                request.url.path,
+                params=request.query_params,
+                content=await request.body(),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            )
+        if mode == "lost":
+            return Response(b"bad gateway", status_code=503)
+        return Response(
+            upstream.content, upstream.status_code, media_type=upstream.headers.get("content-type")
+        )
+
+
+@pytest.fixture
+def faulty(ductape_server: RunningServer) -> Iterator[tuple[str, FaultyProxy]]:
+    proxy = FaultyProxy(ductape_server.base_url)
+    app = Starlette(routes=[Route("/{path:path}", proxy.handle, methods=["GET", "POST", "PUT"])])
+    with serve_app(app) as url:
+        yield url, proxy
+
+
+def write_jobs(directory: Path, count: int) -> None:
+    directory.mkdir()
+    docs = [
+        "\n".join(
+            [
+                f"name: Load job {i}",
+                f"tag: load_{i:03d}",
+                "event_type: function",
+                "event_tag: retry_failed_charges",
+                f"intervals: {i + 1}m",
+                "start_at: 2026-12-01T00:00:00Z",
+            ]
+        )
+        for i in range(count)
+    ]
+    (directory / "load.yaml").write_text("\n---\n".join(docs) + "\n")
+
+
+def test_apply_converges_through_503_429_and_lost_answers(
+    ductape_server: RunningServer, faulty: tuple[str, FaultyProxy], tmp_path: Path
+) -> None:
+    """20% of requests fail; 200 jobs are still each created exactly once."""
+    url, proxy = faulty
+    write_jobs(tmp_path / "load", 200)
+    target = DuctapeTarget(
+        url,
+        Credentials(
+            ductape_server.user_id,
+            ductape_server.workspace_id,
+            private_key=ductape_server.private_key,
+        ),
+        ductape_server.product_name,
+        retry=FAST_RETRY,
+    )
+    from reconciler.apply import apply_plan
+    from reconciler.core import make_plan
+
+    try:
+        planned = make_plan([str(tmp_path / "load")], target)
+        report = apply_plan(planned.plan, target, parallelism=4)
+    finally:
+        target.close()
+    assert report.failed == ()
+    assert proxy.failed >= 40 and proxy.failed * 5 <= proxy.seen  # 20% of what it saw
+
+    live = ductape_server.store.product_document(ductape_server.product_id)
+    assert live is not None
+    tags = [j["tag"] for j in live["jobs"] if j["tag"].startswith("load_")]
+    assert len(tags) == 200 and len(set(tags)) == 200
+
+    env = env_for(ductape_server)
+    code, out, _ = cli(
+        env,
+        "plan",
+        str(tmp_path / "load"),
+        "--target",
+        ductape_server.base_url,
+        "--detailed-exitcode",
+    )
+    assert code == 0, out
+
+
+def test_retries_are_bounded() -> None:
+    """A server that is always busy: the target gives up after its attempts, one line."""
+    calls = 0
+
+    def always_busy(request: httpx.Request) -> httpx.Response:
+        nonlocal calls
+        calls += 1
+        return httpx.Response(503, json={"status": False, "meta": {}, "errors": "busy"})
+
+    # A mock here: no real server is needed to say 503 forever, and none can be made to
+    # count our attempts more simply.
+    target = DuctapeTarget(
+        "http://127.0.0.1:9",
+        Credentials("a" * 24, "b" * 24, private_key="k"),
+        "shop",
+        retry=RetryPolicy(attempts=4, base=0.001, cap=0.002, budget=5),
+        transport=httpx.MockTransport(always_busy),
+    )
+    with pytest.raises(TargetError, match=r"log in: gave up after retries \(HTTP 503\)"):
+        target.fetch_jobs()
+    target.close()
+    assert calls == 4
+
+
+def test_error_envelopes_become_short_lines() -> None:
+    long = "x" * 5000
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("authKey"):
+            return httpx.Response(
+                201,
+                json={
+                    "status": True,
+                    "meta": {},
+                    "data": {"auth_token": "tok-123", "public_key": "p"},
+                },
+            )
+        return httpx.Response(
+            422, json={"status": False, "meta": {}, "errors": f"bad tok-123 {long}"}
+        )
+
+    target = DuctapeTarget(
+        "http://127.0.0.1:9",
+        Credentials("a" * 24, "b" * 24, private_key="k"),
+        "c" * 24,
+        transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(TargetError) as caught:
+        target.fetch_jobs()
+    target.close()
+    message = str(caught.value)
+    assert message.startswith("Ductape 422: bad *** xxx") and message.endswith("(read product)")
+    assert "tok-123" not in message and len(message) < 260
+    assert not isinstance(caught.value, AuthError)
+
+
+def test_event_tags_are_checked_against_the_live_catalogue(
+    ductape_server: RunningServer, jobs_dir: Path
+) -> None:
+    env = env_for(ductape_server)
+    url = ductape_server.base_url
+    manifest = jobs_dir / "reports" / "nightly.yaml"
+    manifest.write_text(manifest.read_text().replace("stripe:list_charges", "stripe:list_chargez"))
+    code, _, err = cli(env, "plan", str(jobs_dir), "--target", url)
+    assert code == 0
+    assert err.splitlines() == [
+        f"{manifest}:6:12: nightly_sales_report: event_tag: warning: "
+        "the product has no action 'stripe:list_chargez'"
+    ]
+    code, _, err = cli(
+        env, "apply", str(jobs_dir), "--target", url, "--references", "error", "--auto-approve"
+    )
+    assert code == 1
+    assert "error: 1 job(s) name events the product does not have; nothing was changed" in err
+    live = ductape_server.store.product_document(ductape_server.product_id)
+    assert live is not None and [j["tag"] for j in live["jobs"]] == ["purge_expired_sessions"]
+    code, _, err = cli(env, "plan", str(jobs_dir), "--target", url, "--references", "off")
+    assert code == 0 and err == ""

@@ -1,0 +1,97 @@
+"""`reconciler serve` as a user starts it: a real process, then plan/apply against it."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).parent.parent
+SCRIPT = Path(sys.executable).parent / "reconciler"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_then_plan_apply_plan(tmp_path: Path) -> None:
+    found = re.search(r"^\s+private_key:\s*(\S+)", (ROOT / "examples/seed.yaml").read_text(), re.M)
+    assert found is not None
+    key = found.group(1)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUCTAPE_", "RECONCILER_"))}
+    env["NO_COLOR"] = "1"
+    server = subprocess.Popen(
+        [
+            str(SCRIPT),
+            "serve",
+            "--port",
+            str(port),
+            "--db",
+            str(tmp_path / "server.db"),
+            "--seed",
+            str(ROOT / "examples" / "seed.yaml"),
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 20
+        while True:
+            assert server.poll() is None, server.communicate()
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.1)
+        banner = server.stdout.readline() if server.stdout else ""
+        lines = [banner]
+        while len(lines) < 6 and server.stdout:
+            lines.append(server.stdout.readline())
+        text = "".join(lines)
+        assert base in text
+        exports = dict(re.findall(r"export (DUCTAPE_\w+)=(\S+)", text))
+        assert set(exports) >= {"DUCTAPE_USER_ID", "DUCTAPE_WORKSPACE_ID", "DUCTAPE_PRODUCT"}
+        assert "DUCTAPE_PRIVATE_KEY" not in exports  # the key is named, never printed
+
+        client_env = {**env, **exports, "DUCTAPE_PRIVATE_KEY": key}
+        shutil.copytree(ROOT / "examples" / "jobs", tmp_path / "jobs")
+
+        def reconciler(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [str(SCRIPT), *args, "--target", base],
+                cwd=tmp_path,
+                env=client_env,
+                capture_output=True,
+                text=True,
+                timeout=60,
+                stdin=subprocess.DEVNULL,
+            )
+
+        first = reconciler("plan", "jobs", "--detailed-exitcode")
+        assert first.returncode == 2, first.stderr
+        applied = reconciler("apply", "jobs", "--auto-approve")
+        assert applied.returncode == 0, applied.stderr
+        assert "Apply: 6 created, 0 updated, 0 failed." in applied.stdout
+        again = reconciler("plan", "jobs", "--detailed-exitcode")
+        assert again.returncode == 0, again.stdout + again.stderr
+        for output in (first, applied, again):
+            assert key not in output.stdout + output.stderr
+    finally:
+        server.terminate()
+        out, err = server.communicate(timeout=20)
+    assert key not in out + err

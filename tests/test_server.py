@@ -1,0 +1,461 @@
+"""The local Ductape server over real HTTP: a uvicorn thread, a SQLite file, httpx."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import EXAMPLE_SEED, RunningServer, ServerFactory
+
+from reconciler.server import load_seed
+from reconciler.server.run import connection_lines
+from reconciler.targets.local import Store
+
+HEX24 = re.compile(r"^[0-9a-f]{24}$")
+PRODUCTS = "/integrations/integrations/v1"
+
+OTHER_SEED = """
+user: {id: 77b0000000000000000000a1, private_key: other-dev-key}
+workspace: {id: 77b0000000000000000000b2, name: Other}
+products:
+  - name: other
+    catalogue: {apps: [{access_tag: mailer, actions: [send]}]}
+"""
+
+
+def job(tag: str, **changes: Any) -> dict[str, Any]:
+    body = {
+        "tag": tag,
+        "name": f"Job {tag}",
+        "event_type": "function",
+        "event_tag": "retry_failed_charges",
+        "intervals": "1h",
+        "start_at": "2026-12-01T00:00:00Z",
+    }
+    body.update(changes)
+    return body
+
+
+def ok(response: httpx.Response, status: int = 200) -> Any:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] is True
+    assert body["meta"] == {}
+    assert set(body) == {"status", "meta", "data"}
+    return body["data"]
+
+
+def error(response: httpx.Response, status: int) -> str:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert body["status"] is False
+    assert body["meta"] == {}
+    assert set(body) == {"status", "meta", "errors"}
+    assert isinstance(body["errors"], str) and body["errors"]
+    return str(body["errors"])
+
+
+def login(client: httpx.Client, user_id: str, workspace_id: str, private_key: str) -> str:
+    response = client.post(
+        "/users/users/v1/login/authKey",
+        json={"private_key": private_key, "user_id": user_id, "workspace_id": workspace_id},
+    )
+    return str(ok(response, 201)["auth_token"])
+
+
+@pytest.fixture
+def client(ductape_server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=ductape_server.base_url, timeout=10) as plain:
+        yield plain
+
+
+@pytest.fixture
+def token(client: httpx.Client, ductape_server: RunningServer) -> str:
+    s = ductape_server
+    return login(client, s.user_id, s.workspace_id, s.private_key)
+
+
+@pytest.fixture
+def authed(ductape_server: RunningServer, token: str) -> Iterator[httpx.Client]:
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=ductape_server.base_url, headers=headers, timeout=10) as c:
+        yield c
+
+
+def put_job(
+    c: httpx.Client, server: RunningServer, fields: dict[str, Any], **extra: Any
+) -> httpx.Response:
+    body = {
+        "component": "job",
+        **fields,
+        "user_id": server.user_id,
+        "workspace_id": server.workspace_id,
+        "public_key": server.public_key,
+        **extra,
+    }
+    return c.put(f"{PRODUCTS}/{server.product_id}", json=body)
+
+
+# --- login and auth ------------------------------------------------------------------------
+
+
+def test_login_answers_201_with_a_token_and_the_user(
+    client: httpx.Client, ductape_server: RunningServer
+) -> None:
+    s = ductape_server
+    data = ok(
+        client.post(
+            "/users/users/v1/login/authKey",
+            json={
+                "private_key": s.private_key,
+                "user_id": s.user_id,
+                "workspace_id": s.workspace_id,
+            },
+        ),
+        201,
+    )
+    assert len(data["auth_token"]) >= 32
+    assert data["public_key"] == s.public_key
+    assert data["_id"] == s.user_id
+    assert s.private_key not in json.dumps(data)
+
+
+def test_login_with_a_wrong_key_is_401_and_does_not_echo_it(
+    client: httpx.Client, ductape_server: RunningServer
+) -> None:
+    s = ductape_server
+    wrong = "wrong-key-7f3a9c"
+    response = client.post(
+        "/users/users/v1/login/authKey",
+        json={"private_key": wrong, "user_id": s.user_id, "workspace_id": s.workspace_id},
+    )
+    error(response, 401)
+    assert wrong not in response.text
+    unknown_user = {
+        "private_key": s.private_key,
+        "user_id": "0" * 24,
+        "workspace_id": s.workspace_id,
+    }
+    error(client.post("/users/users/v1/login/authKey", json=unknown_user), 401)
+    assert "required" in error(client.post("/users/users/v1/login/authKey", json={}), 400)
+
+
+def test_every_endpoint_but_login_and_validate_needs_a_token(
+    client: httpx.Client, ductape_server: RunningServer
+) -> None:
+    s = ductape_server
+    paths = [
+        ("GET", f"/workspaces/workspaces/v1/get/{s.workspace_id}"),
+        ("GET", f"{PRODUCTS}/workspace/{s.workspace_id}/all"),
+        ("GET", f"{PRODUCTS}/{s.product_id}"),
+        ("PUT", f"{PRODUCTS}/{s.product_id}"),
+        ("GET", f"/apps/apps/v1/access/{s.workspace_id}/stripe"),
+        ("POST", "/apps/apps/v1/builder"),
+    ]
+    for method, path in paths:
+        error(client.request(method, path, json={"component": "job"}), 401)
+        bogus = {"Authorization": "Bearer not-a-token"}
+        assert "log in" in error(client.request(method, path, headers=bogus, json={}), 401)
+
+
+def test_bare_and_bearer_authorization_both_work(
+    client: httpx.Client, ductape_server: RunningServer, token: str
+) -> None:
+    path = f"/workspaces/workspaces/v1/get/{ductape_server.workspace_id}"
+    for header in (token, f"Bearer {token}", f"bearer {token}"):
+        data = ok(client.get(path, headers={"Authorization": header}))
+        assert data["_id"] == ductape_server.workspace_id
+        assert data["name"] == "Local development"
+
+
+# --- the read endpoints --------------------------------------------------------------------
+
+
+def test_builder_handshake(
+    client: httpx.Client, authed: httpx.Client, ductape_server: RunningServer
+) -> None:
+    s = ductape_server
+    ids = {"user_id": s.user_id, "workspace_id": s.workspace_id}
+    data = ok(
+        client.post("/apps/apps/v1/builder/validate", json={**ids, "public_key": s.public_key})
+    )
+    assert data["public_key"] == s.public_key and data["token"]
+    # The validate token is no credential.
+    bad = client.get(
+        f"/workspaces/workspaces/v1/get/{s.workspace_id}",
+        headers={"Authorization": data["token"]},
+    )
+    error(bad, 401)
+    error(client.post("/apps/apps/v1/builder/validate", json={**ids, "public_key": "nope"}), 404)
+    session = ok(authed.post("/apps/apps/v1/builder", json={**ids, "token": data["token"]}))
+    assert session == {**ids, "public_key": s.public_key}
+
+
+def test_product_listing_by_status(authed: httpx.Client, ductape_server: RunningServer) -> None:
+    base = f"{PRODUCTS}/workspace/{ductape_server.workspace_id}"
+    products = ok(authed.get(f"{base}/all", params={"user_id": ductape_server.user_id}))
+    assert [p["name"] for p in products] == ["shop"]
+    assert [p["_id"] for p in ok(authed.get(f"{base}/private"))] == [ductape_server.product_id]
+    assert ok(authed.get(f"{base}/draft")) == []
+    assert "status must be" in error(authed.get(f"{base}/archived"), 400)
+
+
+def test_product_document_carries_jobs_and_catalogue(
+    authed: httpx.Client, ductape_server: RunningServer
+) -> None:
+    s = ductape_server
+    doc = ok(authed.get(f"{PRODUCTS}/{s.product_id}", params={"workspace_id": s.workspace_id}))
+    assert doc["_id"] == s.product_id and doc["name"] == "shop"
+    assert [j["tag"] for j in doc["jobs"]] == ["purge_expired_sessions"]
+    assert doc["jobs"][0]["intervals"] == 6 * 3_600_000
+    for key in ("apps", "functions", "notifications", "databases", "jobs"):
+        assert all(HEX24.match(item["_id"]) for item in doc[key]), key
+    assert {a["access_tag"] for a in doc["apps"]} == {"stripe", "catalogue"}
+    assert {n["tag"] for n in doc["notifications"]} == {"weekly_digest", "order_shipped"}
+    assert doc["databases"][0]["tag"] == "orders"
+    assert {a["tag"] for a in doc["databases"][0]["actions"]} == {"archive_old", "count_open"}
+    error(authed.get(f"{PRODUCTS}/{'f' * 24}"), 404)
+    # Products are addressed by _id on the wire, not by name.
+    error(authed.get(f"{PRODUCTS}/shop"), 404)
+
+
+def test_apps_by_access_tag_and_by_id(authed: httpx.Client, ductape_server: RunningServer) -> None:
+    s = ductape_server
+    app = ok(
+        authed.get(f"/apps/apps/v1/access/{s.workspace_id}/stripe", params={"user_id": s.user_id})
+    )
+    assert HEX24.match(app["_id"]) and app["access_tag"] == "stripe"
+    full = ok(authed.get(f"/apps/apps/v1/{app['_id']}"))
+    assert {a["tag"] for a in full["actions"]} == {"list_charges", "refund_charge"}
+    product = ok(authed.get(f"{PRODUCTS}/{s.product_id}"))
+    assert app["_id"] in {a["_id"] for a in product["apps"]}
+    error(authed.get(f"/apps/apps/v1/access/{s.workspace_id}/nosuch"), 404)
+    error(authed.get(f"/apps/apps/v1/{'0' * 24}"), 404)
+
+
+def test_unknown_route_and_method_answer_the_error_envelope(authed: httpx.Client) -> None:
+    assert "no such endpoint" in error(authed.get("/nope/nope/v1/x"), 404)
+    error(authed.delete(f"{PRODUCTS}/{'0' * 24}"), 405)
+
+
+# --- another workspace ---------------------------------------------------------------------
+
+
+def test_a_token_cannot_reach_another_workspace(
+    ductape_server: RunningServer, client: httpx.Client, tmp_path: Path
+) -> None:
+    s = ductape_server
+    seed = tmp_path / "other.yaml"
+    seed.write_text(OTHER_SEED)
+    other_store = Store(s.db_path)
+    try:
+        other = load_seed(other_store, str(seed))
+    finally:
+        other_store.close()
+    theirs = login(client, other.user_id, other.workspace_id, "other-dev-key")
+    # The other user's key does not open our workspace either.
+    denied = {
+        "private_key": "other-dev-key",
+        "user_id": other.user_id,
+        "workspace_id": s.workspace_id,
+    }
+    error(client.post("/users/users/v1/login/authKey", json=denied), 401)
+    with httpx.Client(
+        base_url=s.base_url, headers={"Authorization": f"Bearer {theirs}"}, timeout=10
+    ) as c:
+        error(c.get(f"/workspaces/workspaces/v1/get/{s.workspace_id}"), 403)
+        error(c.get(f"{PRODUCTS}/workspace/{s.workspace_id}/all"), 403)
+        error(c.get(f"{PRODUCTS}/{s.product_id}"), 404)
+        error(c.get(f"/apps/apps/v1/access/{s.workspace_id}/stripe"), 403)
+        error(put_job(c, s, job("intruder")), 403)  # the body names our workspace
+        error(c.put(f"{PRODUCTS}/{s.product_id}", json={"component": "job", **job("x")}), 404)
+        # Naming our workspace in the query of its own product is refused too.
+        mine = other.products[0].id
+        error(c.get(f"{PRODUCTS}/{mine}", params={"workspace_id": s.workspace_id}), 403)
+        assert ok(c.get(f"{PRODUCTS}/{mine}"))["name"] == "other"
+        their_app = ok(c.get(f"/apps/apps/v1/access/{other.workspace_id}/mailer"))
+    with httpx.Client(base_url=s.base_url, timeout=10) as c:
+        ours = login(c, s.user_id, s.workspace_id, s.private_key)
+        error(c.get(f"/apps/apps/v1/{their_app['_id']}", headers={"Authorization": ours}), 404)
+    assert [j["tag"] for j in s.store.job_documents(s.product_id)] == ["purge_expired_sessions"]
+
+
+# --- job writes ----------------------------------------------------------------------------
+
+
+def test_create_stores_the_canonical_form(
+    authed: httpx.Client, ductape_server: RunningServer
+) -> None:
+    doc = ok(put_job(authed, ductape_server, job("billing.retry", event_type="FUNCTION")))
+    created = next(j for j in doc["jobs"] if j["tag"] == "billing.retry")
+    assert HEX24.match(created["_id"])
+    assert created == {
+        "_id": created["_id"],
+        "tag": "billing.retry",
+        "name": "Job billing.retry",
+        "event_type": "function",
+        "event_tag": "retry_failed_charges",
+        "executions": 0,
+        "intervals": 3_600_000,
+        "start_at": 1_796_083_200_000,
+    }
+    again = ok(authed.get(f"{PRODUCTS}/{ductape_server.product_id}"))
+    assert created in again["jobs"]
+    message = error(put_job(authed, ductape_server, job("billing.retry")), 422)
+    assert "already exists" in message
+
+
+def test_update_merges_the_fields_sent(authed: httpx.Client, ductape_server: RunningServer) -> None:
+    doc = ok(put_job(authed, ductape_server, job("nightly", executions=3)))
+    job_id = next(j["_id"] for j in doc["jobs"] if j["tag"] == "nightly")
+    doc = ok(put_job(authed, ductape_server, {"intervals": "30m", "name": "Renamed"}, _id=job_id))
+    updated = next(j for j in doc["jobs"] if j["_id"] == job_id)
+    assert updated["intervals"] == 1_800_000 and updated["name"] == "Renamed"
+    assert updated["executions"] == 3 and updated["event_tag"] == "retry_failed_charges"
+    assert len(doc["jobs"]) == 2
+    error(put_job(authed, ductape_server, {"name": "x"}, _id="0" * 24), 404)
+    message = error(put_job(authed, ductape_server, {"intervals": "soon"}, _id=job_id), 422)
+    assert message.startswith("intervals:")
+
+
+def test_invalid_jobs_are_422_with_every_problem(
+    authed: httpx.Client, ductape_server: RunningServer
+) -> None:
+    body = job("bad", event_type="cron", colour="red")
+    del body["event_tag"]
+    message = error(put_job(authed, ductape_server, body), 422)
+    problems = message.split("; ")
+    assert any(p.startswith("event_tag: is required") for p in problems)
+    assert any(p.startswith("event_type:") for p in problems)
+    assert any(p.startswith("colour: unknown field") for p in problems)
+    assert len(ok(authed.get(f"{PRODUCTS}/{ductape_server.product_id}"))["jobs"]) == 1
+
+
+def test_bad_bodies_are_400_never_500(authed: httpx.Client, ductape_server: RunningServer) -> None:
+    url = f"{PRODUCTS}/{ductape_server.product_id}"
+    headers = {"Content-Type": "application/json"}
+    assert "not valid JSON" in error(authed.put(url, content=b"{nope", headers=headers), 400)
+    error(authed.put(url, content=b"\xff\xfe{", headers=headers), 400)
+    error(authed.put(url, content=b"", headers=headers), 400)
+    assert "JSON object" in error(authed.put(url, json=[1, 2]), 400)
+    assert "unknown component" in error(authed.put(url, json={"component": "cache"}), 400)
+    error(authed.put(url, json=job("x")), 400)  # no component at all
+    error(put_job(authed, ductape_server, job("x"), _id=17), 400)
+
+
+def test_oversized_bodies_are_413(authed: httpx.Client, ductape_server: RunningServer) -> None:
+    url = f"{PRODUCTS}/{ductape_server.product_id}"
+    big = job("big", name="x" * 1_100_000)
+    assert "larger than 1000000 bytes" in error(put_job(authed, ductape_server, big), 413)
+    assert ok(authed.get(url))["jobs"][-1]["tag"] == "purge_expired_sessions"
+
+
+def test_a_body_without_content_length_is_counted_as_read(
+    ductape_server_factory: ServerFactory,
+) -> None:
+    small = ductape_server_factory(max_body_bytes=2_000)
+    with httpx.Client(base_url=small.base_url, timeout=10) as c:
+        token = login(c, small.user_id, small.workspace_id, small.private_key)
+        url = f"{PRODUCTS}/{small.product_id}"
+
+        def chunks() -> Iterator[bytes]:  # a generator body goes out chunked
+            yield b'{"component": "job", "name": "'
+            for _ in range(10):
+                yield b"x" * 500
+            yield b'"}'
+
+        response = c.put(url, content=chunks(), headers={"Authorization": token})
+        assert "content-length" not in response.request.headers
+        error(response, 413)
+        # Small requests still pass on the same server.
+        ok(c.put(url, json={"component": "job", **job("fits")}, headers={"Authorization": token}))
+
+
+def test_concurrent_creates_all_persist(ductape_server: RunningServer, token: str) -> None:
+    failures: list[str] = []
+
+    def create(worker: int) -> None:
+        headers = {"Authorization": f"Bearer {token}"}
+        with httpx.Client(base_url=ductape_server.base_url, headers=headers, timeout=30) as c:
+            for i in range(25):
+                response = put_job(c, ductape_server, job(f"w{worker}.job{i}"))
+                if response.status_code != 200:
+                    failures.append(response.text)
+
+    threads = [threading.Thread(target=create, args=(n,)) for n in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []
+    tags = {j["tag"] for j in ductape_server.store.job_documents(ductape_server.product_id)}
+    assert tags == {f"w{w}.job{i}" for w in range(2) for i in range(25)} | {
+        "purge_expired_sessions"
+    }
+
+
+def test_unexpected_errors_are_a_generic_500(ductape_server_factory: ServerFactory) -> None:
+    class Broken(Store):
+        def products(self, workspace_id: str) -> Any:
+            raise RuntimeError("secret internals at /var/lib/db")
+
+    s = ductape_server_factory(store_factory=Broken)
+    with httpx.Client(base_url=s.base_url, timeout=10) as c:
+        token = login(c, s.user_id, s.workspace_id, s.private_key)
+        response = c.get(
+            f"{PRODUCTS}/workspace/{s.workspace_id}/all", headers={"Authorization": token}
+        )
+        assert error(response, 500) == "internal server error"
+        assert "Traceback" not in response.text and "secret" not in response.text
+
+
+# --- logs, seed, output --------------------------------------------------------------------
+
+
+def test_logs_carry_no_secrets(
+    ductape_server: RunningServer, caplog: pytest.LogCaptureFixture, client: httpx.Client
+) -> None:
+    s = ductape_server
+    with caplog.at_level(logging.INFO, logger="reconciler.server"):
+        token = login(client, s.user_id, s.workspace_id, s.private_key)
+        params = {"public_key": s.public_key, "user_id": s.user_id}
+        headers = {"Authorization": token}
+        ok(client.get(f"{PRODUCTS}/{s.product_id}", params=params, headers=headers))
+        put_job(client, s, job("logged"), private_key="should-not-log")
+    lines = [r.getMessage() for r in caplog.records if r.name == "reconciler.server.access"]
+    assert f"GET {PRODUCTS}/{s.product_id} 200" in "\n".join(lines)
+    text = caplog.text
+    for secret in (s.private_key, token, s.public_key, "should-not-log", "public_key="):
+        assert secret not in text
+
+
+def test_seed_loading_is_idempotent_and_hides_the_key(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "seed.db"))
+    try:
+        first = load_seed(store, str(EXAMPLE_SEED))
+        doc = store.product_document(first.products[0].id)
+        second = load_seed(store, str(EXAMPLE_SEED))
+        assert second == first
+        assert store.product_document(first.products[0].id) == doc
+        assert first.private_key not in repr(first)
+        assert [p.name for p in store.products(first.workspace_id)] == ["shop"]
+    finally:
+        store.close()
+
+
+def test_connection_lines_point_at_the_key_without_printing_it(
+    ductape_server: RunningServer,
+) -> None:
+    text = "\n".join(connection_lines("http://127.0.0.1:8787", ductape_server.seed))
+    assert f"export DUCTAPE_USER_ID={ductape_server.user_id}" in text
+    assert f"export DUCTAPE_WORKSPACE_ID={ductape_server.workspace_id}" in text
+    assert "export DUCTAPE_PRODUCT=shop" in text
+    assert ductape_server.private_key not in text
+    assert f"user.private_key in {ductape_server.seed.path}" in text
