@@ -185,12 +185,24 @@ def load_config(paths: Iterable[str]) -> dict[str, str]:
     return {}
 
 
-def _read_config(path: str) -> dict[str, str]:
+def load_yaml(path: str, what: str) -> Any:
+    """One YAML document of a settings file (configuration, server seed), timestamps as text.
+
+    UsageError naming ``what``, the file and the line when it cannot be read.
+    """
     try:
         with open(path, "rb") as handle:
-            data = yaml.load(handle, Loader=_Loader)
-    except (OSError, yaml.YAMLError) as exc:
-        raise UsageError(f"{path}: cannot read the configuration: {_one_line(str(exc))}") from None
+            return yaml.load(handle, Loader=_Loader)
+    except OSError as exc:
+        raise UsageError(f"cannot read the {what} {path}: {exc.strerror}") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+        raise UsageError(f"{path}{where}: the {what} is not valid YAML") from None
+
+
+def _read_config(path: str) -> dict[str, str]:
+    data = load_yaml(path, "configuration")
     if data is None:
         return {}
     if not isinstance(data, dict):

@@ -13,9 +13,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
-
 from ..errors import TargetError, UsageError
+from ..manifests import load_yaml
 from ..model import Job
 from ..schema import check_value
 from ..targets.local import Store, new_id
@@ -23,17 +22,6 @@ from .accounts import Accounts
 
 _HEX24 = re.compile(r"^[0-9a-f]{24}$")
 PRODUCT_STATUSES = ("draft", "private", "public")
-
-
-class _SeedLoader(yaml.SafeLoader):
-    """SafeLoader that leaves timestamps as text, as the manifests' loader does: a job's
-    ``start_at`` then goes through the model's own parser and its zone rule."""
-
-
-_SeedLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
 
 
 @dataclass(frozen=True)
@@ -57,15 +45,9 @@ class SeedInfo:
 
 def load_seed(store: Store, path: str) -> SeedInfo:
     """Load the seed file at ``path`` into ``store``; loading it again creates nothing."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.load(handle, Loader=_SeedLoader)
-    except OSError as exc:
-        raise UsageError(f"cannot read the seed file {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}" if mark is not None else ""
-        raise UsageError(f"seed file {path}{where} is not valid YAML") from None
+    # The manifests' loader: timestamps stay text, so a seeded job's start_at goes through
+    # the model's own parser and its zone rule.
+    data = load_yaml(path, "seed file")
     where = f"seed file {path}"
     root = _mapping(data, where)
     user = _mapping(root.get("user"), f"{where}: user")
