@@ -236,13 +236,15 @@ def plan(
     finally:
         live.close()
     _print_problems(planned.desired.warnings + planned.references, "text")
-    if fmt == "json":
-        click.echo(json.dumps(plan_to_dict(planned.plan), indent=2))
+    data = plan_to_dict(planned.plan) if fmt == "json" or out else None
+    if data is not None and fmt == "json":
+        # Compact: pipelines read it, and indenting forces json's slow pure-Python encoder.
+        click.echo(json.dumps(data))
     else:
         paint = _painter(ctx)
         _echo(render_plan(planned.plan, paint, verbose), paint)
-    if out:
-        _save(out, plan_to_dict(planned.plan))
+    if data is not None and out:
+        _save(out, data)
         _err(f"Saved the plan to {out}; apply it with: reconciler apply --plan {out}")
     if detailed_exitcode and planned.plan.has_changes:
         return EXIT_CHANGES
@@ -263,7 +265,7 @@ def _save(path: str, data: dict[str, Any]) -> None:
 
     try:
         with open(path, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2)
+            json.dump(data, handle)
             handle.write("\n")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from None

@@ -36,7 +36,8 @@ class Desired:
 def load_desired(paths: Iterable[str]) -> Desired:
     """Read every manifest under ``paths``; never raises for bad manifests, reports them."""
     files = find_manifests(paths)
-    documents, problems = load_documents(files)
+    problems: list[Problem] = []
+    documents = load_documents(files, problems)  # streamed: one file's documents at a time
     jobs: dict[str, Job] = {}
     sources: dict[str, Location] = {}
     event_tag_at: dict[str, Location] = {}
@@ -45,12 +46,13 @@ def load_desired(paths: Iterable[str]) -> Desired:
         tag = document.tag
         duplicate = False
         if tag is not None:
-            first = first_seen.setdefault(tag, document.where("tag"))
-            if first is not document.where("tag"):
+            here = document.where("tag")
+            first = first_seen.setdefault(tag, here)
+            if first is not here:
                 duplicate = True
                 problems.append(
                     Problem(
-                        document.where("tag"),
+                        here,
                         f"duplicate tag {tag!r}, also defined at {first}",
                         tag,
                         "tag",

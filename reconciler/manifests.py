@@ -39,22 +39,43 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
     }
 
 
+def _timestamp_as_text(loader: Any, node: Any) -> Any:
+    return loader.construct_scalar(node)
+
+
+# An explicit `!!timestamp` too: the model parses the text and applies its zone rule.
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
+
+
 @dataclass(frozen=True)
 class Document:
-    """One YAML document of a manifest, with where each top-level key and value stands."""
+    """One YAML document of a manifest, with where each top-level key and value stands.
+
+    Positions are kept as 1-based (line, column) pairs and made into Locations only when asked
+    for: most documents are valid, and most positions are never shown.
+    """
 
     path: str
     index: int  # 0-based position of the document in its file
     data: Any
-    start: Location
-    keys: dict[str, Location] = field(default_factory=dict)
-    values: dict[str, Location] = field(default_factory=dict)
+    start_at: tuple[int, int]
+    key_at: dict[str, tuple[int, int]] = field(default_factory=dict)
+    value_at: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def start(self) -> Location:
+        return Location(self.path, *self.start_at)
+
+    def key(self, name: str) -> Location:
+        """Where a field's key stands; the document's start if it has no such key."""
+        return Location(self.path, *self.key_at.get(name, self.start_at))
 
     def where(self, name: str | None) -> Location:
         """Where a field's value stands; its key when the value has no place; else the document."""
         if name is None:
             return self.start
-        return self.values.get(name) or self.keys.get(name) or self.start
+        at = self.value_at.get(name) or self.key_at.get(name) or self.start_at
+        return Location(self.path, *at)
 
     @property
     def tag(self) -> str | None:
@@ -84,10 +105,12 @@ def find_manifests(paths: Iterable[str]) -> list[str]:
     return sorted(dict.fromkeys(found))
 
 
-def load_documents(paths: Iterable[str]) -> tuple[list[Document], list[Problem]]:
-    """Load every document of every file; collect problems rather than stop at the first."""
-    documents: list[Document] = []
-    problems: list[Problem] = []
+def load_documents(paths: Iterable[str], problems: list[Problem]) -> Iterator[Document]:
+    """Every document of every file, one at a time; problems are appended as they are found.
+
+    A generator, so a caller that keeps only what it needs of each document holds one file's
+    documents in memory at a time, not the whole tree's.
+    """
     for path in paths:
         try:
             with open(path, "rb") as handle:
@@ -95,8 +118,7 @@ def load_documents(paths: Iterable[str]) -> tuple[list[Document], list[Problem]]
         except OSError as exc:
             problems.append(Problem(Location(path), f"cannot read: {exc.strerror}"))
             continue
-        documents.extend(_load_file(path, text, problems))
-    return documents, problems
+        yield from _load_file(path, text, problems)
 
 
 def _load_file(path: str, text: bytes, problems: list[Problem]) -> Iterator[Document]:
@@ -109,19 +131,18 @@ def _load_file(path: str, text: bytes, problems: list[Problem]) -> Iterator[Docu
             index += 1
             if node is None:
                 continue
-            start = _location(path, node.start_mark)
             if isinstance(node, yaml.ScalarNode) and node.value == "":
                 continue  # an empty document, such as the one after a trailing '---'
             duplicates = list(_duplicate_keys(path, node))
             data = loader.construct_document(node)
-            keys: dict[str, Location] = {}
-            values: dict[str, Location] = {}
+            key_at: dict[str, tuple[int, int]] = {}
+            value_at: dict[str, tuple[int, int]] = {}
             if isinstance(node, yaml.MappingNode):
                 for key_node, value_node in node.value:
                     if isinstance(key_node, yaml.ScalarNode):
-                        keys[key_node.value] = _location(path, key_node.start_mark)
-                        values[key_node.value] = _location(path, value_node.start_mark)
-            document = Document(path, doc_index, data, start, keys, values)
+                        key_at[key_node.value] = _at(key_node.start_mark)
+                        value_at[key_node.value] = _at(value_node.start_mark)
+            document = Document(path, doc_index, data, _at(node.start_mark), key_at, value_at)
             problems.extend(replace(problem, tag=document.tag) for problem in duplicates)
             yield document
     except yaml.MarkedYAMLError as exc:
@@ -141,25 +162,35 @@ def _duplicate_keys(path: str, node: yaml.Node) -> Iterator[Problem]:
     while stack:
         current = stack.pop()
         if isinstance(current, yaml.MappingNode):
-            seen: dict[str, Location] = {}
+            seen: set[str] = set()
+            first_line: dict[str, int] = {}
             for key_node, value_node in current.value:
                 stack.append(value_node)
                 if not isinstance(key_node, yaml.ScalarNode):
                     continue
-                here = _location(path, key_node.start_mark)
-                first = seen.setdefault(key_node.value, here)
-                if first is not here:
-                    yield Problem(
-                        here,
-                        f"duplicate key {key_node.value!r}, first defined at line {first.line}",
-                        field=key_node.value,
-                    )
+                name = key_node.value
+                if name not in seen:
+                    seen.add(name)
+                    continue
+                if not first_line:  # a repeat: now find where each key first stood
+                    for other, _ in reversed(current.value):
+                        if isinstance(other, yaml.ScalarNode):
+                            first_line[other.value] = _at(other.start_mark)[0]
+                yield Problem(
+                    _location(path, key_node.start_mark),
+                    f"duplicate key {name!r}, first defined at line {first_line[name]}",
+                    field=name,
+                )
         elif isinstance(current, yaml.SequenceNode):
             stack.extend(current.value)
 
 
+def _at(mark: Any) -> tuple[int, int]:
+    return mark.line + 1, mark.column + 1
+
+
 def _location(path: str, mark: Any) -> Location:
-    return Location(path, mark.line + 1, mark.column + 1)
+    return Location(path, *_at(mark))
 
 
 def _one_line(text: str) -> str:

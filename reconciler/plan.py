@@ -137,7 +137,7 @@ def plan_to_dict(plan: Plan) -> dict[str, Any]:
                 "source": str(c.source) if c.source else None,
                 "desired": c.desired.to_wire() if c.desired else None,
                 "live": c.live.to_wire() if c.live else None,
-                "live_fingerprint": fingerprint(c.live),
+                "live_fingerprint": fingerprint(c.live) if c.writes else None,
                 "fields": [_field(f) for f in c.fields],
             }
             for c in plan.changes

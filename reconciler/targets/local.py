@@ -139,14 +139,20 @@ class Store:
             )
             return ProductRow(product_id, workspace_id, name)
 
-    def product_document(self, product_id: str) -> dict[str, Any] | None:
-        """The whole product as the wire returns it: its document plus ``_id`` and ``jobs``."""
+    def product_record(self, product_id: str) -> dict[str, Any] | None:
+        """The product's own document with its ``_id``, without reading its jobs."""
         rows = self._read("SELECT doc FROM products WHERE id = ?", (product_id,))
         if not rows:
             return None
         doc: dict[str, Any] = json.loads(rows[0][0])
         doc["_id"] = product_id
-        doc["jobs"] = self.job_documents(product_id)
+        return doc
+
+    def product_document(self, product_id: str) -> dict[str, Any] | None:
+        """The whole product as the wire returns it: its document plus ``_id`` and ``jobs``."""
+        doc = self.product_record(product_id)
+        if doc is not None:
+            doc["jobs"] = self.job_documents(product_id)
         return doc
 
     # --- jobs ----------------------------------------------------------------------------
@@ -284,7 +290,7 @@ class LocalTarget:
         if opened is None:
             return None
         store, product = opened
-        doc = store.product_document(product.id)
+        doc = store.product_record(product.id)
         return catalogue_from_product(doc) if doc else None
 
     def close(self) -> None:
