@@ -202,9 +202,10 @@ def validate(paths: tuple[str, ...], fmt: str) -> int:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["text", "json"]),
+    type=click.Choice(["text", "json", "markdown"]),
     default="text",
-    help="text for people, json for pipelines (the same document --out saves).",
+    help="text for people, json for pipelines (the document --out saves), "
+    "markdown for a pull-request comment.",
 )
 @click.option(
     "--out",
@@ -240,6 +241,10 @@ def plan(
     if data is not None and fmt == "json":
         # Compact: pipelines read it, and indenting forces json's slow pure-Python encoder.
         click.echo(json.dumps(data))
+    elif fmt == "markdown":
+        from .render.markdown import render_markdown
+
+        click.echo(render_markdown(planned.plan), nl=False)
     else:
         paint = _painter(ctx)
         _echo(render_plan(planned.plan, paint, verbose), paint)

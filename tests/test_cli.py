@@ -142,3 +142,24 @@ def test_unknown_target_is_one_line(work: Path) -> None:
 def test_help_documents_exit_codes() -> None:
     code, out, _ = run("--help")
     assert code == 0 and "Exit codes:" in out and "2    plan --detailed-exitcode" in out
+
+
+def test_markdown_plan_for_a_pull_request(work: Path) -> None:
+    run("apply", "jobs", "--auto-approve")
+    manifest = work / "jobs" / "billing" / "jobs.yaml"
+    manifest.write_text(manifest.read_text().replace("intervals: 1h30m", "intervals: 30m"))
+    (work / "jobs" / "cache-warm.yaml").unlink()
+    code, out, _ = run("plan", "jobs", "--format", "markdown")
+    assert code == 0
+    assert out.splitlines()[0] == (
+        "#### reconciler: Plan: 0 to create, 1 to update, 4 unchanged, 1 unmanaged."
+    )
+    block = out.split("```diff\n", 1)[1].split("\n```", 1)[0].splitlines()
+    assert block == [
+        "! update billing.retry_failed  (jobs/billing/jobs.yaml:4:6)",
+        "-   intervals: 5400000 (1h30m)",
+        "+   intervals: 1800000 (30m)",
+        "#   schedule: every 30m, unlimited: 2026-12-01T00:00:00Z, 2026-12-01T00:30:00Z, "
+        "2026-12-01T01:00:00Z, ...",
+    ]
+    assert "- `warm_catalogue_cache`" in out
