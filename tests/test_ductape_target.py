@@ -183,9 +183,12 @@ def test_catalogue_from_the_server(ductape_server: RunningServer) -> None:
     assert not catalogue.has("notification", "no_such_notification")
 
 
-def test_credentials_never_show_in_reprs() -> None:
+def test_credentials_never_show_in_reprs_or_labels() -> None:
     creds = Credentials("a" * 24, "b" * 24, private_key="sekrit-key", token="sekrit-token")
     assert "sekrit" not in repr(creds)
+    target = DuctapeTarget("https://bob:sekrit-pw@ductape.test:8443/", creds, "shop")
+    assert target.describe() == "https://ductape.test:8443 (product shop)"
+    target.close()
 
 
 # --- faults --------------------------------------------------------------------------------

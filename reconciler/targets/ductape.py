@@ -110,7 +110,9 @@ class DuctapeTarget:
         self._catalogue_doc: dict[str, Any] | None = None
 
     def describe(self) -> str:
-        return f"{self.base_url} (product {self.product})"
+        # Without any user:password@ part: this label goes into plans, plan files and logs.
+        shown = httpx.URL(self.base_url).copy_with(username=None, password=None)
+        return f"{str(shown).rstrip('/')} (product {self.product})"
 
     def close(self) -> None:
         self._client.close()
