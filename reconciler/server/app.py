@@ -16,7 +16,7 @@ import json
 import logging
 import secrets
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -170,14 +170,17 @@ async def _json_body(request: Request, limit: int) -> Any:
         except ValueError:
             raise ApiError(400, "invalid Content-Length header") from None
         if size > limit:
-            await _drain(request, size)
+            await _drain(request.stream(), 0)
             raise too_big
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
+    stream = request.stream()
+    async for chunk in stream:
         size += len(chunk)
         if size > limit:
-            await _drain(request, size)
+            # Drain the same iterator: asking the request for a new stream fails once the
+            # last chunk has arrived ("Stream consumed"), which depends on how chunks land.
+            await _drain(stream, size)
             raise too_big
         chunks.append(chunk)
     raw = b"".join(chunks)
@@ -189,10 +192,11 @@ async def _json_body(request: Request, limit: int) -> Any:
         raise ApiError(400, "the request body is not valid JSON") from None
 
 
-async def _drain(request: Request, seen: int) -> None:
+async def _drain(stream: AsyncIterator[bytes], seen: int) -> None:
+    """Read and drop the rest of a body, up to DRAIN_LIMIT_BYTES in all."""
     if seen > DRAIN_LIMIT_BYTES:
         return
-    async for chunk in request.stream():
+    async for chunk in stream:
         seen += len(chunk)
         if seen > DRAIN_LIMIT_BYTES:
             return
