@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import uvicorn
 
@@ -121,3 +122,31 @@ def ductape_server_factory(tmp_path: Path) -> Iterator[ServerFactory]:
 def ductape_server(ductape_server_factory: ServerFactory) -> RunningServer:
     """The server seeded from examples/seed.yaml (product "shop")."""
     return ductape_server_factory()
+
+
+def login(client: httpx.Client, user_id: str, workspace_id: str, private_key: str) -> str:
+    """Log in through the wire; the auth token."""
+    response = client.post(
+        "/users/users/v1/login/authKey",
+        json={"private_key": private_key, "user_id": user_id, "workspace_id": workspace_id},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["status"] is True
+    return str(body["data"]["auth_token"])
+
+
+@pytest.fixture
+def token(ductape_server: RunningServer) -> str:
+    """A token for the seeded user of ``ductape_server``."""
+    s = ductape_server
+    with httpx.Client(base_url=s.base_url, timeout=10) as client:
+        return login(client, s.user_id, s.workspace_id, s.private_key)
+
+
+@pytest.fixture
+def authed(ductape_server: RunningServer, token: str) -> Iterator[httpx.Client]:
+    """A client that sends ``token`` as a Bearer token."""
+    headers = {"Authorization": f"Bearer {token}"}
+    with httpx.Client(base_url=ductape_server.base_url, headers=headers, timeout=10) as c:
+        yield c

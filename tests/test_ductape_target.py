@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
-from conftest import RunningServer, serve_app
+from conftest import RunningServer, login, serve_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -73,14 +73,12 @@ def test_plan_apply_plan_against_the_server(ductape_server: RunningServer, jobs_
 
     # Someone changes a job on the server by hand: the next plan shows it as an update.
     with httpx.Client(base_url=url) as client:
-        token = client.post(
-            "/users/users/v1/login/authKey",
-            json={
-                "private_key": ductape_server.private_key,
-                "user_id": ductape_server.user_id,
-                "workspace_id": ductape_server.workspace_id,
-            },
-        ).json()["data"]["auth_token"]
+        token = login(
+            client,
+            ductape_server.user_id,
+            ductape_server.workspace_id,
+            ductape_server.private_key,
+        )
         product = client.get(
             f"/integrations/integrations/v1/{ductape_server.product_id}",
             params={

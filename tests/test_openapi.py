@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -59,31 +58,8 @@ def test_the_spec_covers_every_served_route(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def token(ductape_server: RunningServer) -> str:
-    s = ductape_server
-    with httpx.Client(base_url=s.base_url, timeout=10) as c:
-        response = c.post(
-            "/users/users/v1/login/authKey",
-            json={
-                "private_key": s.private_key,
-                "user_id": s.user_id,
-                "workspace_id": s.workspace_id,
-            },
-        )
-    assert response.status_code == 201
-    return str(response.json()["data"]["auth_token"])
-
-
-@pytest.fixture
 def loaded_spec() -> Any:
     return schemathesis.openapi.from_path(str(SPEC))
-
-
-@pytest.fixture
-def authed(ductape_server: RunningServer, token: str) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=ductape_server.base_url, headers=headers, timeout=10) as c:
-        yield c
 
 
 def test_real_answers_match_the_spec(

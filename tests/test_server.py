@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import EXAMPLE_SEED, RunningServer, ServerFactory
+from conftest import EXAMPLE_SEED, RunningServer, ServerFactory, login
 
 from reconciler.server import load_seed
 from reconciler.server.run import connection_lines
@@ -62,31 +62,10 @@ def error(response: httpx.Response, status: int) -> str:
     return str(body["errors"])
 
 
-def login(client: httpx.Client, user_id: str, workspace_id: str, private_key: str) -> str:
-    response = client.post(
-        "/users/users/v1/login/authKey",
-        json={"private_key": private_key, "user_id": user_id, "workspace_id": workspace_id},
-    )
-    return str(ok(response, 201)["auth_token"])
-
-
 @pytest.fixture
 def client(ductape_server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=ductape_server.base_url, timeout=10) as plain:
         yield plain
-
-
-@pytest.fixture
-def token(client: httpx.Client, ductape_server: RunningServer) -> str:
-    s = ductape_server
-    return login(client, s.user_id, s.workspace_id, s.private_key)
-
-
-@pytest.fixture
-def authed(ductape_server: RunningServer, token: str) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {token}"}
-    with httpx.Client(base_url=ductape_server.base_url, headers=headers, timeout=10) as c:
-        yield c
 
 
 def put_job(
