@@ -295,6 +295,13 @@ def _save(path: str, data: dict[str, Any]) -> None:
     show_default=True,
     help="How many jobs to write at once.",
 )
+@click.option(
+    "--max-changes",
+    type=click.IntRange(0),
+    default=None,
+    help="Refuse, changing nothing, when the plan would create and update more jobs "
+    "than this (a guard against a bad merge).",
+)
 @click.pass_context
 @handle_errors
 def apply(
@@ -306,6 +313,7 @@ def apply(
     plan_file: str | None,
     auto_approve: bool,
     parallelism: int,
+    max_changes: int | None,
 ) -> int:
     """Create and update live jobs to match the manifests under PATHS."""
     from .core import make_plan
@@ -328,6 +336,12 @@ def apply(
         _echo(render_plan(the_plan, paint), paint)
         if not the_plan.has_changes:
             return EXIT_OK
+        writes = sum(1 for c in the_plan.changes if c.writes)
+        if max_changes is not None and writes > max_changes:
+            raise ApplyRefused(
+                f"the plan writes {writes} jobs, more than --max-changes {max_changes}; "
+                "nothing was changed"
+            )
         if not auto_approve:
             _confirm()
         report = _run_apply(the_plan, live, parallelism, paint)

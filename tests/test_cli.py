@@ -163,3 +163,12 @@ def test_markdown_plan_for_a_pull_request(work: Path) -> None:
         "2026-12-01T01:00:00Z, ...",
     ]
     assert "- `warm_catalogue_cache`" in out
+
+
+def test_max_changes_guards_against_a_mass_change(work: Path) -> None:
+    code, _, err = run("apply", "jobs", "--auto-approve", "--max-changes", "5")
+    assert code == 1
+    assert "error: the plan writes 6 jobs, more than --max-changes 5; nothing was changed" in err
+    assert not (work / ".reconciler").exists()
+    code, out, _ = run("apply", "jobs", "--auto-approve", "--max-changes", "6")
+    assert code == 0 and "Apply: 6 created" in out
