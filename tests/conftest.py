@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -20,6 +23,32 @@ from reconciler.targets.local import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_SEED = ROOT / "examples" / "seed.yaml"
+# The console script pip installed beside this interpreter: what a user runs.
+SCRIPT = Path(sys.executable).parent / "reconciler"
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """This process's environment without reconciler or Ductape settings, plus ``extra``."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("DUCTAPE_", "RECONCILER_")) and k != "NO_COLOR"
+    }
+    env.update(extra)
+    return env
+
+
+def run_script(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run the installed script to completion, no terminal, bounded in time."""
+    return subprocess.run(
+        [str(SCRIPT), *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @dataclass(frozen=True)

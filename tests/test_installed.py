@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import SCRIPT, clean_env, run_script
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
-SCRIPT = Path(sys.executable).parent / "reconciler"
 
 
 @pytest.fixture
 def env() -> dict[str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DUCTAPE_", "RECONCILER_"))}
-    clean["NO_COLOR"] = "1"
-    return clean
+    return clean_env(NO_COLOR="1")
 
 
 def test_console_script_plans_applies_and_converges(tmp_path: Path, env: dict[str, str]) -> None:
@@ -26,15 +23,7 @@ def test_console_script_plans_applies_and_converges(tmp_path: Path, env: dict[st
     shutil.copytree(EXAMPLES, tmp_path / "jobs")
 
     def reconciler(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(SCRIPT), *args],
-            cwd=tmp_path,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            stdin=subprocess.DEVNULL,
-        )
+        return run_script(list(args), tmp_path, env)
 
     first = reconciler("plan", "jobs", "--detailed-exitcode")
     assert first.returncode == 2, first.stderr

@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import socket
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import httpx
+from conftest import SCRIPT, clean_env, run_script
 
 ROOT = Path(__file__).parent.parent
-SCRIPT = Path(sys.executable).parent / "reconciler"
 
 
 def free_port() -> int:
@@ -28,8 +26,7 @@ def test_serve_then_plan_apply_plan(tmp_path: Path) -> None:
     assert found is not None
     key = found.group(1)
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("DUCTAPE_", "RECONCILER_"))}
-    env["NO_COLOR"] = "1"
+    env = clean_env(NO_COLOR="1")
     server = subprocess.Popen(
         [
             str(SCRIPT),
@@ -72,15 +69,7 @@ def test_serve_then_plan_apply_plan(tmp_path: Path) -> None:
         shutil.copytree(ROOT / "examples" / "jobs", tmp_path / "jobs")
 
         def reconciler(*args: str) -> subprocess.CompletedProcess[str]:
-            return subprocess.run(
-                [str(SCRIPT), *args, "--target", base],
-                cwd=tmp_path,
-                env=client_env,
-                capture_output=True,
-                text=True,
-                timeout=60,
-                stdin=subprocess.DEVNULL,
-            )
+            return run_script([*args, "--target", base], tmp_path, client_env)
 
         first = reconciler("plan", "jobs", "--detailed-exitcode")
         assert first.returncode == 2, first.stderr

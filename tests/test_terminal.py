@@ -10,21 +10,18 @@ import pty
 import select
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from conftest import SCRIPT, clean_env
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
-SCRIPT = Path(sys.executable).parent / "reconciler"
 
 
 def on_terminal(args: list[str], cwd: Path, **env: str) -> tuple[int, str]:
     """Run the script with stdin and stdout on a pty; return its exit code and output."""
-    base = {k: v for k, v in os.environ.items() if not k.startswith(("DUCTAPE_", "RECONCILER_"))}
-    base.pop("NO_COLOR", None)
-    base.update(env)
+    base = clean_env(**env)
     master, slave = pty.openpty()
     proc = subprocess.Popen(
         [str(SCRIPT), *args],

@@ -33,11 +33,13 @@ from ..model import Job
 from ..schema import check_value
 from ..targets.local import Store
 from .accounts import Accounts, Session
+from .seed import PRODUCT_STATUSES
 
 log = logging.getLogger("reconciler.server")
 access_log = logging.getLogger("reconciler.server.access")
 
-PRODUCT_STATUSES = ("all", "draft", "private", "public")
+# What the list endpoint filters on: a product's own status, or all of them.
+LISTED_STATUSES = ("all", *PRODUCT_STATUSES)
 # Keys of the PUT body that address the request rather than describe the job.
 ENVELOPE_KEYS = frozenset({"component", "user_id", "workspace_id", "public_key", "_id"})
 # An oversized body is read and dropped up to this much so the client still gets its 413
@@ -348,8 +350,8 @@ class _Api:
         session = _session(call)
         _same_workspace(call.path["workspace_id"], session)
         status = call.path["status"]
-        if status not in PRODUCT_STATUSES:
-            raise ApiError(400, f"status must be one of {', '.join(PRODUCT_STATUSES)}")
+        if status not in LISTED_STATUSES:
+            raise ApiError(400, f"status must be one of {', '.join(LISTED_STATUSES)}")
         rows = self.store.products(session.workspace_id)
         docs = [self.store.product_document(row.id) for row in rows]
         return [d for d in docs if d is not None and status in ("all", d.get("status"))]
