@@ -72,13 +72,12 @@ def handle_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _painter(ctx: click.Context, stream: Any = None) -> Painter:
+def _painter(ctx: click.Context) -> Painter:
     from .render.text import Painter
 
     choice = ctx.find_root().params.get("color")
     if choice is None:
-        stream = stream or sys.stdout
-        choice = stream.isatty() and not os.environ.get("NO_COLOR")
+        choice = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     return Painter(bool(choice))
 
 
@@ -92,13 +91,19 @@ def _print_problems(problems: Sequence[Problem], fmt: str) -> None:
         if fmt == "github":
             kind = "error" if problem.is_error else "warning"
             loc = problem.location
-            title = f"{problem.tag or '-'}: {problem.field or '-'}"
+            title = _gh(f"{problem.tag or '-'}: {problem.field or '-'}", prop=True)
             click.echo(
-                f"::{kind} file={loc.path},line={loc.line},col={loc.col},title={title}::"
-                f"{problem.message}"
+                f"::{kind} file={_gh(loc.path, prop=True)},line={loc.line},col={loc.col},"
+                f"title={title}::{_gh(problem.message)}"
             )
         else:
             _err(str(problem))
+
+
+def _gh(text: str, prop: bool = False) -> str:
+    """Escape for a GitHub workflow command: %, CR, LF always; ':' and ',' in properties."""
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
 
 
 target_option = click.option(

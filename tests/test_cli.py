@@ -128,7 +128,7 @@ def test_validate_formats(work: Path) -> None:
         "start_at",
     }
     code, out, _ = run("validate", "jobs", "--format", "github")
-    assert "::error file=jobs/bad.yaml,line=1,col=1,title=bad: event_tag::is required" in out
+    assert "::error file=jobs/bad.yaml,line=1,col=1,title=bad%3A event_tag::is required" in out
 
 
 def test_unknown_target_is_one_line(work: Path) -> None:
