@@ -61,15 +61,16 @@ def test_serve_then_plan_apply_plan(tmp_path: Path) -> None:
             lines.append(server.stdout.readline())
         text = "".join(lines)
         assert base in text
-        exports = dict(re.findall(r"export (DUCTAPE_\w+)=(\S+)", text))
+        exports = dict(re.findall(r"export ((?:DUCTAPE|RECONCILER)_\w+)=(\S+)", text))
         assert set(exports) >= {"DUCTAPE_USER_ID", "DUCTAPE_WORKSPACE_ID", "DUCTAPE_PRODUCT"}
+        assert exports["RECONCILER_TARGET"] == base
         assert "DUCTAPE_PRIVATE_KEY" not in exports  # the key is named, never printed
 
         client_env = {**env, **exports, "DUCTAPE_PRIVATE_KEY": key}
         shutil.copytree(ROOT / "examples" / "jobs", tmp_path / "jobs")
 
         def reconciler(*args: str) -> subprocess.CompletedProcess[str]:
-            return run_script([*args, "--target", base], tmp_path, client_env)
+            return run_script(list(args), tmp_path, client_env)  # target from the exports
 
         first = reconciler("plan", "jobs", "--detailed-exitcode")
         assert first.returncode == 2, first.stderr

@@ -17,7 +17,8 @@ DEFAULT_PORT = 8787
 
 def connection_lines(base_url: str, info: SeedInfo | None) -> list[str]:
     """What a client needs, as shell lines; the private key is pointed at, never printed."""
-    lines = [f"# Ductape-compatible server on {base_url}", f"export DUCTAPE_BASE_URL={base_url}"]
+    # RECONCILER_TARGET is what --target reads, so the exports alone point the CLI here.
+    lines = [f"# Ductape-compatible server on {base_url}", f"export RECONCILER_TARGET={base_url}"]
     if info is None:
         lines.append("# no seed loaded: no user can log in until one is")
         return lines
