@@ -735,7 +735,7 @@ def find_peer(quick: bool, given: str | None) -> tuple[list[str] | None, str]:
     if quick:
         return None, "n/a (skipped: --quick)"
     candidates: list[str | None] = [given] if given else []
-    candidates += [shutil.which("check-jsonschema"), "/tmp/bench-venv/bin/check-jsonschema"]
+    candidates.append(shutil.which("check-jsonschema"))
     for candidate in candidates:
         if candidate and os.access(candidate, os.X_OK):
             return [candidate], ""
