@@ -341,10 +341,9 @@ def apply(
         _echo(render_plan(the_plan, paint), paint)
         if not the_plan.has_changes:
             return EXIT_OK
-        writes = sum(1 for c in the_plan.changes if c.writes)
-        if max_changes is not None and writes > max_changes:
+        if max_changes is not None and the_plan.writes > max_changes:
             raise ApplyRefused(
-                f"the plan writes {writes} jobs, more than --max-changes {max_changes}; "
+                f"the plan writes {the_plan.writes} jobs, more than --max-changes {max_changes}; "
                 "nothing was changed"
             )
         if not auto_approve:
@@ -364,12 +363,11 @@ def _run_apply(plan: Plan, target: Target, parallelism: int, paint: Painter) -> 
     """Apply with a line per job, or a progress bar (and failures after) on a terminal."""
     from .apply import apply_plan
 
-    writes = sum(1 for c in plan.changes if c.writes)
-    if not (sys.stdout.isatty() and writes >= PROGRESS_BAR_FROM):
+    if not (sys.stdout.isatty() and plan.writes >= PROGRESS_BAR_FROM):
         return apply_plan(
             plan, target, parallelism, on_result=lambda r: _echo(_result_line(r, paint), paint)
         )
-    with click.progressbar(length=writes, label="Applying", show_pos=True) as bar:
+    with click.progressbar(length=plan.writes, label="Applying", show_pos=True) as bar:
         report = apply_plan(plan, target, parallelism, on_result=lambda _: bar.update(1))
     for result in report.failed:
         _echo(_result_line(result, paint), paint)

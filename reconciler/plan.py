@@ -62,8 +62,13 @@ class Plan:
         object.__setattr__(self, "counts", counts)
 
     @property
+    def writes(self) -> int:
+        """How many jobs the plan creates or updates."""
+        return self.counts[Action.CREATE] + self.counts[Action.UPDATE]
+
+    @property
     def has_changes(self) -> bool:
-        return self.counts[Action.CREATE] + self.counts[Action.UPDATE] > 0
+        return self.writes > 0
 
     def of(self, *actions: Action) -> list[Change]:
         return [c for c in self.changes if c.action in actions]

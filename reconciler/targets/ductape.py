@@ -189,10 +189,8 @@ class DuctapeTarget:
         return [job_from_wire(doc) for doc in docs]
 
     def fetch_job(self, tag: str) -> Job | None:
-        for doc in self._live_job_documents():
-            if doc.get("tag") == tag:
-                return job_from_wire(doc)
-        return None
+        found = self._find_live(tag)
+        return found.job if found else None
 
     def _live_job_documents(self) -> list[dict[str, Any]]:
         # Only jobs and catalogue tags are kept from the product document: the rest holds secrets.
@@ -274,10 +272,8 @@ class DuctapeTarget:
         )
 
     def _find_live(self, tag: str) -> WriteResult | None:
-        for doc in self._live_job_documents():
-            if doc.get("tag") == tag:
-                return WriteResult(job_from_wire(doc), str(doc.get("_id", "")))
-        return None
+        """The live job with ``tag`` and its id, from a fresh read of the product."""
+        return _job_in({"jobs": self._live_job_documents()}, tag)
 
     def _write(self, operation: str, attempt: Callable[[bool], WriteResult | None]) -> WriteResult:
         result = self._retrying(operation, attempt)
