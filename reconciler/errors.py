@@ -1,19 +1,13 @@
-"""Expected errors of the reconciler, and the exit codes they map to.
+"""Expected errors of the reconciler, and the exit codes every command shares.
 
 Every error a user can cause or meet (bad manifests, an unreachable target, a refused
 credential, a stale saved plan) is a :class:`ReconcilerError`. The CLI catches exactly this
 base class, prints ``error: <message>`` on one line and exits with the error's code. Any other
-exception is a bug and keeps its traceback.
+exception is a bug: one line points at a crash log holding the traceback, and the exit code
+is :data:`EXIT_CRASH`, so a pipeline never mistakes a bug for invalid manifests.
 
-Exit codes, shared by every command:
-
-====  ==========================================================================
-0     success; with ``plan --detailed-exitcode``: success and no changes
-1     an error: invalid manifests, a target or credential problem, a job that
-      failed to apply, a refused or stale saved plan, an unapproved apply
-2     ``plan --detailed-exitcode`` only: success, and there are changes to apply
-130   interrupted (Ctrl-C)
-====  ==========================================================================
+:data:`EXIT_CODES` is the one table of exit codes: the CLI's help epilog is generated from it
+and a test checks the README's table against it.
 """
 
 from __future__ import annotations
@@ -21,7 +15,21 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_ERROR = 1
 EXIT_CHANGES = 2
+EXIT_CRASH = 3
 EXIT_INTERRUPTED = 130
+
+# (code, meaning): the help epilog and the README show exactly these lines.
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (EXIT_OK, "success; plan --detailed-exitcode and drift: no changes"),
+    (
+        EXIT_ERROR,
+        "error: invalid manifests or options, a target or credential problem, "
+        "a failed or unknown write, a stale or unapproved apply",
+    ),
+    (EXIT_CHANGES, "plan --detailed-exitcode: changes to apply; drift: drift found"),
+    (EXIT_CRASH, "a bug in reconciler: the traceback is in the crash log it names"),
+    (EXIT_INTERRUPTED, "interrupted (Ctrl-C); what was written is reported"),
+)
 
 
 class ReconcilerError(Exception):
@@ -48,6 +56,14 @@ class TargetError(ReconcilerError):
 
 class AuthError(TargetError):
     """The target refused the credentials."""
+
+
+class JobExists(TargetError):
+    """A create named a tag the product already holds."""
+
+
+class OutcomeUnknown(TargetError):
+    """A write may or may not have landed; re-run plan to see. Never retried blindly."""
 
 
 class StalePlanError(ReconcilerError):

@@ -6,7 +6,7 @@ them into wire bodies (and wire errors into TargetError) is the target's own bus
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -42,8 +42,8 @@ class Target(Protocol):
         """A short label for plans: the kind of target and the product, never a secret."""
         ...
 
-    def fetch_jobs(self) -> list[Job]:
-        """Every live job of the product."""
+    def fetch_jobs(self) -> LiveJobs:
+        """Every live job of the product; malformed ones are reported in it, not raised."""
         ...
 
     def fetch_job(self, tag: str) -> Job | None:
@@ -65,3 +65,29 @@ class Target(Protocol):
     def close(self) -> None:
         """Release connections."""
         ...
+
+
+@dataclass(frozen=True)
+class MalformedJob:
+    """A live job the reconciler cannot read (a bad value written by another client)."""
+
+    tag: str | None
+    id: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class LiveJobs:
+    """A product's live jobs: those that parse, and those reported and skipped.
+
+    Iterating gives the good jobs, so a LiveJobs stands wherever an iterable of Jobs does.
+    """
+
+    jobs: tuple[Job, ...] = ()
+    malformed: tuple[MalformedJob, ...] = ()
+
+    def __iter__(self) -> Iterator[Job]:
+        return iter(self.jobs)
+
+    def __len__(self) -> int:
+        return len(self.jobs)

@@ -21,8 +21,8 @@ import httpx
 
 from ..errors import AuthError, TargetError, UsageError
 from ..model import Job
-from .base import Catalogue, WriteResult
-from .local import catalogue_from_product, job_from_wire
+from .base import Catalogue, LiveJobs, WriteResult
+from .local import catalogue_from_product, job_from_wire, live_jobs
 
 T = TypeVar("T")
 OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
@@ -184,9 +184,8 @@ class DuctapeTarget:
 
     # --- the four operations -------------------------------------------------------------
 
-    def fetch_jobs(self) -> list[Job]:
-        docs = self._live_job_documents()
-        return [job_from_wire(doc) for doc in docs]
+    def fetch_jobs(self) -> LiveJobs:
+        return live_jobs(self._live_job_documents())
 
     def fetch_job(self, tag: str) -> Job | None:
         found = self._find_live(tag)

@@ -13,14 +13,14 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from ..errors import TargetError
 from ..model import Job
-from .base import Catalogue, WriteResult
+from .base import Catalogue, LiveJobs, MalformedJob, WriteResult
 
 DEFAULT_PATH = os.path.join(".reconciler", "local.db")
 DEFAULT_PRODUCT = "default"
@@ -225,6 +225,25 @@ def job_from_wire(doc: Mapping[str, Any]) -> Job:
         raise TargetError(f"live job {doc.get('tag')!r} is malformed: {exc}") from None
 
 
+def live_jobs(docs: Iterable[Mapping[str, Any]]) -> LiveJobs:
+    """Live job documents as Jobs; one that does not parse is reported and skipped."""
+    jobs: list[Job] = []
+    malformed: list[MalformedJob] = []
+    for doc in docs:
+        try:
+            jobs.append(job_from_wire(doc))
+        except TargetError as exc:
+            tag, id_ = doc.get("tag"), doc.get("_id")
+            malformed.append(
+                MalformedJob(
+                    tag if isinstance(tag, str) else None,
+                    id_ if isinstance(id_, str) else None,
+                    str(exc),
+                )
+            )
+    return LiveJobs(tuple(jobs), tuple(malformed))
+
+
 class LocalTarget:
     """A product in a SQLite file. Reads never create the file; the first write does."""
 
@@ -256,12 +275,12 @@ class LocalTarget:
                 self._product = self._store.ensure_product(self.product)
         return self._store, self._product
 
-    def fetch_jobs(self) -> list[Job]:
+    def fetch_jobs(self) -> LiveJobs:
         opened = self._open(create=False)
         if opened is None:
-            return []
+            return LiveJobs()
         store, product = opened
-        return [job_from_wire(doc) for doc in store.job_documents(product.id)]
+        return live_jobs(store.job_documents(product.id))
 
     def fetch_job(self, tag: str) -> Job | None:
         opened = self._open(create=False)
