@@ -1,4 +1,4 @@
-"""The command line: options in, one core call, an exit code out.
+"""The command line: options in, one core call per product, a report and an exit code out.
 
 This is the only place errors become messages. Heavy modules (jsonschema, deepdiff, httpx)
 are imported inside the commands, so ``reconciler --help`` starts fast.
@@ -9,6 +9,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tempfile
+import threading
+import traceback
 from collections.abc import Callable, Sequence
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -16,94 +19,112 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import __version__
+from .defaults import DEFAULT_PARALLELISM, DEFAULT_PORT, DEFAULT_TIMEOUT
 from .errors import (
-    EXIT_CHANGES,
+    EXIT_CODES,
+    EXIT_CRASH,
     EXIT_ERROR,
     EXIT_INTERRUPTED,
     EXIT_OK,
     ApplyRefused,
-    ManifestError,
     ReconcilerError,
+    UsageError,
 )
 
 if TYPE_CHECKING:
-    from .apply import Report
-    from .model import Problem
-    from .plan import Plan
-    from .render.text import Painter
-    from .targets.base import Target
+    from .apply import Result
+    from .core import RunSpec
+    from .outcome import Outcome
 
 F = TypeVar("F", bound=Callable[..., Any])
+FORMATS = ("text", "json", "markdown", "github")
 
-EXIT_CODES = """\b
-Exit codes:
-  0    success (plan --detailed-exitcode: no changes)
-  1    error: invalid manifests, target or credential problem,
-       a failed job, a stale or unapproved apply
-  2    plan --detailed-exitcode: changes to apply
-  130  interrupted
-"""
+
+def exit_code_epilog() -> str:
+    """The help epilog, generated from the one exit-code table in errors.py."""
+    lines = ["\b", "Exit codes:"]
+    lines += [f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES]
+    return "\n".join(lines)
+
+
+EPILOG = exit_code_epilog()
+
+
+class Group(click.Group):
+    """Usage errors exit 1 (2 means "changes" here); no arguments prints help and exits 0."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
+        try:
+            return super().main(*args, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else "")
+            sys.exit(EXIT_OK)
+        except click.UsageError as exc:
+            exc.show()
+            sys.exit(EXIT_ERROR)
+        except click.exceptions.Abort:
+            click.echo("interrupted", err=True)
+            sys.exit(EXIT_INTERRUPTED)
+        except click.ClickException as exc:
+            exc.show()
+            sys.exit(EXIT_ERROR)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
 
 
 def _err(line: str) -> None:
     click.echo(line, err=True)
 
 
+def crash_log_path() -> str:
+    return os.path.join(tempfile.gettempdir(), "reconciler-crash.log")
+
+
 def handle_errors(func: F) -> F:
-    """Turn expected errors into one line on stderr and their exit code; bugs keep tracebacks."""
+    """Expected errors: one line and their exit code. A bug: one line, a crash log, exit 3."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             code = func(*args, **kwargs)
-        except ManifestError as exc:
-            for problem in exc.problems:
-                _err(str(problem))
-            _err(f"error: {exc}")
-            sys.exit(exc.exit_code)
         except ReconcilerError as exc:
-            _err(f"error: {exc}")
+            from .strings import printable
+
+            _err(f"error: {printable(str(exc))}")
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             _err("interrupted")
             sys.exit(EXIT_INTERRUPTED)
+        except Exception as exc:
+            path = crash_log_path()
+            try:
+                with open(path, "w", encoding="utf-8") as handle:
+                    handle.write(f"reconciler {__version__}, python {sys.version}\n")
+                    handle.write(f"argv: {sys.argv!r}\n\n")
+                    traceback.print_exc(file=handle)
+                where = f"the traceback is in {path}"
+            except OSError:
+                where = "no crash log could be written"
+            _err(
+                f"internal error: {type(exc).__name__}: this is a bug in reconciler; "
+                f"{where} (please attach it to a bug report)"
+            )
+            sys.exit(EXIT_CRASH)
         sys.exit(code or EXIT_OK)
 
     return wrapper  # type: ignore[return-value]
 
 
-def _painter(ctx: click.Context) -> Painter:
-    from .render.text import Painter
-
-    choice = ctx.find_root().params.get("color")
-    if choice is None:
-        choice = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    return Painter(bool(choice))
+# --- options shared by the commands -----------------------------------------------------
 
 
-def _echo(text: str, paint: Painter) -> None:
-    # click strips ANSI codes when stdout is not a terminal; --color means keep them.
-    click.echo(text, color=True if paint.enabled else None)
-
-
-def _print_problems(problems: Sequence[Problem], fmt: str) -> None:
-    for problem in problems:
-        if fmt == "github":
-            kind = "error" if problem.is_error else "warning"
-            loc = problem.location
-            title = _gh(f"{problem.tag or '-'}: {problem.field or '-'}", prop=True)
-            click.echo(
-                f"::{kind} file={_gh(loc.path, prop=True)},line={loc.line},col={loc.col},"
-                f"title={title}::{_gh(problem.message)}"
-            )
-        else:
-            _err(str(problem))
-
-
-def _gh(text: str, prop: bool = False) -> str:
-    """Escape for a GitHub workflow command: %, CR, LF always; ':' and ',' in properties."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+def _color_option(func: F) -> F:
+    return click.option(
+        "--color/--no-color",
+        default=None,
+        help="Colour the output (default: on a terminal, unless NO_COLOR is set).",
+    )(func)
 
 
 target_option = click.option(
@@ -111,12 +132,13 @@ target_option = click.option(
     envvar="RECONCILER_TARGET",
     metavar="URL",
     help="Where live jobs are: sqlite:///PATH or a Ductape base URL such as "
-    "https://api.ductape.app (default: .reconciler/local.db, or target: in .reconciler.yaml).",
+    "https://api.ductape.app (default: target: in .reconciler.yaml, else .reconciler/local.db).",
 )
 product_option = click.option(
     "--product",
     envvar="DUCTAPE_PRODUCT",
-    help="The product whose jobs to manage (default: 'default' in the embedded store).",
+    help="The product whose jobs to manage, by name or id (default: product: in "
+    ".reconciler.yaml, else 'default' in the embedded store).",
 )
 references_option = click.option(
     "--references",
@@ -128,96 +150,218 @@ references_option = click.option(
 paths_argument = click.argument(
     "paths", nargs=-1, type=click.Path(exists=True, dir_okay=True, file_okay=True)
 )
-
-
-@click.group(epilog=EXIT_CODES, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="reconciler")
-@click.option(
-    "--color/--no-color",
-    default=None,
-    help="Colour the output (default: on a terminal, unless NO_COLOR is set).",
+verbose_option = click.option(
+    "-v", "--verbose", is_flag=True, help="List unchanged and foreign jobs too."
 )
-def main(color: bool | None) -> None:
-    """Keep Ductape scheduled jobs in Git: validate, plan, apply.
+timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=1),
+    default=DEFAULT_TIMEOUT,
+    show_default=True,
+    metavar="SECONDS",
+    help="Deadline for the whole run against the target.",
+)
+
+
+def format_option(default: str = "text") -> Callable[[F], F]:
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default=default,
+        show_default=True,
+        help="text for people; json for pipelines; markdown for a pull-request comment or "
+        "step summary; github for workflow annotations.",
+    )
+
+
+def selection_options(func: F) -> F:
+    func = click.option(
+        "--exclude",
+        multiple=True,
+        metavar="GLOB",
+        help="Leave out jobs whose tag matches (repeatable).",
+    )(func)
+    func = click.option(
+        "--only", multiple=True, metavar="GLOB", help="Only jobs whose tag matches (repeatable)."
+    )(func)
+    func = click.option(
+        "--ignore-field",
+        "ignore_field",
+        multiple=True,
+        metavar="FIELD",
+        help="Leave a field an operator owns out of the comparison (repeatable; adds to "
+        "ignore_fields: in .reconciler.yaml).",
+    )(func)
+    return click.option(
+        "--only-product",
+        metavar="NAME",
+        help="With products: in .reconciler.yaml, run only this one.",
+    )(func)
+
+
+# --- the group ----------------------------------------------------------------------------
+
+
+@click.group(
+    cls=Group,
+    epilog=EPILOG,
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+@click.version_option(__version__, prog_name="reconciler")
+@_color_option
+@click.pass_context
+def main(ctx: click.Context, color: bool | None) -> None:
+    """Keep Ductape scheduled jobs in Git: validate, plan, apply, drift.
 
     Jobs that exist only live are reported, never removed: Ductape has no delete.
+    Settings: flag > environment variable > .reconciler.yaml > default.
     """
+    ctx.obj = {"color": color}
 
 
-@main.command(epilog=EXIT_CODES)
+def _use_color(ctx: click.Context, local: bool | None) -> bool:
+    choice = local if local is not None else (ctx.obj or {}).get("color")
+    if choice is None:
+        return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return bool(choice)
+
+
+def _specs(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    target: str | None = None,
+    product: str | None = None,
+    references: str = "warn",
+    only: tuple[str, ...] = (),
+    exclude: tuple[str, ...] = (),
+    ignore_field: tuple[str, ...] = (),
+    only_product: str | None = None,
+    timeout: float | None = None,
+    need_paths: bool = True,
+) -> list[RunSpec]:
+    """One RunSpec per product to run: options over environment over .reconciler.yaml."""
+    from .config import load_config
+    from .core import RunSpec, product_names
+    from .model import MUTABLE_FIELDS
+
+    for name in ignore_field:
+        if name not in MUTABLE_FIELDS:
+            raise UsageError(
+                f"--ignore-field {name}: not a job field (one of {', '.join(MUTABLE_FIELDS)})"
+            )
+    config = load_config(paths)
+    source = ctx.get_parameter_source("target")
+    from_option = source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
+    entries = list(config.products) if config.products and not paths else [config.default]
+    if only_product:
+        names = [p.name for p in config.products]
+        if only_product not in names:
+            raise UsageError(
+                f"--only-product {only_product}: no such product in "
+                f"{config.path or '.reconciler.yaml'}{product_names(names, only_product)}"
+            )
+        entries = [p for p in config.products if p.name == only_product]
+    specs = []
+    for entry in entries:
+        the_paths = paths or entry.paths
+        if need_paths and not the_paths:
+            raise UsageError(
+                "name the manifests' directory (for example: reconciler "
+                f"{ctx.info_name} jobs/), or set paths: in .reconciler.yaml"
+            )
+        if target and from_option:
+            spec_target, origin = target, "option"
+        elif entry.target:
+            spec_target, origin = entry.target, "config"
+        else:
+            spec_target, origin = None, "default"
+        specs.append(
+            RunSpec(
+                paths=tuple(the_paths),
+                name=entry.name,
+                target=spec_target,
+                origin=origin,  # type: ignore[arg-type]
+                product=product or entry.product,
+                owns=entry.owns,
+                ignore_fields=tuple(dict.fromkeys((*entry.ignore_fields, *ignore_field))),
+                only=only,
+                exclude=exclude,
+                references=references,  # type: ignore[arg-type]
+                timeout=timeout,
+            )
+        )
+    return specs
+
+
+def _emit(
+    outcomes: Sequence[Outcome],
+    fmt: str,
+    color: bool,
+    verbose: bool = False,
+    results_shown: bool = False,
+) -> None:
+    from .render import REPORTER_BY_NAME, Options
+
+    rendered = REPORTER_BY_NAME[fmt](  # type: ignore[index]
+        outcomes, Options(color=color, verbose=verbose, results_shown=results_shown)
+    )
+    if rendered.err:
+        click.echo(rendered.err, nl=False, err=True, color=color or None)
+    if rendered.out:
+        # click strips ANSI codes when stdout is not a terminal; --color means keep them.
+        click.echo(rendered.out, nl=False, color=color or None)
+
+
+def _code(outcomes: Sequence[Outcome], detailed: bool = False) -> int:
+    from .outcome import worst
+
+    return worst([o.exit_code(detailed) for o in outcomes])
+
+
+# --- commands -----------------------------------------------------------------------------
+
+
+@main.command(epilog=EPILOG)
 @paths_argument
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "github"]),
-    default="text",
-    help="text: one line a problem on stderr; json: a report on stdout; github: annotations.",
-)
+@format_option()
+@_color_option
+@click.pass_context
 @handle_errors
-def validate(paths: tuple[str, ...], fmt: str) -> int:
-    """Check every manifest under PATHS against the job schema.
+def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str, color: bool | None) -> int:
+    """Check every manifest under PATHS against the job schema; reads no target.
 
-    Reports every problem as path:line:col: tag: field: message.
-    Warnings alone do not fail.
+    Reports every problem as path:line:col: tag: field: message. Warnings alone pass.
     """
-    from .desired import load_desired
+    from .core import validate as run
 
-    desired = load_desired(paths or (".",))
-    if fmt == "json":
-        report = {
-            "valid": not desired.errors,
-            "files": desired.files,
-            "jobs": len(desired.jobs),
-            "problems": [
-                {
-                    "path": p.location.path,
-                    "line": p.location.line,
-                    "col": p.location.col,
-                    "tag": p.tag,
-                    "field": p.field,
-                    "severity": p.severity,
-                    "message": p.message,
-                }
-                for p in desired.problems
-            ],
-        }
-        click.echo(json.dumps(report, indent=2))
-    else:
-        _print_problems(desired.problems, fmt)
-    if desired.errors:
-        if fmt == "text":
-            _err(f"error: {len(desired.errors)} problem(s) in {desired.files} file(s)")
-        return EXIT_ERROR
-    if fmt == "text":
-        click.echo(f"ok: {len(desired.jobs)} job(s) in {desired.files} file(s) are valid")
-    return EXIT_OK
+    outcomes = [run(spec) for spec in _specs(ctx, paths)]
+    _emit(outcomes, fmt, _use_color(ctx, color))
+    return _code(outcomes)
 
 
-@main.command(epilog=EXIT_CODES)
+@main.command(epilog=EPILOG)
 @paths_argument
 @target_option
 @product_option
 @references_option
-@click.option("-v", "--verbose", is_flag=True, help="List unchanged jobs too.")
+@selection_options
+@verbose_option
+@timeout_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
-    help="Exit 0 when there are no changes, 2 when there are, 1 on error.",
+    help="Exit 0 when there are no changes, 2 when apply has something to write, 1 on error.",
 )
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "json", "markdown"]),
-    default="text",
-    help="text for people, json for pipelines (the document --out saves), "
-    "markdown for a pull-request comment.",
-)
+@format_option()
 @click.option(
     "--out",
     "out",
     type=click.Path(dir_okay=False, writable=True),
     help="Save the plan to FILE; 'apply --plan FILE' applies exactly it, if still fresh.",
 )
+@_color_option
 @click.pass_context
 @handle_errors
 def plan(
@@ -226,77 +370,124 @@ def plan(
     target: str | None,
     product: str | None,
     references: str,
+    only_product: str | None,
+    ignore_field: tuple[str, ...],
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
     verbose: bool,
+    timeout: float,
     detailed_exitcode: bool,
     fmt: str,
     out: str | None,
+    color: bool | None,
 ) -> int:
-    """Show what apply would change for the manifests under PATHS."""
-    from .core import make_plan
-    from .plan import plan_to_dict
-    from .render.text import render_plan
+    """Show what apply would change for the manifests under PATHS. Never writes."""
+    from .core import plan as run
 
-    live = _open_target(paths, target, product)
-    try:
-        planned = make_plan(paths or (".",), live, references)
-    finally:
-        live.close()
-    _print_problems(planned.desired.warnings + planned.references, "text")
-    data = plan_to_dict(planned.plan) if fmt == "json" or out else None
-    if data is not None and fmt == "json":
-        # Compact: pipelines read it, and indenting forces json's slow pure-Python encoder.
-        click.echo(json.dumps(data))
-    elif fmt == "markdown":
-        from .render.markdown import render_markdown
+    specs = _specs(
+        ctx, paths, target, product, references, only, exclude, ignore_field, only_product, timeout
+    )
+    if out and len(specs) > 1:
+        raise UsageError("--out saves one product's plan: add --only-product NAME")
+    outcomes = [run(spec) for spec in specs]
+    _emit(outcomes, fmt, _use_color(ctx, color), verbose)
+    if out and outcomes[0].plan is not None and not outcomes[0].failed:
+        from .render.jsonfmt import document
 
-        click.echo(render_markdown(planned.plan), nl=False)
-    else:
-        paint = _painter(ctx)
-        _echo(render_plan(planned.plan, paint, verbose), paint)
-    if data is not None and out:
-        _save(out, data)
+        _save(out, document(outcomes[0]))
         _err(f"Saved the plan to {out}; apply it with: reconciler apply --plan {out}")
-    if detailed_exitcode and planned.plan.has_changes:
-        return EXIT_CHANGES
-    return EXIT_OK
+    return _code(outcomes, detailed_exitcode)
 
 
-def _open_target(paths: Sequence[str], target: str | None, product: str | None) -> Target:
-    """The target from options and environment, else from .reconciler.yaml, else the default."""
-    from .manifests import load_config
-    from .targets import open_target
-
-    config = load_config(paths or (".",)) if not (target and product) else {}
-    return open_target(target or config.get("target"), product or config.get("product"))
-
-
-def _save(path: str, data: dict[str, Any]) -> None:
-    from .errors import UsageError
-
-    try:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-            handle.write("\n")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from None
-
-
-@main.command(epilog=EXIT_CODES)
+@main.command(epilog=EPILOG)
 @paths_argument
 @target_option
 @product_option
 @references_option
+@selection_options
+@verbose_option
+@timeout_option
+@format_option()
+@_color_option
+@click.pass_context
+@handle_errors
+def drift(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    target: str | None,
+    product: str | None,
+    references: str,
+    only_product: str | None,
+    ignore_field: tuple[str, ...],
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    verbose: bool,
+    timeout: float,
+    fmt: str,
+    color: bool | None,
+) -> int:
+    """Check that the live product still matches Git: exit 0 in sync, 2 on drift.
+
+    Drift is a field changed live, a job missing live, or an orphan (a live job this
+    repository owns with no manifest). Foreign jobs and ignored fields never count.
+    """
+    from .core import plan as run
+
+    specs = _specs(
+        ctx, paths, target, product, references, only, exclude, ignore_field, only_product, timeout
+    )
+    outcomes = [run(spec, "drift") for spec in specs]
+    _emit(outcomes, fmt, _use_color(ctx, color), verbose)
+    return _code(outcomes)
+
+
+@main.command(epilog=EPILOG)
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False))
+@verbose_option
+@click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when the plan has no changes, 2 when it has, 1 on error.",
+)
+@format_option()
+@_color_option
+@click.pass_context
+@handle_errors
+def show(
+    ctx: click.Context,
+    plan_file: str,
+    verbose: bool,
+    detailed_exitcode: bool,
+    fmt: str,
+    color: bool | None,
+) -> int:
+    """Render a plan saved by 'plan --out' (for a pull-request comment step, say)."""
+    from .core import load_saved
+
+    outcome = load_saved(_load_json(plan_file), "show")
+    _emit([outcome], fmt, _use_color(ctx, color), verbose)
+    return _code([outcome], detailed_exitcode)
+
+
+@main.command(epilog=EPILOG)
+@paths_argument
+@target_option
+@product_option
+@references_option
+@selection_options
+@timeout_option
 @click.option(
     "--plan",
     "plan_file",
     type=click.Path(exists=True, dir_okay=False),
-    help="Apply a plan saved by 'plan --out' instead of planning again; refused if stale.",
+    help="Apply a plan saved by 'plan --out' instead of planning again; the saved plan is the "
+    "approval (no prompt); refused if any job it writes changed live since.",
 )
 @click.option("--auto-approve", is_flag=True, help="Apply without asking (for pipelines).")
 @click.option(
     "--parallelism",
     type=click.IntRange(1, 64),
-    default=4,
+    default=DEFAULT_PARALLELISM,
     show_default=True,
     help="How many jobs to write at once.",
 )
@@ -307,6 +498,8 @@ def _save(path: str, data: dict[str, Any]) -> None:
     help="Refuse, changing nothing, when the plan would create and update more jobs "
     "than this (a guard against a bad merge).",
 )
+@format_option()
+@_color_option
 @click.pass_context
 @handle_errors
 def apply(
@@ -315,63 +508,127 @@ def apply(
     target: str | None,
     product: str | None,
     references: str,
+    only_product: str | None,
+    ignore_field: tuple[str, ...],
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    timeout: float,
     plan_file: str | None,
     auto_approve: bool,
     parallelism: int,
     max_changes: int | None,
+    fmt: str,
+    color: bool | None,
 ) -> int:
     """Create and update live jobs to match the manifests under PATHS."""
-    from .core import make_plan
-    from .errors import UsageError
-    from .plan import check_fresh, plan_from_dict
-    from .render.text import render_plan
+    from . import core
 
-    paint = _painter(ctx)
-    live = _open_target(paths, target, product)
-    try:
-        if plan_file:
-            if paths:
-                raise UsageError("give either PATHS or --plan, not both")
-            the_plan = plan_from_dict(_load_json(plan_file))
-            check_fresh(the_plan, live.fetch_jobs(), live.describe())
-        else:
-            planned = make_plan(paths or (".",), live, references)
-            _print_problems(planned.desired.warnings + planned.references, "text")
-            the_plan = planned.plan
-        _echo(render_plan(the_plan, paint), paint)
-        if not the_plan.has_changes:
-            return EXIT_OK
-        if max_changes is not None and the_plan.writes > max_changes:
-            raise ApplyRefused(
-                f"the plan writes {the_plan.writes} jobs, more than --max-changes {max_changes}; "
-                "nothing was changed"
+    use_color = _use_color(ctx, color)
+    text = fmt == "text"
+    specs = _specs(
+        ctx,
+        paths,
+        target,
+        product,
+        references,
+        only,
+        exclude,
+        ignore_field,
+        only_product,
+        timeout,
+        need_paths=not plan_file,
+    )
+    progress = _Progress(use_color) if text else None
+
+    def approve(outcome: Outcome) -> None:
+        """Show the plan where a person reads it, ask unless approved, then start counting."""
+        from .render import REPORTER_BY_NAME, Options
+
+        if not outcome.results and outcome.command == "apply" and not plan_file:
+            shown = REPORTER_BY_NAME["text"]([outcome], Options(color=use_color))
+            click.echo(shown.err, nl=False, err=True)
+            # stdout for text; stderr for the other formats, whose stdout is a document.
+            click.echo(shown.out, nl=False, err=not text, color=use_color or None)
+            if not auto_approve:
+                _confirm()
+        if progress is not None and outcome.plan is not None:
+            progress.start(outcome.plan.write_count)
+
+    outcomes: list[Outcome] = []
+    if plan_file:
+        if paths:
+            raise UsageError("give either PATHS or --plan, not both")
+        if len(specs) > 1:
+            raise UsageError("--plan applies one product's plan: add --only-product NAME")
+        saved = core.load_saved(_load_json(plan_file), "apply")
+        if saved.plan is None:
+            raise UsageError(f"{plan_file} holds no plan to apply: {saved.error or 'invalid'}")
+        if text:
+            _emit([saved], fmt, use_color)
+        try:
+            outcomes.append(
+                core.apply_saved(saved.plan, specs[0], approve, parallelism, max_changes, progress)
             )
-        if not auto_approve:
-            _confirm()
-        report = _run_apply(the_plan, live, parallelism, paint)
-    finally:
-        live.close()
-    _echo(paint(report.summary(), "bold"), paint)
-    return EXIT_ERROR if report.failed else EXIT_OK
+        finally:
+            if progress is not None:
+                progress.finish()
+    else:
+        for spec in specs:
+            try:
+                outcomes.append(core.apply(spec, approve, parallelism, max_changes, progress))
+            finally:
+                if progress is not None:
+                    progress.finish()
+    _emit(outcomes, fmt, use_color, results_shown=text)
+    return _code(outcomes)
 
 
 # Below this many writes a line per job reads better than a bar.
 PROGRESS_BAR_FROM = 20
 
 
-def _run_apply(plan: Plan, target: Target, parallelism: int, paint: Painter) -> Report:
-    """Apply with a line per job, or a progress bar (and failures after) on a terminal."""
-    from .apply import apply_plan
+class _Progress:
+    """A line per job as it finishes, or on a terminal a bar and the failures after it.
 
-    if not (sys.stdout.isatty() and plan.writes >= PROGRESS_BAR_FROM):
-        return apply_plan(
-            plan, target, parallelism, on_result=lambda r: _echo(_result_line(r, paint), paint)
-        )
-    with click.progressbar(length=plan.writes, label="Applying", show_pos=True) as bar:
-        report = apply_plan(plan, target, parallelism, on_result=lambda _: bar.update(1))
-    for result in report.failed:
-        _echo(_result_line(result, paint), paint)
-    return report
+    Results arrive from the worker threads; one lock keeps lines and the count whole.
+    """
+
+    def __init__(self, color: bool) -> None:
+        from .render.text import Painter
+
+        self.paint = Painter(color)
+        self.color = color
+        self.lock = threading.Lock()
+        self.bar: Any = None
+        self.failures: list[Result] = []
+
+    def start(self, total: int) -> None:
+        if sys.stdout.isatty() and total >= PROGRESS_BAR_FROM:
+            self.bar = click.progressbar(length=total, label="Applying", show_pos=True)
+            self.bar.__enter__()
+
+    def __call__(self, result: Result) -> None:
+        with self.lock:
+            if self.bar is None:
+                self._line(result)
+                return
+            self.bar.update(1)
+            if not result.ok:
+                self.failures.append(result)
+
+    def finish(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+            for result in self.failures:
+                self._line(result)
+
+    def _line(self, result: Result) -> None:
+        from .render.common import result_line
+
+        head, _, rest = result_line(result).partition(" ")
+        style = "green" if result.ok else "red"
+        click.echo(f"  {self.paint(head, style)} {rest}", color=self.color or None)
 
 
 def _confirm() -> None:
@@ -387,27 +644,76 @@ def _confirm() -> None:
         raise ApplyRefused("apply cancelled; nothing was changed")
 
 
-def _result_line(result: Any, paint: Painter) -> str:
-    action = result.change.action.value
-    if result.ok:
-        verb = "created" if action == "create" else "updated"
-        return f"  {paint('ok', 'green')}   {result.change.tag}: {verb} (id {result.id})"
-    return f"  {paint('FAIL', 'red')} {result.change.tag}: {action} failed: {result.error}"
+def _save(path: str, data: dict[str, Any]) -> None:
+    try:
+        with open(path, "w", encoding="utf-8") as handle:
+            json.dump(data, handle)
+            handle.write("\n")
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
 
 
 def _load_json(path: str) -> Any:
-    from .errors import UsageError
-
     try:
         with open(path, encoding="utf-8") as handle:
             return json.load(handle)
     except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the plan file {path}: {exc}") from None
+        raise UsageError(f"cannot read the plan file {path}: {exc}") from exc
+
+
+@main.command(epilog=EPILOG)
+@target_option
+@product_option
+@timeout_option
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write the manifests to (created if missing).",
+)
+@click.option("--only", multiple=True, metavar="GLOB", help="Only jobs whose tag matches.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out jobs whose tag matches.")
+@click.option("--force", is_flag=True, help="Overwrite manifests that already exist.")
+@click.pass_context
+@handle_errors
+def export(
+    ctx: click.Context,
+    target: str | None,
+    product: str | None,
+    timeout: float,
+    out: str,
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    force: bool,
+) -> int:
+    """Write a product's live jobs as manifests, to take over a product that has jobs.
+
+    Planning the directory right after reports no changes.
+    """
+    from .core import open_for
+    from .export import export_jobs
+
+    spec = _specs(ctx, (), target, product, timeout=timeout, need_paths=False)[0]
+    live = open_for(spec)
+    try:
+        jobs = live.fetch_jobs()
+    finally:
+        live.close()
+    written, skipped = export_jobs(jobs, out, only, exclude, force)
+    for problem in jobs.malformed:
+        _err(f"warning: live job {problem.tag or problem.id}: skipped: {problem.message}")
+    click.echo(
+        f"Exported {len(written)} job(s) to {out}"
+        + (f"; {skipped} left out by --only/--exclude" if skipped else "")
+        + f". Check them with: reconciler plan {out}"
+    )
+    return EXIT_OK
 
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--db",
     default=".reconciler/server.db",
@@ -423,13 +729,12 @@ def _load_json(path: str) -> Any:
 @handle_errors
 def serve(host: str, port: int, db: str, seed: str | None) -> int:
     """Run a local Ductape-compatible server (needs the 'server' extra)."""
-    from .errors import UsageError
-
     try:
         from .server.run import serve as run_server
     except ImportError as exc:
         raise UsageError(
-            f"the server needs starlette and uvicorn: pip install 'reconciler[server]' ({exc})"
-        ) from None
+            "the server needs starlette and uvicorn: pip install "
+            f"'reconciler[server] @ git+<this repository>' or pip install '.[server]' ({exc})"
+        ) from exc
     run_server(host, port, db, seed)
     return EXIT_OK

@@ -1,74 +1,303 @@
-"""The steps the commands share: read the manifests, read the target, build the plan."""
+"""The steps the commands share: read the manifests, read the target, plan, apply.
+
+Each command is a function from a :class:`RunSpec` (what the options and the configuration
+asked for, for one product) to an :class:`~reconciler.outcome.Outcome`. Expected errors of
+one product become that Outcome's ``error``, so a report always says why and the other
+products of a repository still run.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+import difflib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
 
+from .apply import Result, apply_plan
 from .desired import Desired, load_desired
-from .errors import ManifestError
-from .model import Problem
-from .plan import Plan, build_plan
-from .targets.base import Catalogue, Target
+from .errors import ApplyRefused, ReconcilerError
+from .model import Location, Problem
+from .outcome import Command, Outcome
+from .plan import Action, Plan, build_plan, check_fresh, select
+from .schedule import now_ms, warnings
+from .strings import printable
+from .targets import Target, open_target
+from .targets.base import Catalogue, LiveJobs
 
-REFERENCE_MODES = ("warn", "error", "off")
+References = Literal["warn", "error", "off"]
+Origin = Literal["option", "config", "default"]
+NO_FILE = Location("")
 
 
 @dataclass(frozen=True)
-class Planned:
-    desired: Desired
-    plan: Plan
-    references: tuple[Problem, ...] = ()
+class RunSpec:
+    """What to run for one product: manifests, target, and what the repository owns."""
+
+    paths: tuple[str, ...]
+    name: str = ""
+    target: str | None = None
+    origin: Origin = "default"
+    product: str | None = None
+    owns: tuple[str, ...] = ("*",)
+    ignore_fields: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    references: References = "warn"
+    timeout: float | None = None
 
 
-def validated(paths: Sequence[str]) -> Desired:
-    """The desired state; ManifestError carrying every problem if any is an error."""
-    desired = load_desired(paths)
-    errors = desired.errors
-    if errors:
-        raise ManifestError(
-            f"{len(errors)} problem(s) in {desired.files} manifest file(s); nothing was changed",
-            desired.problems,
+def validate(spec: RunSpec) -> Outcome:
+    """Check the manifests alone: no target is read."""
+    desired = load_desired(spec.paths)
+    return Outcome(
+        "validate",
+        spec.name,
+        problems=desired.problems,
+        files=desired.files,
+        files_with_problems=desired.files_with_problems,
+        jobs=len(desired.jobs),
+        now=now_ms(),
+    )
+
+
+def open_for(spec: RunSpec) -> Target:
+    return open_target(spec.target, spec.product, origin=spec.origin, timeout=spec.timeout)
+
+
+def plan(spec: RunSpec, command: Command = "plan") -> Outcome:
+    """Validate, read the product once, compare; never writes."""
+    outcome, _ = _planned(spec, command, None)
+    return outcome
+
+
+def _planned(
+    spec: RunSpec, command: Command, keep_open: list[Target] | None
+) -> tuple[Outcome, Desired | None]:
+    now = now_ms()
+    desired = load_desired(spec.paths)
+    base = Outcome(
+        command,
+        spec.name,
+        problems=desired.problems,
+        files=desired.files,
+        files_with_problems=desired.files_with_problems,
+        jobs=len(desired.jobs),
+        now=now,
+    )
+    if desired.errors:
+        return base, None
+    try:
+        target = open_for(spec)
+    except ReconcilerError as exc:
+        return replace(base, error=str(exc)), None
+    try:
+        base = replace(base, target=target.describe())
+        live = target.fetch_jobs()
+        catalogue = target.catalogue() if spec.references != "off" else None
+    except ReconcilerError as exc:
+        target.close()
+        return replace(base, error=str(exc)), None
+    if keep_open is None:
+        target.close()
+    else:
+        keep_open.append(target)
+    return _compare(spec, base, desired, live, catalogue), desired
+
+
+def _compare(
+    spec: RunSpec,
+    base: Outcome,
+    desired: Desired,
+    live: LiveJobs,
+    catalogue: Catalogue | None,
+) -> Outcome:
+    left_out = select(set(desired.jobs) | {j.tag for j in live}, spec.only, spec.exclude)
+    wanted = {t: j for t, j in desired.jobs.items() if t not in left_out}
+    the_plan = build_plan(
+        wanted,
+        (j for j in live if j.tag not in left_out),
+        desired.sources,
+        base.target,
+        spec.owns,
+        spec.ignore_fields,
+    )
+    problems = list(base.problems)
+    if catalogue is not None:
+        severity = "error" if spec.references == "error" else "warning"
+        problems += check_references(desired, wanted, catalogue, severity)
+    problems += plan_warnings(the_plan, base.now)
+    problems += [
+        Problem(
+            NO_FILE,
+            f"live job {printable(repr(m.tag or m.id or '?'))} cannot be read and was skipped: "
+            f"{m.message}",
+            m.tag,
+            None,
+            "warning",
         )
-    return desired
+        for m in live.malformed
+    ]
+    return replace(base, plan=the_plan, problems=tuple(problems), left_out=len(left_out))
 
 
-def make_plan(paths: Sequence[str], target: Target, references: str = "warn") -> Planned:
-    """Validate the manifests, fetch live jobs and compare. Reads only.
-
-    With ``references`` other than "off", every job's ``event_tag`` is looked up in the
-    product's catalogue (where the target knows one); with "error", a missing one stops here.
-    """
-    desired = validated(paths)
-    live = target.fetch_jobs()
-    plan = build_plan(desired.jobs, live, desired.sources, target.describe())
-    found: tuple[Problem, ...] = ()
-    if references != "off":
-        catalogue = target.catalogue()
-        if catalogue is not None:
-            found = check_references(desired, catalogue, references)
-    if references == "error" and found:
-        raise ManifestError(
-            f"{len(found)} job(s) name events the product does not have; nothing was changed",
-            found,
-        )
-    return Planned(desired, plan, found)
-
-
-def check_references(desired: Desired, catalogue: Catalogue, mode: str) -> tuple[Problem, ...]:
-    """A problem for each job whose event_tag is not in the product's catalogue."""
-    severity = "error" if mode == "error" else "warning"
-    out = []
-    for tag, job in desired.jobs.items():
-        kind = job.event_type.value
-        if not catalogue.has(kind, job.event_tag):
+def plan_warnings(the_plan: Plan, now: int) -> list[Problem]:
+    """Orphans, likely renames and schedules a reviewer should see, as warnings."""
+    out: list[Problem] = []
+    for change in the_plan.changes:
+        where = change.source or NO_FILE
+        if change.action is Action.ORPHAN:
+            text = "live only; remove it by hand in Ductape (no delete)"
+            if change.rename:
+                text += f"; likely renamed to {change.rename!r}"
+            out.append(Problem(NO_FILE, f"orphan: {text}", change.tag, None, "warning"))
+        elif change.action is Action.CREATE and change.rename:
             out.append(
                 Problem(
-                    desired.event_tag_at[tag],
-                    f"the product has no {kind.replace('_', ' ')} {job.event_tag!r}",
-                    tag,
-                    "event_tag",
-                    severity,
+                    where,
+                    f"likely a rename of live job {change.rename!r}: the old job keeps running "
+                    "beside the new one until it is removed by hand in Ductape",
+                    change.tag,
+                    "tag",
+                    "warning",
                 )
             )
-    return tuple(sorted(out, key=lambda p: p.location))
+        if change.is_write and change.desired is not None:
+            new = change.action is Action.CREATE
+            out += [
+                Problem(where, text, change.tag, "start_at", "warning")
+                for text in warnings(change.desired, now, new)
+            ]
+    return out
+
+
+def check_references(
+    desired: Desired, wanted: Mapping[str, object], catalogue: Catalogue, severity: str
+) -> list[Problem]:
+    """A problem for each job whose event_tag is not in the product's catalogue."""
+    out = []
+    for tag in wanted:
+        job = desired.jobs[tag]
+        kind = job.event_type.value
+        if catalogue.has(kind, job.event_tag):
+            continue
+        known: frozenset[str] = getattr(catalogue, kind)
+        close = difflib.get_close_matches(job.event_tag, sorted(known), n=3, cutoff=0.5)
+        hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+        out.append(
+            Problem(
+                desired.where(tag, "event_tag"),
+                f"the product has no {kind.replace('_', ' ')} {job.event_tag!r}{hint}",
+                tag,
+                "event_tag",
+                "error" if severity == "error" else "warning",
+            )
+        )
+    return sorted(out, key=lambda p: p.location)
+
+
+def apply(
+    spec: RunSpec,
+    approve: Callable[[Outcome], None],
+    parallelism: int,
+    max_changes: int | None,
+    on_result: Callable[[Result], None] | None = None,
+) -> Outcome:
+    """Plan, ask ``approve`` (which raises to refuse), write, report every job."""
+    opened: list[Target] = []
+    try:
+        outcome, _ = _planned(spec, "apply", opened)
+        if outcome.failed or outcome.plan is None or not outcome.plan.has_changes:
+            return outcome
+        return _write(outcome, opened[0], approve, parallelism, max_changes, on_result)
+    finally:
+        for target in opened:
+            target.close()
+
+
+def apply_saved(
+    the_plan: Plan,
+    spec: RunSpec,
+    approve: Callable[[Outcome], None],
+    parallelism: int,
+    max_changes: int | None,
+    on_result: Callable[[Result], None] | None = None,
+) -> Outcome:
+    """Apply a saved plan, refused if any job it writes changed live since it was made."""
+    base = Outcome("apply", spec.name, plan=the_plan, now=now_ms())
+    try:
+        target = open_for(spec)
+    except ReconcilerError as exc:
+        return replace(base, error=str(exc))
+    try:
+        base = replace(base, target=target.describe())
+        check_fresh(the_plan, target.fetch_jobs(), target.describe())
+        return _write(base, target, approve, parallelism, max_changes, on_result)
+    except ReconcilerError as exc:
+        return replace(base, error=str(exc))
+    finally:
+        target.close()
+
+
+def _write(
+    outcome: Outcome,
+    target: Target,
+    approve: Callable[[Outcome], None],
+    parallelism: int,
+    max_changes: int | None,
+    on_result: Callable[[Result], None] | None,
+) -> Outcome:
+    the_plan = outcome.plan
+    assert the_plan is not None
+    if not the_plan.has_changes:
+        return outcome
+    if max_changes is not None and the_plan.write_count > max_changes:
+        return replace(
+            outcome,
+            error=f"the plan writes {the_plan.write_count} jobs, more than --max-changes "
+            f"{max_changes}; nothing was changed",
+        )
+    try:
+        approve(outcome)
+    except ApplyRefused as exc:
+        return replace(outcome, error=str(exc))
+    report = apply_plan(the_plan, target, parallelism, on_result=on_result)
+    return replace(outcome, results=report.results)
+
+
+def product_names(available: Sequence[str], wanted: str) -> str:
+    """A 'did you mean' for a product name that is not configured."""
+    close = difflib.get_close_matches(wanted, list(available), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def load_saved(data: object, command: Command) -> Outcome:
+    """A plan saved by ``plan --out`` (or printed by ``plan --format json``), with its problems."""
+    from .plan import plan_from_dict
+
+    the_plan = plan_from_dict(data)
+    problems: list[Problem] = []
+    assert isinstance(data, dict)
+    for item in data.get("problems") or ():
+        if not isinstance(item, dict):
+            continue
+        location = Location(
+            str(item.get("file") or ""), int(item.get("line") or 0), int(item.get("column") or 0)
+        )
+        severity = "error" if item.get("severity") == "error" else "warning"
+        problems.append(
+            Problem(
+                location,
+                str(item.get("message", "")),
+                item.get("tag"),
+                item.get("field"),
+                severity,
+            )
+        )
+    return Outcome(
+        command,
+        target=the_plan.target,
+        problems=tuple(problems),
+        plan=the_plan,
+        left_out=int(data.get("left_out") or 0),
+        now=now_ms(),
+    )

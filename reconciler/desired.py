@@ -25,6 +25,13 @@ class Desired:
     event_tag_at: dict[str, Location]
 
     @property
+    def files_with_problems(self) -> int:
+        return len({p.location.path for p in self.problems})
+
+    def where(self, tag: str, field: str) -> Location:
+        return self.event_tag_at[tag] if field == "event_tag" else self.sources[tag]
+
+    @property
     def errors(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if p.is_error)
 

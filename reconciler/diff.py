@@ -5,6 +5,7 @@ deepdiff's result never leaves this module: callers get the project's own FieldC
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,11 +25,15 @@ class FieldChange:
     new: Any
 
 
-def field_changes(live: Job, desired: Job) -> tuple[FieldChange, ...]:
-    """The fields that differ, in the model's field order. Empty when the jobs are equal."""
-    if live == desired:
-        return ()
+def field_changes(live: Job, desired: Job, ignore: Collection[str] = ()) -> tuple[FieldChange, ...]:
+    """The fields that differ, in the model's field order, leaving out ``ignore``.
+
+    Callers compare the jobs for equality first (cheap); this runs only where they differ.
+    """
     old, new = live.to_wire(), desired.to_wire()
+    for name in ignore:
+        old.pop(name, None)
+        new.pop(name, None)
     tree = DeepDiff(old, new, view="tree")
     names: set[str] = set()
     for levels in tree.values():

@@ -1,39 +1,49 @@
 """The plan: a pure comparison of desired (Git) and live jobs, and saved plans.
 
-``build_plan`` does no I/O. A saved plan is the JSON rendering of a Plan plus what the live
-jobs looked like when it was made, so ``apply`` can refuse it once the live product moved on.
+``build_plan`` does no I/O. A saved plan is the JSON rendering of a Plan, which records what
+each job it writes looked like live, so ``apply`` can refuse it once the product moved on.
+
+Live jobs without a manifest are split by ownership (``owns:`` tag globs, octoDNS-style: by
+default the repository owns the whole product): an *orphan* is owned (its manifest was
+deleted or its tag renamed) and is drift; a *foreign* job belongs to someone else and is only
+counted. Neither is ever removed: Ductape has no delete.
 """
 
 from __future__ import annotations
 
 import enum
-import hashlib
-import json
-from collections.abc import Iterable, Mapping
+import fnmatch
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from .diff import FieldChange, field_changes
 from .errors import StalePlanError, UsageError
-from .model import Job, Location, human
+from .model import MUTABLE_FIELDS, Job, Location
 
 PLAN_FORMAT = "reconciler-plan"
-PLAN_FORMAT_VERSION = 1
+PLAN_FORMAT_VERSION = 2
 
 
 class Action(str, enum.Enum):
     CREATE = "create"
     UPDATE = "update"
     UNCHANGED = "unchanged"
-    UNMANAGED = "unmanaged"
+    ORPHAN = "orphan"
+    FOREIGN = "foreign"
 
 
 _ACTION_ORDER = {action: i for i, action in enumerate(Action)}
+WRITES = (Action.CREATE, Action.UPDATE)
 
 
 @dataclass(frozen=True)
 class Change:
-    """What the plan does (or notes) for one tag."""
+    """What the plan does (or notes) for one tag.
+
+    ``rename`` pairs a create with an orphan whose fields are equal but for the tag: on the
+    create it is the old tag, on the orphan the new one.
+    """
 
     action: Action
     tag: str
@@ -41,10 +51,11 @@ class Change:
     live: Job | None = None
     fields: tuple[FieldChange, ...] = ()
     source: Location | None = None
+    rename: str | None = None
 
     @property
-    def writes(self) -> bool:
-        return self.action in (Action.CREATE, Action.UPDATE)
+    def is_write(self) -> bool:
+        return self.action in WRITES
 
 
 @dataclass(frozen=True)
@@ -53,6 +64,7 @@ class Plan:
 
     changes: tuple[Change, ...]
     target: str = ""
+    ignore_fields: tuple[str, ...] = ()
     counts: dict[Action, int] = field(default_factory=dict, compare=False)
 
     def __post_init__(self) -> None:
@@ -62,23 +74,39 @@ class Plan:
         object.__setattr__(self, "counts", counts)
 
     @property
-    def writes(self) -> int:
+    def write_count(self) -> int:
         """How many jobs the plan creates or updates."""
         return self.counts[Action.CREATE] + self.counts[Action.UPDATE]
 
     @property
     def has_changes(self) -> bool:
-        return self.writes > 0
+        """Whether apply has something to write (orphans it cannot remove do not count)."""
+        return self.write_count > 0
+
+    @property
+    def has_drift(self) -> bool:
+        """Whether live differs from Git: a write to make, or an orphan to remove by hand."""
+        return self.has_changes or self.counts[Action.ORPHAN] > 0
 
     def of(self, *actions: Action) -> list[Change]:
         return [c for c in self.changes if c.action in actions]
 
     def summary(self) -> str:
         c = self.counts
-        return (
+        text = (
             f"Plan: {c[Action.CREATE]} to create, {c[Action.UPDATE]} to update, "
-            f"{c[Action.UNCHANGED]} unchanged, {c[Action.UNMANAGED]} unmanaged."
+            f"{c[Action.UNCHANGED]} unchanged"
         )
+        if c[Action.ORPHAN]:
+            text += f", {c[Action.ORPHAN]} orphan" + ("s" if c[Action.ORPHAN] != 1 else "")
+        if c[Action.FOREIGN]:
+            text += f", {c[Action.FOREIGN]} foreign"
+        return text + "."
+
+
+def owned(tag: str, owns: Sequence[str]) -> bool:
+    """Whether a live tag falls under the repository's ``owns:`` globs."""
+    return any(fnmatch.fnmatchcase(tag, pattern) for pattern in owns)
 
 
 def build_plan(
@@ -86,9 +114,16 @@ def build_plan(
     live: Iterable[Job],
     sources: Mapping[str, Location] | None = None,
     target: str = "",
+    owns: Sequence[str] = ("*",),
+    ignore_fields: Collection[str] = (),
 ) -> Plan:
-    """Compare desired jobs (by tag) with live ones. Pure: no I/O, same input, same plan."""
+    """Compare desired jobs (by tag) with live ones. Pure: no I/O, same input, same plan.
+
+    Fields in ``ignore_fields`` are left out of the comparison (an operator owns them): a job
+    that differs only there is unchanged, and an update never writes them.
+    """
     sources = sources or {}
+    ignore = tuple(name for name in MUTABLE_FIELDS if name in ignore_fields)
     live_by_tag = {job.tag: job for job in live}
     changes: list[Change] = []
     for tag, want in desired.items():
@@ -96,57 +131,91 @@ def build_plan(
         source = sources.get(tag)
         if have is None:
             changes.append(Change(Action.CREATE, tag, want, None, source=source))
-        elif have == want:  # equality first: deepdiff only where something differs
-            changes.append(Change(Action.UNCHANGED, tag, want, have, source=source))
-        else:
-            fields = field_changes(have, want)
-            changes.append(Change(Action.UPDATE, tag, want, have, fields, source))
+            continue
+        # Equality first: deepdiff runs only where something differs.
+        fields = () if have == want else field_changes(have, want, ignore)
+        action = Action.UPDATE if fields else Action.UNCHANGED
+        changes.append(Change(action, tag, want, have, fields, source))
     for tag, have in live_by_tag.items():
         if tag not in desired:
-            changes.append(Change(Action.UNMANAGED, tag, None, have))
+            action = Action.ORPHAN if owned(tag, owns) else Action.FOREIGN
+            changes.append(Change(action, tag, None, have))
+    changes = _pair_renames(changes, ignore)
     changes.sort(key=lambda c: (_ACTION_ORDER[c.action], c.tag))
-    return Plan(tuple(changes), target)
+    return Plan(tuple(changes), target, ignore)
+
+
+def _pair_renames(changes: list[Change], ignore: Collection[str]) -> list[Change]:
+    """Mark each create that equals an orphan but for the tag as that orphan's likely rename."""
+
+    def key(job: Job) -> tuple[Any, ...]:
+        wire = job.to_wire()
+        return tuple(wire[name] for name in MUTABLE_FIELDS if name not in ignore)
+
+    orphans: dict[tuple[Any, ...], list[int]] = {}
+    for i, change in enumerate(changes):
+        if change.action is Action.ORPHAN and change.live is not None:
+            orphans.setdefault(key(change.live), []).append(i)
+    if not orphans:
+        return changes
+    out = list(changes)
+    for i, change in sorted(enumerate(changes), key=lambda item: item[1].tag):
+        if change.action is not Action.CREATE or change.desired is None:
+            continue
+        candidates = orphans.get(key(change.desired))
+        if candidates:
+            j = candidates.pop(0)
+            out[i] = _with_rename(change, out[j].tag)
+            out[j] = _with_rename(out[j], change.tag)
+    return out
+
+
+def _with_rename(change: Change, other: str) -> Change:
+    return Change(
+        change.action, change.tag, change.desired, change.live, change.fields, change.source, other
+    )
+
+
+def select(tags: Iterable[str], only: Sequence[str], exclude: Sequence[str]) -> set[str]:
+    """The tags left out by ``--only`` / ``--exclude`` globs (empty ``only``: all are in)."""
+    out = set()
+    for tag in tags:
+        inside = not only or any(fnmatch.fnmatchcase(tag, p) for p in only)
+        if not inside or any(fnmatch.fnmatchcase(tag, p) for p in exclude):
+            out.add(tag)
+    return out
 
 
 # --- the JSON form: machine-readable output and saved plans --------------------------------
 
 
-def fingerprint(job: Job | None) -> str | None:
-    """A short hash of a job's canonical form; what a saved plan remembers of live jobs."""
-    if job is None:
-        return None
-    text = json.dumps(job.to_wire(), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
 def _field(change: FieldChange) -> dict[str, Any]:
-    out: dict[str, Any] = {"field": change.field, "old": change.old, "new": change.new}
-    old_h, new_h = human(change.field, change.old), human(change.field, change.new)
-    if old_h or new_h:
-        out["old_human"], out["new_human"] = old_h, new_h
-    return out
+    return {"field": change.field, "old": change.old, "new": change.new}
+
+
+def change_to_dict(c: Change) -> dict[str, Any]:
+    return {
+        "action": c.action.value,
+        "tag": c.tag,
+        "source": str(c.source) if c.source else None,
+        "desired": c.desired.to_wire() if c.desired else None,
+        "live": c.live.to_wire() if c.live else None,
+        "fields": [_field(f) for f in c.fields],
+        "rename": c.rename,
+    }
 
 
 def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan as JSON-ready data: stable keys, canonical values, live fingerprints."""
+    """The plan as JSON-ready data: stable keys, canonical values; what a plan file holds."""
     return {
         "format": PLAN_FORMAT,
         "format_version": PLAN_FORMAT_VERSION,
         "target": plan.target,
+        "ignore_fields": list(plan.ignore_fields),
         "summary": {a.value: plan.counts[a] for a in Action},
         "has_changes": plan.has_changes,
-        "changes": [
-            {
-                "action": c.action.value,
-                "tag": c.tag,
-                "source": str(c.source) if c.source else None,
-                "desired": c.desired.to_wire() if c.desired else None,
-                "live": c.live.to_wire() if c.live else None,
-                "live_fingerprint": fingerprint(c.live) if c.writes else None,
-                "fields": [_field(f) for f in c.fields],
-            }
-            for c in plan.changes
-        ],
+        "has_drift": plan.has_drift,
+        "changes": [change_to_dict(c) for c in plan.changes],
     }
 
 
@@ -157,7 +226,7 @@ def plan_from_dict(data: Any) -> Plan:
     if data.get("format_version") != PLAN_FORMAT_VERSION:
         raise UsageError(
             f"plan file format version {data.get('format_version')!r} is not supported "
-            f"(this reconciler reads version {PLAN_FORMAT_VERSION})"
+            f"(this reconciler reads version {PLAN_FORMAT_VERSION}); run plan again"
         )
     try:
         changes = []
@@ -165,28 +234,59 @@ def plan_from_dict(data: Any) -> Plan:
             desired = Job.from_mapping(item["desired"]) if item["desired"] else None
             live = Job.from_mapping(item["live"]) if item["live"] else None
             fields = tuple(FieldChange(f["field"], f["old"], f["new"]) for f in item["fields"])
-            source = Location(item["source"]) if item.get("source") else None
+            source = _location(item.get("source"))
             changes.append(
-                Change(Action(item["action"]), item["tag"], desired, live, fields, source)
+                Change(
+                    Action(item["action"]),
+                    str(item["tag"]),
+                    desired,
+                    live,
+                    fields,
+                    source,
+                    item.get("rename"),
+                )
             )
+        ignore = tuple(str(name) for name in data.get("ignore_fields") or ())
     except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"the plan file is damaged: {exc}") from None
-    return Plan(tuple(changes), str(data.get("target", "")))
+        raise UsageError(f"the plan file is damaged: {exc}") from exc
+    return Plan(tuple(changes), str(data.get("target", "")), ignore)
+
+
+def _location(text: Any) -> Location | None:
+    """``path:line:col`` back into a Location (the path may itself hold colons)."""
+    if not isinstance(text, str) or not text:
+        return None
+    path, _, rest = text.rpartition(":")
+    path2, _, line = path.rpartition(":")
+    if path2 and line.isdigit() and rest.isdigit():
+        return Location(path2, int(line), int(rest))
+    return Location(text)
 
 
 def check_fresh(plan: Plan, live: Iterable[Job], target: str) -> None:
     """Refuse a saved plan whose target differs or whose jobs changed live since it was made.
 
-    Only jobs the plan writes are compared: a job created or edited live elsewhere in the
-    product does not make the plan unsafe, one it would overwrite does.
+    Only jobs the plan writes are compared, and only on fields the plan does not ignore: a job
+    created or edited live elsewhere in the product does not make the plan unsafe, one it
+    would overwrite does.
     """
     if plan.target and target and plan.target != target:
         raise StalePlanError(f"the plan was made for {plan.target}, not {target}")
     live_by_tag = {job.tag: job for job in live}
-    moved = [c.tag for c in plan.changes if c.writes and live_by_tag.get(c.tag) != c.live]
+    moved = [
+        c.tag
+        for c in plan.changes
+        if c.is_write and not _same(live_by_tag.get(c.tag), c.live, plan.ignore_fields)
+    ]
     if moved:
         shown = ", ".join(moved[:5]) + (f" and {len(moved) - 5} more" if len(moved) > 5 else "")
         raise StalePlanError(
             f"the saved plan is stale: {len(moved)} job(s) changed live since it was made "
             f"({shown}); run plan again"
         )
+
+
+def _same(now: Job | None, then: Job | None, ignore: Collection[str]) -> bool:
+    if now is None or then is None or now == then:
+        return now == then
+    return not field_changes(then, now, ignore)

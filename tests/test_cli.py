@@ -35,7 +35,7 @@ def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
 def test_quickstart_cycle(work: Path) -> None:
     code, out, _ = run("plan", "jobs")
     assert code == 0
-    assert "Plan: 6 to create, 0 to update, 0 unchanged, 0 unmanaged." in out
+    assert "Plan: 6 to create, 0 to update, 0 unchanged." in out
     assert "+ create nightly_sales_report" in out
     assert not (work / ".reconciler").exists(), "plan must not create the store"
 
@@ -57,7 +57,7 @@ def test_quickstart_cycle(work: Path) -> None:
     assert code == 2
     assert "~ update billing.retry_failed" in out
     assert "intervals: 5400000 -> 1800000 (1h30m -> 30m)" in out
-    assert "Plan: 0 to create, 1 to update, 5 unchanged, 0 unmanaged." in out
+    assert "Plan: 0 to create, 1 to update, 5 unchanged." in out
 
 
 def test_invalid_manifests_report_all_and_change_nothing(work: Path) -> None:
@@ -71,7 +71,7 @@ def test_invalid_manifests_report_all_and_change_nothing(work: Path) -> None:
     assert code == 1
     assert "jobs/broken.yaml:2:5: -: -: YAML syntax error" in err
     assert "jobs/dup.yaml:3:6: warm_catalogue_cache: tag: duplicate tag" in err
-    assert err.strip().endswith("nothing was changed")
+    assert err.strip().endswith("nothing was planned or changed.")
     assert "Traceback" not in err + out
     assert (work / ".reconciler" / "local.db").read_bytes() == before
 
@@ -83,16 +83,41 @@ def test_apply_without_terminal_refuses(work: Path) -> None:
     assert not (work / ".reconciler").exists()
 
 
-def test_unmanaged_jobs_are_listed_never_removed(work: Path) -> None:
+def test_deleted_manifest_is_an_orphan_and_drift(work: Path) -> None:
     run("apply", "jobs", "--auto-approve")
     (work / "jobs" / "cache-warm.yaml").unlink()
-    code, out, _ = run("plan", "jobs", "--detailed-exitcode")
+    code, out, err = run("plan", "jobs", "--detailed-exitcode")
+    # apply cannot remove it, so the plan has nothing to write: exit 0, but it says so.
     assert code == 0
-    assert "? unmanaged warm_catalogue_cache" in out
+    assert (
+        "  - orphan warm_catalogue_cache  live only; remove it by hand in Ductape (no delete)"
+        in out
+    )
+    assert "Plan: 0 to create, 0 to update, 5 unchanged, 1 orphan." in out
+    assert "live: warm_catalogue_cache: -: warning: orphan: live only" in err
+    code, out, _ = run("drift", "jobs")
+    assert code == 2
+    assert "orphan warm_catalogue_cache" in out
     code, out, _ = run("apply", "jobs", "--auto-approve")
     code, out, _ = run("plan", "jobs", "--format", "json")
     data = json.loads(out)
-    assert data["summary"] == {"create": 0, "update": 0, "unchanged": 5, "unmanaged": 1}
+    assert data["summary"] == {
+        "create": 0,
+        "update": 0,
+        "unchanged": 5,
+        "orphan": 1,
+        "foreign": 0,
+    }
+    assert [p["tag"] for p in data["problems"]] == ["warm_catalogue_cache"]
+    # Owned by someone else: only counted, and not drift.
+    (work / ".reconciler.yaml").write_text('owns: ["billing.*", "nightly_*"]\n')
+    code, out, _ = run("drift", "jobs")
+    assert code == 0, out
+    code, out, _ = run("plan", "jobs")
+    assert "1 foreign job(s) not shown; -v lists them" in out
+    assert "warm_catalogue_cache" not in out
+    code, out, _ = run("plan", "jobs", "-v")
+    assert "? foreign warm_catalogue_cache" in out
 
 
 def test_json_plan_and_saved_plan(work: Path) -> None:
@@ -116,7 +141,7 @@ def test_colours_only_when_asked(work: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 def test_validate_formats(work: Path) -> None:
     code, out, _ = run("validate", "jobs")
-    assert (code, out.strip()) == (0, "ok: 6 job(s) in 5 file(s) are valid")
+    assert (code, out.strip()) == (0, "Valid: 6 job(s) in 5 file(s).")
     (work / "jobs" / "bad.yaml").write_text("name: x\ntag: bad\n")
     code, out, _ = run("validate", "jobs", "--format", "json")
     report = json.loads(out)
@@ -127,8 +152,11 @@ def test_validate_formats(work: Path) -> None:
         "intervals",
         "start_at",
     }
+    assert report["files_with_problems"] == 1
     code, out, _ = run("validate", "jobs", "--format", "github")
     assert "::error file=jobs/bad.yaml,line=1,col=1,title=bad%3A event_tag::is required" in out
+    code, out, _ = run("validate", "jobs", "--format", "markdown")
+    assert code == 1 and "Invalid: 4 problem(s) in 1 of 6 file(s)" in out
 
 
 def test_unknown_target_is_one_line(work: Path) -> None:
@@ -151,18 +179,18 @@ def test_markdown_plan_for_a_pull_request(work: Path) -> None:
     (work / "jobs" / "cache-warm.yaml").unlink()
     code, out, _ = run("plan", "jobs", "--format", "markdown")
     assert code == 0
-    assert out.splitlines()[0] == (
-        "#### reconciler: Plan: 0 to create, 1 to update, 4 unchanged, 1 unmanaged."
-    )
-    block = out.split("```diff\n", 1)[1].split("\n```", 1)[0].splitlines()
-    assert block == [
-        "! update billing.retry_failed  (jobs/billing/jobs.yaml:4:6)",
-        "-   intervals: 5400000 (1h30m)",
-        "+   intervals: 1800000 (30m)",
-        "#   schedule: every 30m, unlimited: 2026-12-01T00:00:00Z, 2026-12-01T00:30:00Z, "
-        "2026-12-01T01:00:00Z, ...",
-    ]
-    assert "- `warm_catalogue_cache`" in out
+    lines = out.splitlines()
+    assert lines[0] == "<!-- reconciler-report -->"
+    assert lines[1] == "### reconciler plan"
+    assert lines[3] == "**Plan: 0 to create, 1 to update, 4 unchanged, 1 orphan.**"
+    # Problems come before changes.
+    assert out.index("#### Problems") < out.index("| job | action |")
+    assert "| `billing.retry_failed` | update | intervals |" in out
+    assert "| `warm_catalogue_cache` | orphan |" in out
+    block = out.split("```text\n", 1)[1].split("\n```", 1)[0].splitlines()
+    assert block[0] == "intervals: 5400000 -> 1800000 (1h30m -> 30m)"
+    assert block[1].startswith("schedule was: every 1h30m, unlimited; next: ")
+    assert block[2].startswith("schedule now: every 30m, unlimited; next: ")
 
 
 def test_max_changes_guards_against_a_mass_change(work: Path) -> None:

@@ -7,6 +7,7 @@ bounded, deterministic share of requests; the server behind it is the real one.
 from __future__ import annotations
 
 import itertools
+import json
 import shutil
 import threading
 from collections.abc import Iterator
@@ -60,8 +61,8 @@ def test_plan_apply_plan_against_the_server(ductape_server: RunningServer, jobs_
     code, out, err = cli(env, "plan", str(jobs_dir), "--target", url, "--detailed-exitcode")
     assert code == 2, err
     assert f"Target: {url} (product shop)" in out
-    assert "Plan: 6 to create, 0 to update, 0 unchanged, 1 unmanaged." in out
-    assert "? unmanaged purge_expired_sessions" in out
+    assert "Plan: 6 to create, 0 to update, 0 unchanged, 1 orphan." in out
+    assert "- orphan purge_expired_sessions" in out
 
     code, out, err = cli(env, "apply", str(jobs_dir), "--target", url, "--auto-approve")
     assert code == 0, err
@@ -69,7 +70,7 @@ def test_plan_apply_plan_against_the_server(ductape_server: RunningServer, jobs_
 
     code, out, _ = cli(env, "plan", str(jobs_dir), "--target", url, "--detailed-exitcode")
     assert code == 0, out
-    assert "Plan: 0 to create, 0 to update, 6 unchanged, 1 unmanaged." in out
+    assert "Plan: 0 to create, 0 to update, 6 unchanged, 1 orphan." in out
 
     # Someone changes a job on the server by hand: the next plan shows it as an update.
     with httpx.Client(base_url=url) as client:
@@ -111,7 +112,7 @@ def test_plan_apply_plan_against_the_server(ductape_server: RunningServer, jobs_
 def test_product_by_id_and_token_login(ductape_server: RunningServer, jobs_dir: Path) -> None:
     env = env_for(ductape_server, DUCTAPE_PRODUCT=ductape_server.product_id)
     code, out, _ = cli(env, "plan", str(jobs_dir), "--target", ductape_server.base_url)
-    assert code == 0 and "1 unmanaged" in out
+    assert code == 0 and "1 orphan" in out
 
 
 def test_wrong_private_key_is_one_line_and_never_shown(
@@ -276,11 +277,12 @@ def test_apply_converges_through_503_429_and_lost_answers(
         retry=FAST_RETRY,
     )
     from reconciler.apply import apply_plan
-    from reconciler.core import make_plan
+    from reconciler.desired import load_desired
+    from reconciler.plan import build_plan
 
     try:
-        planned = make_plan([str(tmp_path / "load")], target)
-        report = apply_plan(planned.plan, target, parallelism=4)
+        planned = build_plan(load_desired([str(tmp_path / "load")]).jobs, target.fetch_jobs())
+        report = apply_plan(planned, target, parallelism=4)
     finally:
         target.close()
     assert report.failed == ()
@@ -366,17 +368,32 @@ def test_event_tags_are_checked_against_the_live_catalogue(
     url = ductape_server.base_url
     manifest = jobs_dir / "reports" / "nightly.yaml"
     manifest.write_text(manifest.read_text().replace("stripe:list_charges", "stripe:list_chargez"))
+    # The seed's own live job belongs to someone else here: not ours, not an orphan.
+    (jobs_dir / ".reconciler.yaml").write_text("owns: [nightly_*, weekly_*, billing.*]\n")
+    message = "the product has no action 'stripe:list_chargez'; did you mean 'stripe:list_charges'"
     code, _, err = cli(env, "plan", str(jobs_dir), "--target", url)
     assert code == 0
     assert err.splitlines() == [
-        f"{manifest}:6:12: nightly_sales_report: event_tag: warning: "
-        "the product has no action 'stripe:list_chargez'"
+        f"{manifest}:6:12: nightly_sales_report: event_tag: warning: {message}, "
+        "'stripe:refund_charge'?"
     ]
+    # The same warning, with its suggestion, in every format.
+    code, out, _ = cli(env, "plan", str(jobs_dir), "--target", url, "--format", "json")
+    (problem,) = json.loads(out)["problems"]
+    assert problem["message"].startswith(message) and problem["line"] == 6
+    assert problem["severity"] == "warning" and problem["file"] == str(manifest)
+    code, out, _ = cli(env, "plan", str(jobs_dir), "--target", url, "--format", "markdown")
+    assert "#### Problems (0 error(s), 1 warning(s))" in out and message in out
+    code, out, _ = cli(env, "plan", str(jobs_dir), "--target", url, "--format", "github")
+    title = "title=nightly_sales_report%3A event_tag"
+    assert f"::warning file={manifest},line=6,col=12,{title}::" in out
+    assert message in out
     code, _, err = cli(
         env, "apply", str(jobs_dir), "--target", url, "--references", "error", "--auto-approve"
     )
     assert code == 1
-    assert "error: 1 job(s) name events the product does not have; nothing was changed" in err
+    assert "event_tag: the product has no action 'stripe:list_chargez'" in err
+    assert err.splitlines()[-1] == "error: 1 error(s); nothing was changed"
     live = ductape_server.store.product_document(ductape_server.product_id)
     assert live is not None and [j["tag"] for j in live["jobs"]] == ["purge_expired_sessions"]
     code, _, err = cli(env, "plan", str(jobs_dir), "--target", url, "--references", "off")

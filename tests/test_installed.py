@@ -27,7 +27,7 @@ def test_console_script_plans_applies_and_converges(tmp_path: Path, env: dict[st
 
     first = reconciler("plan", "jobs", "--detailed-exitcode")
     assert first.returncode == 2, first.stderr
-    assert "Plan: 6 to create, 0 to update, 0 unchanged, 0 unmanaged." in first.stdout
+    assert "Plan: 6 to create, 0 to update, 0 unchanged." in first.stdout
     refused = reconciler("apply", "jobs")
     assert refused.returncode == 1 and "--auto-approve" in refused.stderr
     applied = reconciler("apply", "jobs", "--auto-approve")

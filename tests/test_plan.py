@@ -29,9 +29,9 @@ def test_plan_sorts_actions_and_tags() -> None:
         ("create", "b"),
         ("update", "u"),
         ("unchanged", "s"),
-        ("unmanaged", "zz_live_only"),
+        ("orphan", "zz_live_only"),
     ]
-    assert plan.summary() == "Plan: 2 to create, 1 to update, 1 unchanged, 1 unmanaged."
+    assert plan.summary() == "Plan: 2 to create, 1 to update, 1 unchanged, 1 orphan."
     assert plan.has_changes
 
 
@@ -131,9 +131,9 @@ def test_apply_then_plan_again_has_no_changes(
         assert report.failed == ()
         after = build_plan(wanted, target.fetch_jobs())
         assert not after.has_changes
-        # Nothing live was removed: unmanaged jobs stay exactly as they were.
+        # Nothing live was removed: live-only jobs stay exactly as they were.
         assert {j.tag for j in target.fetch_jobs()} == set(wanted) | {j.tag for j in live}
-        assert [c.live for c in after.of(Action.UNMANAGED)] == sorted(
+        assert [c.live for c in after.of(Action.ORPHAN)] == sorted(
             (j for j in live if j.tag not in wanted), key=lambda j: j.tag
         )
     finally:

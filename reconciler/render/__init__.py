@@ -1,1 +1,73 @@
-"""Plans and problems as text for people, JSON for machines, Markdown for pull requests."""
+"""One reporter per output format, behind one table (``REPORTER_BY_NAME``).
+
+A reporter turns the Outcomes of a command (one per product) into what goes to standard
+output and standard error. Every format carries everything: problems (errors and warnings),
+changes, results, and why a command stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from ..outcome import Outcome
+
+Format = Literal["text", "json", "markdown", "github"]
+FORMATS: tuple[Format, ...] = ("text", "json", "markdown", "github")
+
+
+@dataclass(frozen=True)
+class Options:
+    """How to render: colours (text), unchanged and foreign jobs listed (-v).
+
+    ``results_shown``: apply already printed each job's result as it finished (text only).
+    """
+
+    color: bool = False
+    verbose: bool = False
+    results_shown: bool = False
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """What a reporter writes: ``out`` to standard output, ``err`` to standard error."""
+
+    out: str = ""
+    err: str = ""
+
+
+class Reporter(Protocol):
+    def __call__(self, outcomes: Sequence[Outcome], options: Options) -> Rendered: ...
+
+
+def _text(outcomes: Sequence[Outcome], options: Options) -> Rendered:
+    from .text import report
+
+    return report(outcomes, options)
+
+
+def _json(outcomes: Sequence[Outcome], options: Options) -> Rendered:
+    from .jsonfmt import report
+
+    return report(outcomes, options)
+
+
+def _markdown(outcomes: Sequence[Outcome], options: Options) -> Rendered:
+    from .markdown import report
+
+    return report(outcomes, options)
+
+
+def _github(outcomes: Sequence[Outcome], options: Options) -> Rendered:
+    from .github import report
+
+    return report(outcomes, options)
+
+
+REPORTER_BY_NAME: dict[Format, Callable[[Sequence[Outcome], Options], Rendered]] = {
+    "text": _text,
+    "json": _json,
+    "markdown": _markdown,
+    "github": _github,
+}

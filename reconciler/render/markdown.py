@@ -1,56 +1,212 @@
-"""The plan as Markdown, for a pull-request comment: a summary line and a diff block."""
+"""Outcomes as Markdown: a pull-request comment, a step summary, a drift issue.
+
+The body always fits in one GitHub comment (65,536 characters): it is built against a budget
+of :data:`MAX_CHARS`, summary and problems first, then a table of changes, then each job's
+details in a collapsible section, and past the budget one line says how much was left out.
+Everything that came from a file or a server is escaped for Markdown and HTML.
+"""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
-from ..model import MUTABLE_FIELDS, schedule_preview
-from ..plan import Action, Change, Plan
-from .text import value_text
+from ..outcome import Outcome
+from ..plan import Action, Change
+from ..strings import printable
+from . import Options, Rendered
+from .common import (
+    change_text,
+    create_lines,
+    drift_field,
+    drift_items,
+    headline,
+    next_run,
+    problem_line,
+    products,
+    result_line,
+    schedule_lines,
+)
+
+# Under GitHub's 65,536-character comment limit, with room for a workflow's own wrapping.
+MAX_CHARS = 60_000
+MARKER = "<!-- reconciler-report -->"
+_ICONS = {
+    Action.CREATE: "create",
+    Action.UPDATE: "update",
+    Action.ORPHAN: "orphan",
+    Action.UNCHANGED: "unchanged",
+    Action.FOREIGN: "foreign",
+}
 
 
-def render_markdown(plan: Plan) -> str:
-    """A PR comment body: GitHub colours the ``diff`` block's + and - lines."""
-    lines = [f"#### reconciler: {plan.summary()}", ""]
-    if plan.target:
-        lines += [f"Target: `{plan.target}`", ""]
-    body: list[str] = []
-    for change in plan.of(Action.CREATE, Action.UPDATE):
-        body.extend(_diff_lines(change))
-        body.append("")
-    if body:
-        fence = _fence("\n".join(body))
-        lines += [f"{fence}diff", *body[:-1], fence, ""]
+def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
+    budget = _Budget(MAX_CHARS)
+    budget.add(MARKER)
+    for name, outcome in products(outcomes):
+        _outcome(budget, name, outcome, options)
+    budget.close()
+    return Rendered("\n".join(budget.lines).rstrip() + "\n")
+
+
+class _Budget:
+    """Lines that stop being added once the next would pass the limit, and say so."""
+
+    FOOTER_ROOM = 200
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.lines: list[str] = []
+        self.size = 0
+        self.dropped = 0
+
+    def fits(self, *lines: str) -> bool:
+        need = sum(len(line) + 1 for line in lines)
+        return self.size + need <= self.limit - self.FOOTER_ROOM
+
+    def add(self, *lines: str) -> bool:
+        """Add all of ``lines`` or none of them."""
+        if not self.fits(*lines):
+            return False
+        self.lines.extend(lines)
+        self.size += sum(len(line) + 1 for line in lines)
+        return True
+
+    def add_or_count(self, *lines: str) -> None:
+        if not self.add(*lines):
+            self.dropped += 1
+
+    def close(self) -> None:
+        if self.dropped:
+            self.lines += [
+                "",
+                f"**{self.dropped} more item(s) not shown** (this comment is kept under "
+                f"{MAX_CHARS:,} characters); see the pipeline log for the full report.",
+            ]
+
+
+def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> None:
+    title = f"reconciler {outcome.command}" + (f": {md(name)}" if name else "")
+    budget.add(f"### {title}", "", f"**{md(headline(outcome))}**", "")
+    if outcome.target:
+        budget.add(f"Target: {code(outcome.target)}", "")
+    if outcome.problems:
+        errors, warnings = len(outcome.errors), len(outcome.warnings)
+        budget.add(f"#### Problems ({errors} error(s), {warnings} warning(s))", "")
+        for problem in outcome.problems:
+            icon = "error" if problem.severity == "error" else "warning"
+            budget.add_or_count(f"- {icon}: {code(problem_line(problem))}")
+        budget.add("")
+    plan = outcome.plan
+    if plan is None or outcome.error:
+        return
+    if outcome.command == "drift":
+        _drift(budget, outcome)
+        return
+    if outcome.results is not None:
+        budget.add("#### Results", "")
+        for result in outcome.results:
+            budget.add_or_count(f"- {code(result_line(result))}")
+        budget.add("")
+        return
+    shown = [
+        c
+        for c in plan.changes
+        if c.action not in (Action.UNCHANGED, Action.FOREIGN) or options.verbose
+    ]
+    if not shown:
+        budget.add("No changes. Live jobs match the manifests.", "")
     else:
-        lines += ["No changes. Live jobs match the manifests.", ""]
-    unmanaged = plan.of(Action.UNMANAGED)
-    if unmanaged:
-        lines += [
-            f"<details><summary>{len(unmanaged)} unmanaged: live only, left as is "
-            "(Ductape has no delete)</summary>",
-            "",
-            *[f"- `{c.tag}`" for c in unmanaged],
-            "",
-            "</details>",
-            "",
-        ]
-    return "\n".join(lines).rstrip() + "\n"
+        budget.add("| job | action | changed fields | next run |", "|---|---|---|---|")
+        for change in shown:
+            budget.add_or_count(_row(change, outcome.now))
+        budget.add("")
+        for change in shown:
+            if change.is_write or change.action is Action.ORPHAN:
+                budget.add_or_count(*_details(change, outcome.now), "")
+    foreign = plan.counts[Action.FOREIGN]
+    if foreign and not options.verbose:
+        budget.add(f"{foreign} foreign job(s) not shown; -v lists them.", "")
 
 
-def _diff_lines(change: Change) -> list[str]:
-    where = f"  ({change.source})" if change.source else ""
-    if change.action is Action.CREATE and change.desired is not None:
-        wire = change.desired.to_wire()
-        lines = [f"+ create {change.tag}{where}"]
-        lines += [f"+   {name}: {value_text(name, wire[name])}" for name in MUTABLE_FIELDS]
+def _row(change: Change, now: int) -> str:
+    if change.action is Action.CREATE:
+        fields = "all (new job)"
+    elif change.action is Action.ORPHAN:
+        fields = "live only; remove it by hand in Ductape (no delete)"
     else:
-        lines = [f"! update {change.tag}{where}"]
-        for field in change.fields:
-            lines.append(f"-   {field.field}: {value_text(field.field, field.old)}")
-            lines.append(f"+   {field.field}: {value_text(field.field, field.new)}")
-    if change.desired is not None:
-        lines.append(f"#   schedule: {schedule_preview(change.desired)}")
-    return lines
+        fields = ", ".join(f.field for f in change.fields) or "-"
+    if change.rename:
+        fields += f"; likely rename of/to {change.rename}"
+    return (
+        f"| {code(change.tag)} | {_ICONS[change.action]} | {md(fields)} | "
+        f"{md(next_run(change, now))} |"
+    )
+
+
+def _details(change: Change, now: int) -> list[str]:
+    if change.action is Action.CREATE:
+        body = create_lines(change)
+    elif change.action is Action.UPDATE:
+        body = [change_text(f) for f in change.fields]
+    else:
+        body = ["live only; remove it by hand in Ductape (no delete)"]
+    body += schedule_lines(change, now)
+    where = f" ({md(str(change.source))})" if change.source else ""
+    summary = f"{_ICONS[change.action]} {code(change.tag)}{where}"
+    fence = _fence("\n".join(body))
+    return [
+        f"<details><summary>{summary}</summary>",
+        "",
+        f"{fence}text",
+        *body,
+        fence,
+        "",
+        "</details>",
+    ]
+
+
+def _drift(budget: _Budget, outcome: Outcome) -> None:
+    assert outcome.plan is not None
+    items = drift_items(outcome.plan)
+    if not items:
+        return
+    budget.add("| job | drift | fields |", "|---|---|---|")
+    for item in items:
+        fields = ", ".join(f.field for f in item.change.fields) or "-"
+        budget.add_or_count(f"| {code(item.change.tag)} | {item.kind} | {md(fields)} |")
+    budget.add("")
+    for item in items:
+        if item.change.fields:
+            lines = [drift_field(f) for f in item.change.fields]
+            fence = _fence("\n".join(lines))
+            budget.add_or_count(
+                f"<details><summary>{code(item.change.tag)}</summary>",
+                "",
+                f"{fence}text",
+                *lines,
+                fence,
+                "",
+                "</details>",
+                "",
+            )
+
+
+def md(text: str) -> str:
+    """Untrusted text as inert Markdown: escapes shown, specials backslashed, no HTML."""
+    text = printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    # Only what can start emphasis, code, links, tables or strike-through mid-line; our
+    # untrusted text never starts a line, so list and heading markers are harmless.
+    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", text)
+
+
+def code(text: str) -> str:
+    """Untrusted text as inline code that nothing inside can close or break out of."""
+    text = printable(text).replace("|", "\\|")
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    ticks = "`" * (longest + 1)
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{ticks}{pad}{text}{pad}{ticks}"
 
 
 def _fence(text: str) -> str:

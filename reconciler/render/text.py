@@ -1,20 +1,37 @@
-"""The plan as a person reads it in a terminal or a CI log."""
+"""Outcomes as a person reads them in a terminal or a CI log.
+
+Problems go to standard error, one ``path:line:col: tag: field: message`` line each; the plan,
+drift or apply report to standard output.
+"""
 
 from __future__ import annotations
 
-import json
-from typing import Any
+from collections.abc import Sequence
 
-from ..diff import FieldChange
-from ..model import MUTABLE_FIELDS, human, schedule_preview
+from ..outcome import Outcome
 from ..plan import Action, Change, Plan
+from . import Options, Rendered
+from .common import (
+    change_text,
+    create_lines,
+    drift_field,
+    drift_items,
+    headline,
+    problem_line,
+    products,
+    result_line,
+    schedule_lines,
+    tag,
+    where,
+)
 
 _STYLES = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "dim": "2", "bold": "1"}
 _SIGNS = {
     Action.CREATE: ("+", "green"),
     Action.UPDATE: ("~", "yellow"),
     Action.UNCHANGED: ("=", "dim"),
-    Action.UNMANAGED: ("?", "cyan"),
+    Action.ORPHAN: ("-", "red"),
+    Action.FOREIGN: ("?", "cyan"),
 }
 
 
@@ -30,56 +47,88 @@ class Painter:
         return f"\x1b[{_STYLES[style]}m{text}\x1b[0m"
 
 
-def value_text(field: str, value: Any) -> str:
-    """A canonical value as shown in a plan, with its friendly form where one helps."""
-    shown = json.dumps(value) if isinstance(value, str) else str(value)
-    friendly = human(field, value)
-    return f"{shown} ({friendly})" if friendly else shown
-
-
-def change_text(change: FieldChange) -> str:
-    """``intervals: 3600000 -> 1800000 (1h -> 30m)``."""
-    old = json.dumps(change.old) if isinstance(change.old, str) else str(change.old)
-    new = json.dumps(change.new) if isinstance(change.new, str) else str(change.new)
-    old_h, new_h = human(change.field, change.old), human(change.field, change.new)
-    line = f"{change.field}: {old} -> {new}"
-    if old_h or new_h:
-        line += f" ({old_h or old} -> {new_h or new})"
-    return line
-
-
-def render_plan(plan: Plan, paint: Painter, verbose: bool = False) -> str:
-    lines: list[str] = []
-    if plan.target:
-        lines.append(f"Target: {plan.target}")
-        lines.append("")
-    for change in plan.changes:
-        if change.action is Action.UNCHANGED and not verbose:
+def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
+    paint = Painter(options.color)
+    out: list[str] = []
+    err: list[str] = []
+    for name, outcome in products(outcomes):
+        err += [problem_line(p) for p in outcome.problems]
+        if name:
+            out.append(paint(f"== {name} ==", "bold"))
+        if outcome.error:
+            err.append(f"error: {headline(outcome)[len('Error: ') :]}")
             continue
-        lines.extend(_change_lines(change, paint))
+        if outcome.plan is None:
+            if outcome.errors:
+                err.append(f"error: {headline(outcome)}")
+            else:
+                out.append(paint(headline(outcome), "bold"))
+            continue
+        if outcome.target and outcome.results is None:
+            out += [f"Target: {outcome.target}", ""]
+        if outcome.command == "drift":
+            out += drift_lines(outcome, paint)
+        elif outcome.results is None:
+            out += plan_lines(outcome.plan, outcome.now, paint, options.verbose)
+        elif not options.results_shown:
+            out += [f"  {result_line(r)}" for r in outcome.results]
+        if out and out[-1]:
+            out.append("")
+        out.append(paint(headline(outcome), "bold"))
+        if outcome.errors:
+            err.append(f"error: {len(outcome.errors)} error(s); nothing was changed")
+    return Rendered("\n".join(out) + ("\n" if out else ""), "\n".join(err) + ("\n" if err else ""))
+
+
+def plan_lines(plan: Plan, now: int, paint: Painter, verbose: bool = False) -> list[str]:
+    lines: list[str] = []
+    for change in plan.changes:
+        if change.action in (Action.UNCHANGED, Action.FOREIGN) and not verbose:
+            continue
+        lines.extend(change_lines(change, now, paint))
+    foreign = plan.counts[Action.FOREIGN]
+    if foreign and not verbose:
+        lines.append(paint(f"  {foreign} foreign job(s) not shown; -v lists them", "dim"))
     if not plan.has_changes:
         lines.append(paint("No changes. Live jobs match the manifests.", "green"))
-    if lines and lines[-1]:
-        lines.append("")
-    lines.append(paint(plan.summary(), "bold"))
-    return "\n".join(lines)
+    return lines
 
 
-def _change_lines(change: Change, paint: Painter) -> list[str]:
+def change_lines(change: Change, now: int, paint: Painter) -> list[str]:
     sign, style = _SIGNS[change.action]
-    where = f"  ({change.source})" if change.source else ""
-    head = f"  {paint(sign, style)} {paint(change.action.value, style)} {change.tag}{where}"
-    if change.action is Action.UNMANAGED:
-        return [head + paint("  live only; left as is (Ductape has no delete)", "dim")]
+    at = f"  ({where(change)})" if change.source else ""
+    head = f"  {paint(sign, style)} {paint(change.action.value, style)} {tag(change)}{at}"
+    if change.action is Action.ORPHAN:
+        note = "  live only; remove it by hand in Ductape (no delete)"
+        if change.rename:
+            note += f"; likely renamed to {change.rename}"
+        return [head + paint(note, "dim")]
+    if change.action is Action.FOREIGN:
+        return [head + paint("  not owned by this repository (owns:); left as is", "dim")]
     body: list[str] = []
-    if change.action is Action.CREATE and change.desired is not None:
-        body = [
-            f"{name}: {value_text(name, value)}"
-            for name, value in change.desired.to_wire().items()
-            if name in MUTABLE_FIELDS
-        ]
+    if change.action is Action.CREATE:
+        if change.rename:
+            body.append(f"likely a rename of {change.rename}: the old job keeps running")
+        body += create_lines(change)
     elif change.action is Action.UPDATE:
         body = [change_text(f) for f in change.fields]
-    if change.writes and change.desired is not None:
-        body.append(f"schedule: {schedule_preview(change.desired)}")
+    if change.is_write:
+        body += schedule_lines(change, now)
     return [head] + [f"      {line}" for line in body]
+
+
+def drift_lines(outcome: Outcome, paint: Painter) -> list[str]:
+    assert outcome.plan is not None
+    lines: list[str] = []
+    for item in drift_items(outcome.plan):
+        change = item.change
+        at = f"  ({where(change)})" if change.source else ""
+        style = {"changed": "yellow", "missing": "green", "orphan": "red"}[item.kind]
+        lines.append(f"  {paint(item.kind, style)} {tag(change)}{at}")
+        if item.kind == "changed":
+            lines += [f"      {drift_field(f)}" for f in change.fields]
+        elif item.kind == "missing":
+            lines.append("      in Git, not live: apply creates it")
+        else:
+            lines.append("      live only: its manifest was deleted or its tag renamed")
+    return lines

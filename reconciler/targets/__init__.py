@@ -13,7 +13,12 @@ __all__ = ["Catalogue", "Target", "WriteResult", "open_target"]
 
 
 def open_target(
-    spec: str | None, product: str | None, env: Mapping[str, str] | None = None
+    spec: str | None,
+    product: str | None,
+    env: Mapping[str, str] | None = None,
+    *,
+    origin: str = "option",
+    timeout: float | None = None,
 ) -> Target:
     """The target a ``--target`` value names.
 

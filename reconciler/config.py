@@ -1,0 +1,167 @@
+"""``.reconciler.yaml``: where the manifests are, which product they drive, what Git owns.
+
+Looked up from the manifests' directory (or the working directory, without PATHS) upward to
+the repository root (the first directory holding ``.git``); the first file found wins.
+Relative paths in it (``paths:``, ``sqlite:///`` targets) are read from the file's own
+directory, so the same file works from any working directory.
+
+Precedence, for every setting: command-line flag > environment variable > this file > default.
+
+A repository file is written by whoever can open a pull request, so it never holds secrets
+(keys that look like one are refused) and a target it names does not receive credentials
+unless an allow-list outside the repository accepts it (see ``targets.open_target``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import UsageError
+from .manifests import load_yaml
+from .model import MUTABLE_FIELDS
+from .strings import printable
+
+CONFIG_NAME = ".reconciler.yaml"
+PRODUCT_KEYS = ("paths", "product", "target", "owns", "ignore_fields")
+TOP_KEYS = (*PRODUCT_KEYS, "products")
+_SECRET_WORDS = ("key", "token", "secret", "pass", "credential")
+
+
+@dataclass(frozen=True)
+class ProductConfig:
+    """One product a repository drives: its manifests, its product name and target."""
+
+    name: str
+    paths: tuple[str, ...] = ()
+    product: str | None = None
+    target: str | None = None
+    owns: tuple[str, ...] = ("*",)
+    ignore_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Config:
+    """What ``.reconciler.yaml`` says; an empty Config where there is none."""
+
+    path: str | None = None
+    default: ProductConfig = field(default_factory=lambda: ProductConfig(""))
+    products: tuple[ProductConfig, ...] = ()
+
+
+def find_config(paths: Sequence[str]) -> str | None:
+    """The nearest ``.reconciler.yaml`` from the first path (or the working directory) up."""
+    first = paths[0] if paths else "."
+    here = os.path.abspath(first if os.path.isdir(first) else os.path.dirname(first) or ".")
+    while True:
+        candidate = os.path.join(here, CONFIG_NAME)
+        if os.path.isfile(candidate):
+            return os.path.relpath(candidate)
+        parent = os.path.dirname(here)
+        if os.path.exists(os.path.join(here, ".git")) or parent == here:
+            return None
+        here = parent
+
+
+def load_config(paths: Sequence[str]) -> Config:
+    """The configuration that applies to ``paths``; an empty one when there is no file."""
+    path = find_config(paths)
+    if path is None:
+        return Config()
+    data = load_yaml(path, "configuration")
+    if data is None:
+        return Config(path)
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: the configuration must be a mapping")
+    base = os.path.dirname(path)
+    _check_keys(path, data, TOP_KEYS)
+    default = _product(path, base, "", data, ProductConfig(""))
+    products: list[ProductConfig] = []
+    raw_products = data.get("products")
+    if raw_products is not None:
+        if not isinstance(raw_products, dict) or not raw_products:
+            raise UsageError(f"{path}: products must be a mapping of name -> settings")
+        for name, settings in raw_products.items():
+            where = f"{path}: products.{printable(str(name))}"
+            if not isinstance(name, str) or not name:
+                raise UsageError(f"{where}: a product's name must be a non-empty string")
+            if not isinstance(settings, dict):
+                raise UsageError(f"{where} must be a mapping of {', '.join(PRODUCT_KEYS)}")
+            _check_keys(where, settings, PRODUCT_KEYS)
+            products.append(_product(where, base, name, settings, default))
+    return Config(path, default, tuple(products))
+
+
+def _check_keys(where: str, data: Mapping[Any, Any], known: Iterable[str]) -> None:
+    known = tuple(known)
+    for key in data:
+        if key in known:
+            continue
+        lowered = str(key).lower()
+        hint = (
+            "; credentials belong in DUCTAPE_* environment variables, never in a file"
+            if any(word in lowered for word in _SECRET_WORDS)
+            else ""
+        )
+        raise UsageError(
+            f"{where}: unknown setting {printable(repr(key))} (known: {', '.join(known)}){hint}"
+        )
+
+
+def _product(
+    where: str, base: str, name: str, data: Mapping[str, Any], inherit: ProductConfig
+) -> ProductConfig:
+    paths = _strings(where, "paths", data.get("paths"))
+    owns = _strings(where, "owns", data.get("owns"))
+    ignore = _strings(where, "ignore_fields", data.get("ignore_fields"))
+    for name_ in ignore or ():
+        if name_ not in MUTABLE_FIELDS:
+            raise UsageError(
+                f"{where}: ignore_fields: {printable(repr(name_))} is not a job field "
+                f"(one of {', '.join(MUTABLE_FIELDS)}; tag is the identity)"
+            )
+    target = _string(where, "target", data.get("target"))
+    return ProductConfig(
+        name=name,
+        paths=tuple(_relative(base, p) for p in paths) if paths is not None else inherit.paths,
+        product=_string(where, "product", data.get("product")) or inherit.product,
+        target=resolve_target(target, base) if target else inherit.target,
+        owns=owns if owns is not None else inherit.owns,
+        ignore_fields=ignore if ignore is not None else inherit.ignore_fields,
+    )
+
+
+def _string(where: str, key: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise UsageError(f"{where}: {key} must be a non-empty string")
+    return value.strip()
+
+
+def _strings(where: str, key: str, value: Any) -> tuple[str, ...] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise UsageError(f"{where}: {key} must be a list of non-empty strings")
+    return tuple(value)
+
+
+def _relative(base: str, path: str) -> str:
+    """A path from the config file's directory, as seen from the working directory."""
+    if os.path.isabs(path):
+        return path
+    return os.path.relpath(os.path.join(base, path))
+
+
+def resolve_target(spec: str, base: str) -> str:
+    """A ``sqlite:///relative.db`` target read from the config's directory; others unchanged."""
+    prefix = "sqlite:///"
+    if spec.startswith(prefix) and not spec.startswith(prefix + "/"):
+        path = _relative(base, spec[len(prefix) :])
+        return prefix + path  # an absolute path keeps its leading slash: sqlite:////abs
+    return spec

@@ -1,0 +1,14 @@
+"""Defaults that the CLI's help and the modules that use them share.
+
+Kept in a module with no imports, so ``reconciler --help`` shows them without importing
+httpx, the server or the apply machinery.
+"""
+
+from __future__ import annotations
+
+# How many jobs apply writes at once.
+DEFAULT_PARALLELISM = 4
+# Where `reconciler serve` listens.
+DEFAULT_PORT = 8080
+# Seconds a whole run against a target may take (reads, writes, retries), then it stops.
+DEFAULT_TIMEOUT = 300.0

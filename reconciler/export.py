@@ -1,0 +1,121 @@
+"""Live jobs written as manifests: how a team takes over a product that already has jobs.
+
+One file per job, named from its tag, fields in the schema's order, durations and timestamps
+in their friendly forms (each reads back to exactly the same canonical value), the schema
+modeline on top. Strings are written as YAML double-quoted scalars with every character that
+is not plainly printable escaped, so a hostile live tag cannot inject YAML.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+
+from .errors import UsageError
+from .model import FIELDS, Job, format_duration, format_timestamp
+from .plan import select
+
+SCHEMA_PATH = os.path.join("schemas", "job.schema.json")
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def yaml_string(text: str) -> str:
+    """A double-quoted YAML scalar for any string."""
+    out = ['"']
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif char.isprintable() and unicodedata.category(char) != "Cf":
+            out.append(char)
+        elif code < 0x100:
+            out.append(f"\\x{code:02x}")
+        elif code < 0x10000:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+    out.append('"')
+    return "".join(out)
+
+
+def manifest_text(job: Job, schema_ref: str) -> str:
+    """The manifest for one job; loading it gives back ``job`` exactly."""
+    wire = job.to_wire()
+    timestamp = format_timestamp(job.start_at)
+    values = {
+        "tag": yaml_string(job.tag),
+        "name": yaml_string(job.name),
+        "event_type": job.event_type.value,
+        "event_tag": yaml_string(job.event_tag),
+        "executions": str(job.executions),
+        "intervals": format_duration(job.intervals),
+        # format_timestamp falls back to "<n>ms" past what a date can show: keep the integer.
+        "start_at": timestamp if timestamp.endswith("Z") else str(job.start_at),
+    }
+    assert set(values) == set(wire)
+    lines = [f"# yaml-language-server: $schema={schema_ref}"]
+    lines += [f"{name}: {values[name]}" for name in FIELDS]
+    return "\n".join(lines) + "\n"
+
+
+def file_name(tag: str, taken: set[str]) -> str:
+    """A safe, unique, visible file name for a tag (hidden files are not read as manifests)."""
+    stem = _UNSAFE_NAME.sub("_", tag).lstrip(".")[:100] or "job"
+    name, n = f"{stem}.yaml", 1
+    while name.lower() in taken:
+        n += 1
+        name = f"{stem}-{n}.yaml"
+    taken.add(name.lower())
+    return name
+
+
+def schema_ref(directory: str) -> str:
+    """Where the modeline points: the repository's schemas/ upward from ``directory``."""
+    here = os.path.abspath(directory)
+    while True:
+        candidate = os.path.join(here, SCHEMA_PATH)
+        if os.path.isfile(candidate):
+            return os.path.relpath(candidate, os.path.abspath(directory))
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    packaged = os.path.join(os.path.dirname(os.path.abspath(__file__)), SCHEMA_PATH)
+    return packaged
+
+
+def export_jobs(
+    jobs: Iterable[Job],
+    out: str,
+    only: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    force: bool = False,
+) -> tuple[list[str], int]:
+    """Write one manifest per job under ``out``; (files written, jobs left out).
+
+    Refuses before writing anything when a file exists and ``force`` is not given.
+    """
+    jobs = sorted(jobs, key=lambda job: job.tag)
+    left_out = select((job.tag for job in jobs), only, exclude)
+    chosen = [job for job in jobs if job.tag not in left_out]
+    taken: set[str] = set()
+    paths = [os.path.join(out, file_name(job.tag, taken)) for job in chosen]
+    existing = [p for p in paths if os.path.lexists(p)]
+    if existing and not force:
+        shown = ", ".join(existing[:3]) + (
+            f" and {len(existing) - 3} more" if len(existing) > 3 else ""
+        )
+        raise UsageError(f"{shown} already exist(s); pass --force to overwrite")
+    try:
+        os.makedirs(out, exist_ok=True)
+        ref = schema_ref(out)
+        for job, path in zip(chosen, paths, strict=True):
+            if os.path.islink(path):
+                os.unlink(path)  # never write through a link into another place
+            with open(path, "w", encoding="utf-8") as handle:
+                handle.write(manifest_text(job, ref))
+    except OSError as exc:
+        raise UsageError(f"cannot write to {out}: {exc.strerror}") from exc
+    return paths, len(left_out)

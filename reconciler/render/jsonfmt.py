@@ -1,0 +1,139 @@
+"""Outcomes as versioned JSON documents, described by the JSON Schemas in ``schemas/``.
+
+One document per command: ``reconciler-validate``, ``reconciler-plan`` (plan and show; the
+same document ``plan --out`` saves and ``apply --plan`` reads), ``reconciler-drift`` and
+``reconciler-apply``. Several products give ``reconciler-products``, whose ``products`` hold
+one such document each. Strings are data here, not escaped: JSON encodes every character.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from ..model import Problem
+from ..outcome import Outcome
+from ..plan import plan_to_dict
+from . import Options, Rendered
+from .common import drift_items, headline
+
+FORMAT_VERSION = 1
+SCHEMA_BY_FORMAT = {
+    "reconciler-validate": "validate-report.schema.json",
+    "reconciler-plan": "plan.schema.json",
+    "reconciler-drift": "drift-report.schema.json",
+    "reconciler-apply": "apply-report.schema.json",
+    "reconciler-products": "products-report.schema.json",
+}
+
+
+def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
+    if len(outcomes) == 1 and not outcomes[0].product:
+        doc = document(outcomes[0])
+    else:
+        doc = {
+            "format": "reconciler-products",
+            "format_version": FORMAT_VERSION,
+            "command": outcomes[0].command if outcomes else "plan",
+            "products": [{"name": o.product, "report": document(o)} for o in outcomes],
+        }
+    # Compact: pipelines read it, and indenting forces json's slow pure-Python encoder.
+    return Rendered(json.dumps(doc) + "\n")
+
+
+def problem_dict(p: Problem) -> dict[str, Any]:
+    return {
+        "file": p.location.path or None,
+        "line": p.location.line or None,
+        "column": p.location.col or None,
+        "tag": p.tag,
+        "field": p.field,
+        "severity": p.severity,
+        "message": p.message,
+    }
+
+
+def _common(o: Outcome) -> dict[str, Any]:
+    return {
+        "product": o.product or None,
+        "target": o.target or None,
+        "summary_line": headline(o),
+        "error": o.error,
+        "files": o.files,
+        "files_with_problems": o.files_with_problems,
+        "problems": [problem_dict(p) for p in o.problems],
+    }
+
+
+def document(o: Outcome) -> dict[str, Any]:
+    """The JSON document of one outcome."""
+    if o.command == "validate":
+        return {
+            "format": "reconciler-validate",
+            "format_version": FORMAT_VERSION,
+            "valid": not o.errors,
+            "jobs": o.jobs,
+            **_common(o),
+        }
+    if o.command == "drift":
+        return _drift(o)
+    if o.command == "apply":
+        return _apply(o)
+    doc: dict[str, Any] = {"format": "reconciler-plan", "format_version": 2}
+    if o.plan is not None:
+        doc.update(plan_to_dict(o.plan))
+    else:
+        doc.update({"target": o.target, "has_changes": False, "has_drift": False, "changes": []})
+    doc.update(_common(o))
+    doc["left_out"] = o.left_out
+    return doc
+
+
+def _drift(o: Outcome) -> dict[str, Any]:
+    items = drift_items(o.plan) if o.plan is not None else []
+    return {
+        "format": "reconciler-drift",
+        "format_version": FORMAT_VERSION,
+        "in_sync": o.plan is not None and not o.plan.has_drift and not o.failed,
+        "drift": [
+            {
+                "kind": item.kind,
+                "tag": item.change.tag,
+                "source": str(item.change.source) if item.change.source else None,
+                "fields": [
+                    {"field": f.field, "live": f.old, "git": f.new} for f in item.change.fields
+                ],
+                "live": item.change.live.to_wire() if item.change.live else None,
+                "git": item.change.desired.to_wire() if item.change.desired else None,
+            }
+            for item in items
+        ],
+        "left_out": o.left_out,
+        **_common(o),
+    }
+
+
+def _apply(o: Outcome) -> dict[str, Any]:
+    results = o.results or ()
+    status = [("ok" if r.ok else "failed") for r in results]
+    return {
+        "format": "reconciler-apply",
+        "format_version": FORMAT_VERSION,
+        "applied": o.results is not None,
+        "plan_summary": o.plan.summary() if o.plan is not None else None,
+        "results": [
+            {
+                "tag": r.change.tag,
+                "action": r.change.action.value,
+                "status": s,
+                "id": r.id,
+                "error": r.error,
+            }
+            for r, s in zip(results, status, strict=True)
+        ],
+        "counts": {key: status.count(key) for key in ("ok", "failed")},
+        "stopped": o.stopped,
+        "left_out": o.left_out,
+        **_common(o),
+    }
