@@ -693,6 +693,7 @@ def export(
     """
     from .core import open_for
     from .export import export_jobs
+    from .strings import printable
 
     spec = _specs(ctx, (), target, product, timeout=timeout, need_paths=False)[0]
     live = open_for(spec)
@@ -700,9 +701,11 @@ def export(
         jobs = live.fetch_jobs()
     finally:
         live.close()
-    written, skipped = export_jobs(jobs, out, only, exclude, force)
-    for problem in jobs.malformed:
-        _err(f"warning: live job {problem.tag or problem.id}: skipped: {problem.message}")
+    written, skipped, warnings = export_jobs(jobs, out, only, exclude, force)
+    for bad in jobs.malformed:
+        warnings.append(f"live job {bad.tag or bad.id}: cannot be read; skipped: {bad.message}")
+    for warning in warnings:
+        _err(f"warning: {printable(warning)}")
     click.echo(
         f"Exported {len(written)} job(s) to {out}"
         + (f"; {skipped} left out by --only/--exclude" if skipped else "")

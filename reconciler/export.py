@@ -16,6 +16,8 @@ from collections.abc import Iterable, Sequence
 from .errors import UsageError
 from .model import FIELDS, Job, format_duration, format_timestamp
 from .plan import select
+from .schema import is_valid
+from .strings import printable
 
 SCHEMA_PATH = os.path.join("schemas", "job.schema.json")
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
@@ -92,14 +94,26 @@ def export_jobs(
     only: Sequence[str] = (),
     exclude: Sequence[str] = (),
     force: bool = False,
-) -> tuple[list[str], int]:
-    """Write one manifest per job under ``out``; (files written, jobs left out).
+) -> tuple[list[str], int, list[str]]:
+    """Write one manifest per job under ``out``: (files written, jobs left out, warnings).
 
-    Refuses before writing anything when a file exists and ``force`` is not given.
+    A live job the schema would refuse (a tag written by another client that no manifest may
+    hold) is not written: a warning names it. Refuses before writing anything when a file
+    exists and ``force`` is not given.
     """
     jobs = sorted(jobs, key=lambda job: job.tag)
     left_out = select((job.tag for job in jobs), only, exclude)
-    chosen = [job for job in jobs if job.tag not in left_out]
+    chosen, warnings = [], []
+    for job in jobs:
+        if job.tag in left_out:
+            continue
+        if is_valid(job.to_wire()):
+            chosen.append(job)
+        else:
+            warnings.append(
+                f"live job {printable(repr(job.tag))} cannot be written as a manifest (the job "
+                "schema refuses one of its values); skipped: rename it in Ductape first"
+            )
     taken: set[str] = set()
     paths = [os.path.join(out, file_name(job.tag, taken)) for job in chosen]
     existing = [p for p in paths if os.path.lexists(p)]
@@ -118,4 +132,4 @@ def export_jobs(
                 handle.write(manifest_text(job, ref))
     except OSError as exc:
         raise UsageError(f"cannot write to {out}: {exc.strerror}") from exc
-    return paths, len(left_out)
+    return paths, len(left_out), warnings
