@@ -696,11 +696,11 @@ def export(
     from .strings import printable
 
     spec = _specs(ctx, (), target, product, timeout=timeout, need_paths=False)[0]
-    live = open_for(spec)
+    target_ = open_for(spec)
     try:
-        jobs = live.fetch_jobs()
+        jobs = target_.fetch_jobs()
     finally:
-        live.close()
+        target_.close()
     written, skipped, warnings = export_jobs(jobs, out, only, exclude, force)
     for bad in jobs.malformed:
         warnings.append(f"live job {bad.tag or bad.id}: cannot be read; skipped: {bad.message}")
