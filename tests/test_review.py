@@ -329,3 +329,50 @@ def test_two_products_in_one_repository(work: Path) -> None:
     assert code == 0
     code, _, err = run("drift", "--only-product", "shoop")
     assert code == 1 and "did you mean shop?" in err
+
+
+def test_two_products_against_the_local_server(
+    ductape_server_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed = (ROOT / "examples" / "seed.yaml").read_text()
+    seed += (
+        "  - name: billing\n"
+        "    status: private\n"
+        "    catalogue:\n"
+        "      functions: [retry_failed_charges, backfill_invoice_numbers]\n"
+    )
+    (tmp_path / "seed.yaml").write_text(seed)
+    server = ductape_server_factory(seed_path=tmp_path / "seed.yaml")
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLES, repo / "shop")
+    (repo / "shop" / "billing").rename(repo / "billing")
+    (repo / ".reconciler.yaml").write_text(
+        "products:\n"
+        "  shop: {paths: [shop], product: shop, owns: ['*_report', 'weekly_*']}\n"
+        "  billing: {paths: [billing], product: billing}\n"
+    )
+    monkeypatch.chdir(repo)
+    for name, value in {
+        "RECONCILER_TARGET": server.base_url,
+        "DUCTAPE_USER_ID": server.user_id,
+        "DUCTAPE_WORKSPACE_ID": server.workspace_id,
+        "DUCTAPE_PRIVATE_KEY": server.private_key,
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("DUCTAPE_PRODUCT", raising=False)
+    code, out, err = run("plan", "--detailed-exitcode")
+    assert code == 2, err
+    assert out.index("== shop ==") < out.index("== billing ==")
+    assert "Plan: 4 to create, 0 to update, 0 unchanged, 1 foreign." in out
+    assert "Plan: 2 to create, 0 to update, 0 unchanged." in out
+    code, out, err = run("apply", "--auto-approve")
+    assert code == 0, out + err
+    code, out, _ = run("drift")
+    assert code == 0, out
+    manifest = repo / "billing" / "jobs.yaml"
+    manifest.write_text(manifest.read_text().replace("intervals: 1h30m", "intervals: 30m"))
+    code, out, _ = run("drift", "--format", "markdown")
+    assert code == 2
+    assert "### reconciler drift: billing" in out and "### reconciler drift: shop" in out
+    billing = out.split("### reconciler drift: billing", 1)[1]
+    assert "| `billing.retry_failed` | changed | intervals |" in billing
