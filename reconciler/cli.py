@@ -263,6 +263,13 @@ def _specs(
                 f"{config.path or '.reconciler.yaml'}{product_names(names, only_product)}"
             )
         entries = [p for p in config.products if p.name == only_product]
+    several = bool(config.products) and not paths
+    if several and product:
+        product_source = ctx.get_parameter_source("product")
+        if product_source is not None and product_source.name == "COMMANDLINE":
+            raise UsageError(
+                f"{config.path} lists products: pick one with --only-product, not --product"
+            )
     specs = []
     for entry in entries:
         the_paths = paths or entry.paths
@@ -283,7 +290,8 @@ def _specs(
                 name=entry.name,
                 target=spec_target,
                 origin=origin,  # type: ignore[arg-type]
-                product=product or entry.product,
+                # Each configured product names its own; DUCTAPE_PRODUCT is for one product.
+                product=(entry.product or entry.name) if several else (product or entry.product),
                 owns=entry.owns,
                 ignore_fields=tuple(dict.fromkeys((*entry.ignore_fields, *ignore_field))),
                 only=only,

@@ -359,7 +359,8 @@ def test_two_products_against_the_local_server(
         "DUCTAPE_PRIVATE_KEY": server.private_key,
     }.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.delenv("DUCTAPE_PRODUCT", raising=False)
+    # A pipeline-wide DUCTAPE_PRODUCT must not send every configured product to one product.
+    monkeypatch.setenv("DUCTAPE_PRODUCT", "shop")
     code, out, err = run("plan", "--detailed-exitcode")
     assert code == 2, err
     assert out.index("== shop ==") < out.index("== billing ==")
@@ -376,3 +377,5 @@ def test_two_products_against_the_local_server(
     assert "### reconciler drift: billing" in out and "### reconciler drift: shop" in out
     billing = out.split("### reconciler drift: billing", 1)[1]
     assert "| `billing.retry_failed` | changed | intervals |" in billing
+    code, _, err = run("drift", "--product", "shop")
+    assert code == 1 and "pick one with --only-product, not --product" in err
