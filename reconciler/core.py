@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .desired import Desired, load_desired
 from .errors import ManifestError
-from .model import Problem
+from .model import Problem, Severity
 from .plan import Plan, build_plan
 from .targets.base import Catalogue, Target
 
@@ -57,7 +57,7 @@ def make_plan(paths: Sequence[str], target: Target, references: str = "warn") ->
 
 def check_references(desired: Desired, catalogue: Catalogue, mode: str) -> tuple[Problem, ...]:
     """A problem for each job whose event_tag is not in the product's catalogue."""
-    severity = "error" if mode == "error" else "warning"
+    severity: Severity = "error" if mode == "error" else "warning"
     out = []
     for tag, job in desired.jobs.items():
         kind = job.event_type.value
