@@ -93,8 +93,10 @@ class Refused(Exception):
 class Document:
     """One YAML document of a manifest, with where each top-level key and value stands.
 
-    Positions are kept as 1-based (line, column) pairs and made into Locations only when asked
-    for: most documents are valid, and most positions are never shown. ``problems`` are the
+    Positions are kept as 0-based (line, column) pairs, as the parser counts, and made into
+    Locations only when asked for: most documents are valid, and most positions are never
+    shown. (Pairs of small ints, not the parser's marks: the garbage collector skips them,
+    and a run may hold 50,000 documents.) ``problems`` are the
     loader's own findings in this document (repeated keys, misleading number forms, values
     YAML cannot build); ``flagged`` names the fields they concern (``None``: the document).
     ``written`` keeps, for top-level values that YAML did not read as text, the text as
@@ -113,18 +115,18 @@ class Document:
 
     @property
     def start(self) -> Location:
-        return Location(self.path, *self.start_at)
+        return _place(self.path, self.start_at)
 
     def key(self, name: str) -> Location:
         """Where a field's key stands; the document's start if it has no such key."""
-        return Location(self.path, *self.key_at.get(name, self.start_at))
+        return _place(self.path, self.key_at.get(name, self.start_at))
 
     def where(self, name: str | None) -> Location:
         """Where a field's value stands; its key when the value has no place; else the document."""
         if name is None:
             return self.start
         at = self.value_at.get(name) or self.key_at.get(name) or self.start_at
-        return Location(self.path, *at)
+        return _place(self.path, at)
 
     @property
     def tag(self) -> str | None:
@@ -167,31 +169,53 @@ def scan(paths: Iterable[str]) -> Found:
     for root in given:
         if os.path.isdir(root):
             top = os.path.realpath(root)
-            for dirpath, dirnames, filenames in os.walk(root):
-                dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-                for name in sorted(filenames):
-                    if name.endswith(SUFFIXES) and not name.startswith("."):
-                        _admit(os.path.join(dirpath, name), top, found, refused)
+            _walk(root, top, found, refused)
         elif os.path.lexists(root):
             # A file named on the command line: a link may lead anywhere in its own directory.
             top = os.path.realpath(os.path.dirname(root) or ".")
-            _admit(root, top, found, refused)
+            real = os.path.realpath(root)
+            if os.path.islink(root) and os.path.commonpath([top, real]) != top:
+                refused.append(Problem(Location(root), _OUTSIDE))
+            else:
+                found.setdefault(real, root)
         else:
             raise UsageError(f"{printable(root)}: no such file or directory")
     if not found and not refused:
         named = ", ".join(printable(p) for p in given) or "(none)"
         raise UsageError(f"no manifests (*.yaml, *.yml) found in {named}")
-    return Found(tuple(sorted(found.values())), tuple(refused))
+    return Found(tuple(sorted(found.values())), tuple(sorted(refused, key=str)))
 
 
-def _admit(path: str, top: str, found: dict[str, str], refused: list[Problem]) -> None:
-    real = os.path.realpath(path)
-    if os.path.islink(path) and os.path.commonpath([top, real]) != top:
-        refused.append(
-            Problem(Location(path), "a symbolic link to a file outside the given paths; not read")
-        )
-        return
-    found.setdefault(real, path)
+_OUTSIDE = "a symbolic link to a file outside the given paths; not read"
+
+
+def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) -> None:
+    """Manifests under the directory ``root`` (whose real path is ``top``).
+
+    Directory links are not followed, so below ``top`` only a file link needs resolving; the
+    others' real paths are known from their directory's. A loop, not recursion: a repository
+    may nest directories deeper than Python's stack.
+    """
+    pending = [(root, top)]
+    while pending:
+        directory, real_dir = pending.pop()
+        with os.scandir(directory) as listing:
+            for entry in listing:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                path = os.path.join(directory, name)
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((path, os.path.join(real_dir, name)))
+                elif name.endswith(SUFFIXES):
+                    if not entry.is_symlink():
+                        found.setdefault(os.path.join(real_dir, name), path)
+                        continue
+                    real = os.path.realpath(path)
+                    if os.path.commonpath([top, real]) != top:
+                        refused.append(Problem(Location(path), _OUTSIDE))
+                    else:
+                        found.setdefault(real, path)
 
 
 # --- reading files ---------------------------------------------------------------------------
@@ -297,85 +321,121 @@ def _compose_document(loader: Any, max_nodes: int) -> yaml.Node | None:
 
     An alias to a single value shares that value's node; an alias to a list or mapping is
     refused, so the result is a tree and every walk over it is bounded by ``max_nodes``.
+    Events are told apart by exact type, scalars first: this loop runs for every value of
+    every manifest, and is most of what loading costs.
     """
-    loader.get_event()  # the document's start
+    get_event = loader.get_event
+    resolve = loader.resolve
+    get_event()  # the document's start
     anchors: dict[str, yaml.Node] = {}
-    stack: list[list[Any]] = []  # [collection node, the key waiting for its value or None]
+    # [collection node, is a list, the mapping key waiting for its value or None]
+    stack: list[list[Any]] = []
     root: yaml.Node | None = None
     count = 0
     while True:
-        event: Any = loader.get_event()
-        if isinstance(event, yaml.DocumentEndEvent):
-            return root
-        if isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+        event: Any = get_event()
+        kind = type(event)
+        node: Any
+        if kind is _ScalarEvent:
+            count += 1
+            if count > max_nodes:
+                raise Refused(_too_many(max_nodes), event.start_mark)
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = resolve(_ScalarNode, event.value, event.implicit)
+            node = _ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+            if event.anchor is not None:
+                anchors[event.anchor] = node  # a later anchor of the same name replaces it
+        elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
             stack.pop()[0].end_mark = event.end_mark
             continue
-        count += 1
-        if count > max_nodes:
-            raise Refused(
-                f"more than {max_nodes:,} values in one document; a job has seven fields",
-                event.start_mark,
-            )
-        node: yaml.Node
-        if isinstance(event, yaml.AliasEvent):
+        elif kind is _DocumentEndEvent:
+            return root
+        elif kind is _AliasEvent:
+            count += 1
+            if count > max_nodes:
+                raise Refused(_too_many(max_nodes), event.start_mark)
             anchor = str(event.anchor)
-            target = anchors.get(anchor)
-            if target is None:
+            node = anchors.get(anchor)
+            if node is None:
                 raise Refused(f"alias *{shorten(anchor, 40)} names no anchor", event.start_mark)
-            if not isinstance(target, yaml.ScalarNode):
+            if type(node) is not _ScalarNode:
                 raise Refused(
                     f"alias *{shorten(anchor, 40)} names a list or mapping; "
                     "a manifest may alias single values only",
                     event.start_mark,
                 )
-            node = target
-        elif isinstance(event, yaml.ScalarEvent):
-            tag = event.tag
-            if tag is None or tag == "!":
-                tag = loader.resolve(yaml.ScalarNode, event.value, event.implicit)
-            marks: tuple[Any, Any] = (event.start_mark, event.end_mark)
-            node = yaml.ScalarNode(tag, event.value, *marks, style=event.style)
-        else:
+        else:  # a list or a mapping starts
+            count += 1
+            if count > max_nodes:
+                raise Refused(_too_many(max_nodes), event.start_mark)
             if len(stack) >= MAX_DEPTH:
                 raise Refused(
                     f"lists and mappings nested more than {MAX_DEPTH} deep", event.start_mark
                 )
-            is_list = isinstance(event, yaml.SequenceStartEvent)
-            kind: Any = yaml.SequenceNode if is_list else yaml.MappingNode
+            is_list = kind is _SequenceStartEvent
+            node_kind: Any = _SequenceNode if is_list else _MappingNode
             tag = event.tag
             if tag is None or tag == "!":
-                tag = loader.resolve(kind, None, event.implicit)
-            node = kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
-        if not isinstance(event, yaml.AliasEvent) and event.anchor is not None:
-            anchors[event.anchor] = node  # a later anchor of the same name replaces it
-        if not stack:
-            root = node
+                tag = resolve(node_kind, None, event.implicit)
+            node = node_kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
+            _attach(stack, node)
+            if not stack:
+                root = node
+            stack.append([node, is_list, None])
+            continue
+        if stack:
+            _attach(stack, node)
         else:
-            parent = stack[-1]
-            if isinstance(parent[0], yaml.SequenceNode):
-                parent[0].value.append(node)
-            elif parent[1] is None:
-                parent[1] = node
-            else:
-                parent[0].value.append((parent[1], node))
-                parent[1] = None
-        if isinstance(node, yaml.CollectionNode) and not isinstance(event, yaml.AliasEvent):
-            stack.append([node, None])
+            root = node
+
+
+def _attach(stack: list[list[Any]], node: yaml.Node) -> None:
+    if not stack:
+        return
+    parent = stack[-1]
+    if parent[1]:
+        parent[0].value.append(node)
+    elif parent[2] is None:
+        parent[2] = node
+    else:
+        parent[0].value.append((parent[2], node))
+        parent[2] = None
+
+
+def _too_many(max_nodes: int) -> str:
+    return f"more than {max_nodes:,} values in one document; a job has seven fields"
+
+
+_ScalarEvent = yaml.ScalarEvent
+_AliasEvent = yaml.AliasEvent
+_SequenceStartEvent = yaml.SequenceStartEvent
+_SequenceEndEvent = yaml.SequenceEndEvent
+_MappingEndEvent = yaml.MappingEndEvent
+_DocumentEndEvent = yaml.DocumentEndEvent
+_ScalarNode = yaml.ScalarNode
+_SequenceNode = yaml.SequenceNode
+_MappingNode = yaml.MappingNode
 
 
 def _document(loader: Any, path: str, index: int, node: yaml.Node) -> Document:
     """Check one composed document and build its data; the findings travel on the Document."""
     found: list[tuple[Any, str | None, str]] = []  # (mark, field, message)
     _check_tree(loader, node, found)
-    key_at: dict[str, tuple[int, int]] = {}
-    value_at: dict[str, tuple[int, int]] = {}
+    key_at: dict[str, Any] = {}
+    value_at: dict[str, Any] = {}
     written: dict[str, str] = {}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
             if isinstance(key_node, yaml.ScalarNode):
                 name = key_node.value
-                key_at.setdefault(name, _at(key_node.start_mark))
-                value_at.setdefault(name, _at(value_node.start_mark))
+                if name not in key_at:
+                    mark = key_node.start_mark
+                    key_at[name] = (mark.line, mark.column)
+                    mark = value_node.start_mark
+                    value_at[name] = (mark.line, mark.column)
                 if isinstance(value_node, yaml.ScalarNode):
                     if value_node.tag != _STR:
                         written.setdefault(name, value_node.value)
@@ -394,7 +454,8 @@ def _document(loader: Any, path: str, index: int, node: yaml.Node) -> Document:
         # must not see it.
         loader.constructed_objects = {}
         loader.recursive_objects = {}
-    document = Document(path, index, data, _at(node.start_mark), key_at, value_at, written)
+    start = (node.start_mark.line, node.start_mark.column)
+    document = Document(path, index, data, start, key_at, value_at, written)
     if not found:
         return document
     tag = document.tag
@@ -426,23 +487,23 @@ def _check_tree(loader: Any, root: yaml.Node, found: list[tuple[Any, str | None,
             found.append((current.start_mark, name, _tag_refused(current.tag)))
             current.tag = _SEQ if isinstance(current, yaml.SequenceNode) else _MAP
         if isinstance(current, yaml.MappingNode):
-            first_line: dict[str, int] = {}
+            first: dict[str, yaml.Node] = {}
             for key_node, value_node in current.value:
                 field_name = name
                 if isinstance(key_node, yaml.ScalarNode):
                     key = key_node.value
                     field_name = name if current is not root else key
-                    if key in first_line:
+                    if key in first:
+                        line = _at(first[key].start_mark)[0]
                         found.append(
                             (
                                 key_node.start_mark,
                                 field_name,
-                                f"duplicate key {_quoted(key)}, "
-                                f"first defined at line {first_line[key]}",
+                                f"duplicate key {_quoted(key)}, first defined at line {line}",
                             )
                         )
                     else:
-                        first_line[key] = _at(key_node.start_mark)[0]
+                        first[key] = key_node
                 stack.append((value_node, field_name))
                 stack.append((key_node, name))
         elif isinstance(current, yaml.SequenceNode):
@@ -488,6 +549,7 @@ def _short_tag(tag: str) -> str:
 
 # --- YAML 1.1 number forms ------------------------------------------------------------------
 
+_MAYBE_OCTAL_12 = "0o"
 _DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)")
 _OCTAL_12 = re.compile(r"[-+]?0o[0-7]+")
 _EXPONENT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
@@ -503,6 +565,8 @@ def number_form_hint(name: str, node: yaml.ScalarNode) -> str | None:
     text = node.value
     if node.style or len(text) > 40:  # the C parser says '' for plain, the Python one None
         return None  # quoted: text on purpose; long: the schema's bounds speak
+    if node.tag == _STR and not (_MAYBE_OCTAL_12 in text or "e" in text or "E" in text):
+        return None  # the common case, a duration or a timestamp: nothing to look at
     shown = show_text(text)
     if node.tag == _INT and not _DECIMAL.fullmatch(text):
         digits = text.lstrip("+-").replace("_", "")
@@ -566,6 +630,10 @@ def show_text(text: str, limit: int = 40) -> str:
 
 def _quoted(text: str) -> str:
     return "'" + shorten(text, 60) + "'"
+
+
+def _place(path: str, at: tuple[int, int]) -> Location:
+    return Location(path, at[0] + 1, at[1] + 1)
 
 
 def _at(mark: Any) -> tuple[int, int]:
