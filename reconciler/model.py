@@ -62,7 +62,7 @@ def show(value: object, limit: int = 40) -> str:
     if value is None:
         return "an empty value"
     if isinstance(value, int):
-        if value.bit_length() > 4 * limit:  # str() of a huge int is slow, and refused past 4300
+        if value.bit_length() > 14_000:  # str() refuses past 4,300 digits (and is slow)
             return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
         text = str(value)
         return text if len(text) <= limit else f"a number of {len(text.lstrip('-'))} digits"
@@ -80,7 +80,8 @@ def suggest(word: object, choices: Iterable[str]) -> str | None:
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", word.strip()).lower().replace("-", "_")
     if snake in options:
         return snake
-    close = difflib.get_close_matches(snake, options, n=1, cutoff=0.6)
+    # 0.75: "interval" and "strat_at" are close enough; "cron" is not "action" (0.6).
+    close = difflib.get_close_matches(snake, options, n=1, cutoff=0.75)
     return close[0] if close else None
 
 

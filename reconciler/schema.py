@@ -86,7 +86,7 @@ def check_value(data: Any) -> list[str]:
     out = {
         shorten(f"{name}: {message}" if name else message, MESSAGE_LIMIT)
         for error in validator.iter_errors(data)
-        for name, message in _explain(error, data, {})
+        for name, message in _explain(error, data, None)
     }
     return sorted(out)
 
@@ -110,12 +110,14 @@ _EXPECTED = {"string": "text", "integer": "a whole number", "object": "a mapping
 
 
 def _explain(
-    error: ValidationError, instance: Any, written: Mapping[str, str]
+    error: ValidationError, instance: Any, written: Mapping[str, str] | None
 ) -> Iterator[tuple[str | None, str]]:
     """(field, message) for an error, in words a person would use.
 
     Values are shown as they were written (``yes``, ``010``, an empty value), not as Python
     holds them (``True``, ``8``, ``None``), and never longer than a few dozen characters.
+    ``written`` is the manifest's text of its non-text values; None for a body that did not
+    come from YAML (the server's PUT), where YAML's readings are not worth a word.
     """
     path = list(error.absolute_path)
     name = str(path[0]) if path else None
@@ -145,9 +147,10 @@ def _explain(
         )
         return
     value: Any = error.instance
-    shown = _shown(value, written.get(name) if name and len(path) == 1 else None)
+    as_written = written.get(name) if written and name and len(path) == 1 else None
+    shown = _shown(value, as_written)
     if error.validator == "type" and len(path) == 1:
-        yield name, _wrong_type(value, shown, str(error.validator_value))
+        yield name, _wrong_type(value, shown, str(error.validator_value), written is not None)
         return
     if error.validator in ("maximum", "minimum"):
         yield name, _out_of_range(shown, error.validator, error.validator_value)
@@ -188,8 +191,10 @@ def _shown(value: Any, written: str | None) -> str:
     return show(value)
 
 
-def _wrong_type(value: Any, shown: str, expected: str) -> str:
+def _wrong_type(value: Any, shown: str, expected: str, from_yaml: bool) -> str:
     want = _EXPECTED.get(expected, expected)
+    if not from_yaml:
+        return f"{shown} is not {want}"
     if expected == "string" and isinstance(value, (bool, int, float)):
         what = "true or false" if isinstance(value, bool) else "a number"
         return f"{shown} is {what} to YAML, not text; quote it if you mean the text"
