@@ -16,7 +16,7 @@ from typing import Literal
 from .apply import Result, apply_plan
 from .desired import Desired, load_desired
 from .errors import ApplyRefused, ReconcilerError
-from .model import Location, Problem
+from .model import Location, Problem, Severity
 from .outcome import Command, Outcome
 from .plan import Action, Plan, build_plan, check_fresh, select
 from .schedule import now_ms, warnings
@@ -123,7 +123,7 @@ def _compare(
     )
     problems = list(base.problems)
     if catalogue is not None:
-        severity = "error" if spec.references == "error" else "warning"
+        severity: Severity = "error" if spec.references == "error" else "warning"
         problems += check_references(desired, wanted, catalogue, severity)
     problems += plan_warnings(the_plan, base.now)
     problems += [
@@ -171,7 +171,7 @@ def plan_warnings(the_plan: Plan, now: int) -> list[Problem]:
 
 
 def check_references(
-    desired: Desired, wanted: Mapping[str, object], catalogue: Catalogue, severity: str
+    desired: Desired, wanted: Mapping[str, object], catalogue: Catalogue, severity: Severity
 ) -> list[Problem]:
     """A problem for each job whose event_tag is not in the product's catalogue."""
     out = []
@@ -189,7 +189,7 @@ def check_references(
                 f"the product has no {kind.replace('_', ' ')} {job.event_tag!r}{hint}",
                 tag,
                 "event_tag",
-                "error" if severity == "error" else "warning",
+                severity,
             )
         )
     return sorted(out, key=lambda p: p.location)
@@ -283,7 +283,7 @@ def load_saved(data: object, command: Command) -> Outcome:
         location = Location(
             str(item.get("file") or ""), int(item.get("line") or 0), int(item.get("column") or 0)
         )
-        severity = "error" if item.get("severity") == "error" else "warning"
+        severity: Severity = "error" if item.get("severity") == "error" else "warning"
         problems.append(
             Problem(
                 location,

@@ -1,35 +1,71 @@
 """The desired state: manifests found, loaded, validated and normalised into Jobs.
 
-Collects every problem of every file in one pass (syntax, duplicate keys, schema, duplicate
-tags, suspicious values) so one run shows a reviewer everything to fix.
+Collects every problem of every file in one pass (unreadable files, syntax, bounds, duplicate
+keys, schema, duplicate tags, suspicious values) so one run shows a reviewer everything to fix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
+from types import MappingProxyType
 
-from .manifests import find_manifests, load_documents
-from .model import SECONDS_SUSPECT_BELOW_MS, Job, Location, Problem
+from .manifests import Document, load_documents, scan
+from .model import (
+    SECONDS_SUSPECT_BELOW_MS,
+    FieldError,
+    Job,
+    Location,
+    Problem,
+    format_duration,
+    show,
+)
 from .schema import check_document
+
+# Intervals shorter than this draw a warning: a job that runs more than once a minute is
+# more often a unit mistake (seconds written as milliseconds) than a wish.
+SHORT_INTERVAL_MS = 60_000
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One valid job and the document it came from (where each of its fields stands)."""
+
+    job: Job
+    document: Document
+
+    def where(self, field: str | None = None) -> Location:
+        """Where ``field``'s value was written; the document's start for None."""
+        return self.document.where(field)
 
 
 @dataclass(frozen=True)
 class Desired:
-    """Jobs in Git by tag, where each was defined, and what was found wrong."""
+    """Valid jobs in Git by tag, each with where it was written, and what was found wrong."""
 
-    jobs: dict[str, Job]
-    sources: dict[str, Location]
+    entries: Mapping[str, Entry]
     problems: tuple[Problem, ...]
     files: int
-    event_tag_at: dict[str, Location]
 
-    @property
-    def files_with_problems(self) -> int:
-        return len({p.location.path for p in self.problems})
+    @cached_property
+    def jobs(self) -> Mapping[str, Job]:
+        return MappingProxyType({tag: entry.job for tag, entry in self.entries.items()})
 
-    def where(self, tag: str, field: str) -> Location:
-        return self.event_tag_at[tag] if field == "event_tag" else self.sources[tag]
+    @cached_property
+    def sources(self) -> Mapping[str, Location]:
+        """Where each job's tag was written."""
+        return MappingProxyType({tag: entry.where("tag") for tag, entry in self.entries.items()})
+
+    @cached_property
+    def event_tag_at(self) -> Mapping[str, Location]:
+        return MappingProxyType(
+            {tag: entry.where("event_tag") for tag, entry in self.entries.items()}
+        )
+
+    def where(self, tag: str, field: str | None = None) -> Location:
+        """Where job ``tag``'s ``field`` was written (KeyError for a tag not desired)."""
+        return self.entries[tag].where(field)
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -39,57 +75,97 @@ class Desired:
     def warnings(self) -> tuple[Problem, ...]:
         return tuple(p for p in self.problems if not p.is_error)
 
+    @property
+    def files_with_problems(self) -> int:
+        """How many files hold at least one error (warnings alone do not count)."""
+        return len({p.location.path for p in self.problems if p.is_error})
+
 
 def load_desired(paths: Iterable[str]) -> Desired:
-    """Read every manifest under ``paths``; never raises for bad manifests, reports them."""
-    files = find_manifests(paths)
-    problems: list[Problem] = []
-    documents = load_documents(files, problems)  # streamed: one file's documents at a time
-    jobs: dict[str, Job] = {}
-    sources: dict[str, Location] = {}
-    event_tag_at: dict[str, Location] = {}
+    """Read every manifest under ``paths``; never raises for bad manifests, reports them.
+
+    UsageError (from :func:`~reconciler.manifests.scan`) only when a path does not exist or
+    no manifest is found at all.
+    """
+    found = scan(paths)
+    problems: list[Problem] = list(found.refused)
+    documents = load_documents(found.files, problems)  # streamed: one file at a time
+    entries: dict[str, Entry] = {}
     first_seen: dict[str, Location] = {}
     for document in documents:
-        tag = document.tag
-        duplicate = False
-        if tag is not None:
-            here = document.where("tag")
-            first = first_seen.setdefault(tag, here)
-            if first is not here:
-                duplicate = True
-                problems.append(
-                    Problem(
-                        here,
-                        f"duplicate tag {tag!r}, also defined at {first}",
-                        tag,
-                        "tag",
-                    )
-                )
-        schema_problems = check_document(document)
-        problems.extend(schema_problems)
-        if schema_problems or duplicate:
+        faults = _check(document, first_seen)
+        problems.extend(faults)
+        if any(p.is_error for p in faults):
             continue
         try:
             job = Job.from_mapping(document.data)
-        except ValueError as exc:
+        except FieldError as exc:
             # The schema accepts the shape; only a value such as 2026-02-30 gets here.
-            name, _, message = str(exc).partition(": ")
-            problems.append(Problem(document.where(name), message, tag, name))
+            where = document.where(exc.field)
+            problems.append(Problem(where, exc.message, document.tag, exc.field))
             continue
-        start_value = document.data.get("start_at")
-        if isinstance(start_value, int) and start_value < SECONDS_SUSPECT_BELOW_MS:
-            problems.append(
-                Problem(
-                    document.where("start_at"),
-                    f"{start_value} is before September 2001 read as milliseconds; "
-                    f"if it is Unix seconds, write {start_value * 1000}",
-                    job.tag,
-                    "start_at",
-                    severity="warning",
-                )
-            )
-        jobs[job.tag] = job
-        sources[job.tag] = document.where("tag")
-        event_tag_at[job.tag] = document.where("event_tag")
+        problems.extend(_warnings(document, job))
+        entries[job.tag] = Entry(job, document)
     problems.sort(key=lambda p: (p.location, p.field or "", p.message))
-    return Desired(jobs, sources, tuple(problems), len(files), event_tag_at)
+    return Desired(MappingProxyType(entries), tuple(problems), len(found.files))
+
+
+def _check(document: Document, first_seen: dict[str, Location]) -> list[Problem]:
+    """Every problem of one document: the loader's, a repeated tag, the schema's."""
+    out = list(document.problems)
+    tag = document.tag
+    if tag is not None:
+        here = document.where("tag")
+        first = first_seen.setdefault(tag, here)
+        if first is not here:
+            message = f"duplicate tag {show(tag, 64)}, also defined at {first}"
+            out.append(Problem(here, message, tag, "tag"))
+    if None in document.flagged:
+        return out  # the document as a whole could not be read: the schema has nothing to add
+    data = document.data
+    if isinstance(data, dict) and "jobs" in data and not set(data) & {"tag", "name"}:
+        out.append(
+            Problem(
+                document.key("jobs"),
+                "a top-level 'jobs:' list is not read: write one job per document, "
+                "with '---' between them",
+                field="jobs",
+            )
+        )
+        return out
+    # A field the loader already explained (010, a repeated key, !!int abc) needs no second
+    # line from the schema about the same value.
+    out.extend(p for p in check_document(document) if p.field not in document.flagged)
+    return out
+
+
+def _warnings(document: Document, job: Job) -> list[Problem]:
+    """Values that are valid but probably not what was meant."""
+    out = []
+    start = document.data.get("start_at")
+    if isinstance(start, int) and start < SECONDS_SUSPECT_BELOW_MS:
+        out.append(
+            Problem(
+                document.where("start_at"),
+                f"{start} is before September 2001 read as milliseconds; "
+                f"if it is Unix seconds, write {start * 1000}",
+                job.tag,
+                "start_at",
+                severity="warning",
+            )
+        )
+    written = document.data.get("intervals")
+    every = job.intervals
+    message = None
+    if isinstance(written, int) and every % 1000 and every % 60 == 0:
+        # 3600 or 86400: whole minutes or hours when read as seconds, odd as milliseconds.
+        message = (
+            f"{every} is {format_duration(every)} read as milliseconds; "
+            f"if it is seconds, write {format_duration(every * 1000)}"
+        )
+    elif every < SHORT_INTERVAL_MS:
+        shown = written if isinstance(written, str) else every
+        message = f"{shown} is under a minute: the job would run every {format_duration(every)}"
+    if message:
+        out.append(Problem(document.where("intervals"), message, job.tag, "intervals", "warning"))
+    return out

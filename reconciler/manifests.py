@@ -1,23 +1,56 @@
 """Find manifest files and load their YAML documents with the position of every key.
 
-This is the only module that imports PyYAML. It uses the C parser where the wheel has it
-(about three times faster than the pure-Python one on many files) and keeps the node marks
-so every later problem can name ``file:line:col``.
+This is the only module that imports PyYAML. libyaml (the C parser, where the wheel has it)
+turns bytes into events; this module composes the events into nodes itself, so that every
+bound is checked *before* memory is spent on what it refuses:
+
+- a file is read only if it is a regular file below the given paths, at most
+  :data:`MAX_FILE_BYTES` long;
+- an alias may name a single value (``&n nightly`` ... ``*n``), never a list or a mapping: a
+  job has no use for one, and an alias to a collection is how a 13-byte file recurses forever
+  (``name: &r [*r]``) and a 600-byte one expands to gigabytes (an "alias bomb");
+- lists and mappings nest at most :data:`MAX_DEPTH` deep, a document holds at most
+  :data:`MAX_NODES` values (every use of an alias counts), a file at most
+  :data:`MAX_DOCUMENTS` documents.
+
+Whatever breaks a bound is one problem at ``file:line:col``; values are never expanded into a
+message. Node marks are kept so every later problem can name ``file:line:col`` too.
 """
 
 from __future__ import annotations
 
+import errno
 import os
+import re
+import stat
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import yaml
 
 from .errors import UsageError
 from .model import Location, Problem
+from .strings import printable, shorten
 
 SUFFIXES = (".yaml", ".yml")
+
+# What one file may cost. A job document is a mapping of seven scalars (15 YAML nodes); the
+# bounds leave ample room for honest mistakes and refuse what can only be an accident or an
+# attack. A refusal is one problem at file:line; nothing past it in that file is read.
+MAX_FILE_BYTES = 1024 * 1024  # 1 MiB per manifest or settings file
+MAX_DEPTH = 16  # lists and mappings inside one another
+MAX_NODES = 1_000  # values in one manifest document, each use of an alias counted
+MAX_SETTINGS_NODES = 100_000  # values in a settings file (.reconciler.yaml, a server seed)
+MAX_DOCUMENTS = 10_000  # documents in one manifest file
+
+# The job fields that hold numbers: YAML 1.1 reads some number forms there in surprising ways.
+NUMBER_FIELDS = ("executions", "intervals", "start_at")
+
+_STR = "tag:yaml.org,2002:str"
+_INT = "tag:yaml.org,2002:int"
+_SEQ = "tag:yaml.org,2002:seq"
+_MAP = "tag:yaml.org,2002:map"
 
 try:
     _BaseLoader: type[Any] = yaml.CSafeLoader
@@ -47,12 +80,27 @@ def _timestamp_as_text(loader: Any, node: Any) -> Any:
 _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp_as_text)
 
 
+class Refused(Exception):
+    """A file or document the loader will not build; ``mark`` is where, when known."""
+
+    def __init__(self, message: str, mark: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.mark = mark
+
+
 @dataclass(frozen=True)
 class Document:
     """One YAML document of a manifest, with where each top-level key and value stands.
 
-    Positions are kept as 1-based (line, column) pairs and made into Locations only when asked
-    for: most documents are valid, and most positions are never shown.
+    Positions are kept as 0-based (line, column) pairs, as the parser counts, and made into
+    Locations only when asked for: most documents are valid, and most positions are never
+    shown. (Pairs of small ints, not the parser's marks: the garbage collector skips them,
+    and a run may hold 50,000 documents.) ``problems`` are the
+    loader's own findings in this document (repeated keys, misleading number forms, values
+    YAML cannot build); ``flagged`` names the fields they concern (``None``: the document).
+    ``written`` keeps, for top-level values that YAML did not read as text, the text as
+    written (``yes``, ``~``, an empty value, ``010``), so messages can show it that way.
     """
 
     path: str
@@ -61,21 +109,24 @@ class Document:
     start_at: tuple[int, int]
     key_at: dict[str, tuple[int, int]] = field(default_factory=dict)
     value_at: dict[str, tuple[int, int]] = field(default_factory=dict)
+    written: dict[str, str] = field(default_factory=dict)
+    problems: tuple[Problem, ...] = ()
+    flagged: frozenset[str | None] = frozenset()
 
     @property
     def start(self) -> Location:
-        return Location(self.path, *self.start_at)
+        return _place(self.path, self.start_at)
 
     def key(self, name: str) -> Location:
         """Where a field's key stands; the document's start if it has no such key."""
-        return Location(self.path, *self.key_at.get(name, self.start_at))
+        return _place(self.path, self.key_at.get(name, self.start_at))
 
     def where(self, name: str | None) -> Location:
         """Where a field's value stands; its key when the value has no place; else the document."""
         if name is None:
             return self.start
         at = self.value_at.get(name) or self.key_at.get(name) or self.start_at
-        return Location(self.path, *at)
+        return _place(self.path, at)
 
     @property
     def tag(self) -> str | None:
@@ -83,40 +134,145 @@ class Document:
         return tag if isinstance(tag, str) else None
 
 
+# --- finding files ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    """Manifest files to read, and candidates refused before reading (links out of the tree)."""
+
+    files: tuple[str, ...]
+    refused: tuple[Problem, ...] = ()
+
+
 def find_manifests(paths: Iterable[str]) -> list[str]:
     """Every ``*.yaml``/``*.yml`` file under the given directories (or the files themselves).
 
-    Recursive and sorted; hidden files and directories (``.git``, ``.reconciler``) are skipped.
+    Recursive and sorted; hidden files and directories (``.git``, ``.reconciler``) are skipped,
+    and so are links that lead out of the given paths (:func:`scan` reports those). UsageError
+    naming the paths when there is none at all.
     """
-    found: list[str] = []
-    for root in paths:
-        if os.path.isfile(root):
-            found.append(root)
-            continue
-        if not os.path.isdir(root):
-            raise UsageError(f"{root}: no such file or directory")
-        for dirpath, dirnames, filenames in os.walk(root):
-            dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
-            found.extend(
-                os.path.join(dirpath, name)
-                for name in filenames
-                if name.endswith(SUFFIXES) and not name.startswith(".")
-            )
-    return sorted(dict.fromkeys(found))
+    return list(scan(paths).files)
+
+
+def scan(paths: Iterable[str]) -> Found:
+    """The files :func:`find_manifests` returns, and a problem for each link refused.
+
+    A file reached twice (``jobs ./jobs/``, or through a link inside the tree) is read once.
+    A symbolic link is followed only when its target lies inside the given path it was
+    found under: a pull request must not make a pipeline read ``/dev/zero`` or a file of
+    the runner's. Directory links are not followed.
+    """
+    given = list(paths)
+    found: dict[str, str] = {}  # real path -> path as found (the first spelling wins)
+    refused: list[Problem] = []
+    for root in given:
+        if os.path.isdir(root):
+            top = os.path.realpath(root)
+            _walk(root, top, found, refused)
+        elif os.path.lexists(root):
+            # A file named on the command line: a link may lead anywhere in its own directory.
+            top = os.path.realpath(os.path.dirname(root) or ".")
+            real = os.path.realpath(root)
+            if os.path.islink(root) and os.path.commonpath([top, real]) != top:
+                refused.append(Problem(Location(root), _OUTSIDE))
+            else:
+                found.setdefault(real, root)
+        else:
+            raise UsageError(f"{printable(root)}: no such file or directory")
+    if not found and not refused:
+        named = ", ".join(printable(p) for p in given) or "(none)"
+        raise UsageError(f"no manifests (*.yaml, *.yml) found in {named}")
+    return Found(tuple(sorted(found.values())), tuple(sorted(refused, key=str)))
+
+
+_OUTSIDE = "a symbolic link to a file outside the given paths; not read"
+
+
+def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) -> None:
+    """Manifests under the directory ``root`` (whose real path is ``top``).
+
+    Directory links are not followed, so below ``top`` only a file link needs resolving; the
+    others' real paths are known from their directory's. A loop, not recursion: a repository
+    may nest directories deeper than Python's stack.
+    """
+    pending = [(root, top)]
+    while pending:
+        directory, real_dir = pending.pop()
+        with os.scandir(directory) as listing:
+            for entry in listing:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                path = os.path.join(directory, name)
+                if entry.is_dir(follow_symlinks=False):
+                    pending.append((path, os.path.join(real_dir, name)))
+                elif name.endswith(SUFFIXES):
+                    if not entry.is_symlink():
+                        found.setdefault(os.path.join(real_dir, name), path)
+                        continue
+                    real = os.path.realpath(path)
+                    if os.path.commonpath([top, real]) != top:
+                        refused.append(Problem(Location(path), _OUTSIDE))
+                    else:
+                        found.setdefault(real, path)
+
+
+# --- reading files ---------------------------------------------------------------------------
+
+
+_TOO_LARGE = f"larger than {MAX_FILE_BYTES / 1024 / 1024:g} MiB, the limit for one file; not read"
+
+
+def read_bounded(path: str) -> bytes:
+    """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`; Refused otherwise.
+
+    Opened without blocking (a FIFO named ``x.yaml`` must not hang a pipeline), checked on the
+    open descriptor (no race between the check and the read), and read no further than the
+    bound (a link to ``/dev/zero`` never ends).
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise Refused(f"cannot read: {exc.strerror or 'error'}") from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused("not a regular file; not read")
+        if info.st_size > MAX_FILE_BYTES:
+            raise Refused(_TOO_LARGE)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= MAX_FILE_BYTES:
+            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_FILE_BYTES:  # grew while being read
+            raise Refused(_TOO_LARGE)
+        return b"".join(chunks)
+    except OSError as exc:
+        if exc.errno == errno.EAGAIN:
+            raise Refused("not a regular file; not read") from exc
+        raise Refused(f"cannot read: {exc.strerror or 'error'}") from exc
+    finally:
+        os.close(fd)
 
 
 def load_documents(paths: Iterable[str], problems: list[Problem]) -> Iterator[Document]:
-    """Every document of every file, one at a time; problems are appended as they are found.
+    """Every document of every file, one at a time; file-level problems are appended.
 
     A generator, so a caller that keeps only what it needs of each document holds one file's
-    documents in memory at a time, not the whole tree's.
+    documents in memory at a time, not the whole tree's. Problems within a document travel
+    on the document (:attr:`Document.problems`).
     """
     for path in paths:
         try:
-            with open(path, "rb") as handle:
-                text = handle.read()
-        except OSError as exc:
-            problems.append(Problem(Location(path), f"cannot read: {exc.strerror}"))
+            text = read_bounded(path)
+        except Refused as exc:
+            problems.append(Problem(Location(path), exc.message))
             continue
         yield from _load_file(path, text, problems)
 
@@ -125,64 +281,359 @@ def _load_file(path: str, text: bytes, problems: list[Problem]) -> Iterator[Docu
     loader = _Loader(text)
     index = 0
     try:
-        while loader.check_node():
-            node = loader.get_node()
+        loader.get_event()  # the stream's start
+        while not loader.check_event(yaml.StreamEndEvent):
+            if index >= MAX_DOCUMENTS:
+                raise Refused(
+                    f"more than {MAX_DOCUMENTS:,} documents in one file; split it",
+                    loader.peek_event().start_mark,
+                )
+            node = _compose_document(loader, MAX_NODES)
             doc_index = index
             index += 1
-            if node is None:
-                continue
-            if isinstance(node, yaml.ScalarNode) and node.value == "":
+            if node is None or (isinstance(node, yaml.ScalarNode) and node.value == ""):
                 continue  # an empty document, such as the one after a trailing '---'
-            duplicates = list(_duplicate_keys(path, node))
-            data = loader.construct_document(node)
-            key_at: dict[str, tuple[int, int]] = {}
-            value_at: dict[str, tuple[int, int]] = {}
-            if isinstance(node, yaml.MappingNode):
-                for key_node, value_node in node.value:
-                    if isinstance(key_node, yaml.ScalarNode):
-                        key_at[key_node.value] = _at(key_node.start_mark)
-                        value_at[key_node.value] = _at(value_node.start_mark)
-            document = Document(path, doc_index, data, _at(node.start_mark), key_at, value_at)
-            problems.extend(replace(problem, tag=document.tag) for problem in duplicates)
-            yield document
+            yield _document(loader, path, doc_index, node)
+    except Refused as exc:
+        problems.append(Problem(_location(path, exc.mark), exc.message))
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        where = _location(path, mark) if mark else Location(path)
         what = exc.problem or exc.context or "invalid YAML"
-        problems.append(Problem(where, f"YAML syntax error: {what}"))
-    except yaml.YAMLError as exc:  # reader errors (bad encoding) carry no mark
-        problems.append(Problem(Location(path), f"YAML error: {_one_line(str(exc))}"))
+        problems.append(Problem(_location(path, mark), f"YAML syntax error: {shorten(what)}"))
+    except yaml.reader.ReaderError as exc:
+        problems.append(Problem(_byte_location(path, text, exc.position), _reader_message(exc)))
+    except yaml.YAMLError as exc:  # no mark at all
+        problems.append(Problem(Location(path), f"YAML error: {shorten(str(exc))}"))
     finally:
         loader.dispose()
 
 
-def _duplicate_keys(path: str, node: yaml.Node) -> Iterator[Problem]:
-    """PyYAML silently keeps the last of two equal keys; report every repeat, at any depth."""
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        if isinstance(current, yaml.MappingNode):
-            seen: set[str] = set()
-            first_line: dict[str, int] = {}
-            for key_node, value_node in current.value:
-                stack.append(value_node)
-                if not isinstance(key_node, yaml.ScalarNode):
-                    continue
-                name = key_node.value
-                if name not in seen:
-                    seen.add(name)
-                    continue
-                if not first_line:  # a repeat: now find where each key first stood
-                    for other, _ in reversed(current.value):
-                        if isinstance(other, yaml.ScalarNode):
-                            first_line[other.value] = _at(other.start_mark)[0]
-                yield Problem(
-                    _location(path, key_node.start_mark),
-                    f"duplicate key {name!r}, first defined at line {first_line[name]}",
-                    field=name,
+def _reader_message(exc: yaml.reader.ReaderError) -> str:
+    if exc.character == 0:
+        return "a NUL byte: a manifest is UTF-8 text"
+    if isinstance(exc.character, int) and exc.encoding == "?":
+        return f"byte 0x{exc.character:02x} is not UTF-8: a manifest is UTF-8 text"
+    return f"character U+{exc.character:04X} is not allowed in YAML ({shorten(exc.reason)})"
+
+
+def _compose_document(loader: Any, max_nodes: int) -> yaml.Node | None:
+    """The next document's node tree, built from parser events with every bound checked.
+
+    An alias to a single value shares that value's node; an alias to a list or mapping is
+    refused, so the result is a tree and every walk over it is bounded by ``max_nodes``.
+    Events are told apart by exact type, scalars first: this loop runs for every value of
+    every manifest, and is most of what loading costs.
+    """
+    get_event = loader.get_event
+    resolve = loader.resolve
+    get_event()  # the document's start
+    anchors: dict[str, yaml.Node] = {}
+    # [collection node, is a list, the mapping key waiting for its value or None]
+    stack: list[list[Any]] = []
+    root: yaml.Node | None = None
+    count = 0
+    while True:
+        event: Any = get_event()
+        kind = type(event)
+        node: Any
+        if kind is _ScalarEvent:
+            count += 1
+            if count > max_nodes:
+                raise Refused(_too_many(max_nodes), event.start_mark)
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = resolve(_ScalarNode, event.value, event.implicit)
+            node = _ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+            if event.anchor is not None:
+                anchors[event.anchor] = node  # a later anchor of the same name replaces it
+        elif kind is _MappingEndEvent or kind is _SequenceEndEvent:
+            stack.pop()[0].end_mark = event.end_mark
+            continue
+        elif kind is _DocumentEndEvent:
+            return root
+        elif kind is _AliasEvent:
+            count += 1
+            if count > max_nodes:
+                raise Refused(_too_many(max_nodes), event.start_mark)
+            anchor = str(event.anchor)
+            node = anchors.get(anchor)
+            if node is None:
+                raise Refused(f"alias *{shorten(anchor, 40)} names no anchor", event.start_mark)
+            if type(node) is not _ScalarNode:
+                raise Refused(
+                    f"alias *{shorten(anchor, 40)} names a list or mapping; "
+                    "a manifest may alias single values only",
+                    event.start_mark,
                 )
+        else:  # a list or a mapping starts
+            count += 1
+            if count > max_nodes:
+                raise Refused(_too_many(max_nodes), event.start_mark)
+            if len(stack) >= MAX_DEPTH:
+                raise Refused(
+                    f"lists and mappings nested more than {MAX_DEPTH} deep", event.start_mark
+                )
+            is_list = kind is _SequenceStartEvent
+            node_kind: Any = _SequenceNode if is_list else _MappingNode
+            tag = event.tag
+            if tag is None or tag == "!":
+                tag = resolve(node_kind, None, event.implicit)
+            node = node_kind(tag, [], event.start_mark, None, flow_style=event.flow_style)
+            if event.anchor is not None:
+                anchors[event.anchor] = node
+            _attach(stack, node)
+            if not stack:
+                root = node
+            stack.append([node, is_list, None])
+            continue
+        if stack:
+            _attach(stack, node)
+        else:
+            root = node
+
+
+def _attach(stack: list[list[Any]], node: yaml.Node) -> None:
+    if not stack:
+        return
+    parent = stack[-1]
+    if parent[1]:
+        parent[0].value.append(node)
+    elif parent[2] is None:
+        parent[2] = node
+    else:
+        parent[0].value.append((parent[2], node))
+        parent[2] = None
+
+
+def _too_many(max_nodes: int) -> str:
+    return f"more than {max_nodes:,} values in one document; a job has seven fields"
+
+
+_ScalarEvent = yaml.ScalarEvent
+_AliasEvent = yaml.AliasEvent
+_SequenceStartEvent = yaml.SequenceStartEvent
+_SequenceEndEvent = yaml.SequenceEndEvent
+_MappingEndEvent = yaml.MappingEndEvent
+_DocumentEndEvent = yaml.DocumentEndEvent
+_ScalarNode = yaml.ScalarNode
+_SequenceNode = yaml.SequenceNode
+_MappingNode = yaml.MappingNode
+
+
+def _document(loader: Any, path: str, index: int, node: yaml.Node) -> Document:
+    """Check one composed document and build its data; the findings travel on the Document."""
+    found: list[tuple[Any, str | None, str]] = []  # (mark, field, message)
+    _check_tree(loader, node, found)
+    key_at: dict[str, Any] = {}
+    value_at: dict[str, Any] = {}
+    written: dict[str, str] = {}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            if isinstance(key_node, yaml.ScalarNode):
+                name = key_node.value
+                if name not in key_at:
+                    mark = key_node.start_mark
+                    key_at[name] = (mark.line, mark.column)
+                    mark = value_node.start_mark
+                    value_at[name] = (mark.line, mark.column)
+                if isinstance(value_node, yaml.ScalarNode):
+                    if value_node.tag != _STR:
+                        written.setdefault(name, value_node.value)
+                    if name in NUMBER_FIELDS:
+                        hint = number_form_hint(name, value_node)
+                        if hint:
+                            found.append((value_node.start_mark, name, hint))
+    try:
+        data = loader.construct_document(node)
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        mark = getattr(exc, "problem_mark", None) or node.start_mark
+        found.append((mark, None, _construct_message(exc)))
+        data = None
+    finally:
+        # After a failure the constructor keeps its half-built state; the next document
+        # must not see it.
+        loader.constructed_objects = {}
+        loader.recursive_objects = {}
+    start = (node.start_mark.line, node.start_mark.column)
+    document = Document(path, index, data, start, key_at, value_at, written)
+    if not found:
+        return document
+    tag = document.tag
+    problems = tuple(
+        Problem(_location(path, mark), message, tag, name) for mark, name, message in found
+    )
+    flagged = frozenset(name for _, name, _ in found)
+    return Document(
+        path, index, data, document.start_at, key_at, value_at, written, problems, flagged
+    )
+
+
+def _check_tree(loader: Any, root: yaml.Node, found: list[tuple[Any, str | None, str]]) -> None:
+    """Repeated keys at any depth, and every scalar built once to catch what YAML cannot read.
+
+    ``root`` is a tree (aliases name only scalars) of at most MAX_NODES nodes: the walk is
+    bounded. A scalar YAML cannot build (``!!int abc``, an unknown ``!tag``) becomes a finding
+    on its top-level field and is then kept as its text, so the rest still builds.
+    """
+    stack: list[tuple[yaml.Node, str | None]] = [(root, None)]
+    while stack:
+        current, name = stack.pop()
+        if isinstance(current, yaml.ScalarNode):
+            if current.tag != _STR:
+                _build_scalar(loader, current, name, found)
+            continue
+        if current.tag not in (_SEQ, _MAP):
+            # !!set, !!omap, a language's own tag: a job has no use for any of them.
+            found.append((current.start_mark, name, _tag_refused(current.tag)))
+            current.tag = _SEQ if isinstance(current, yaml.SequenceNode) else _MAP
+        if isinstance(current, yaml.MappingNode):
+            first: dict[str, yaml.Node] = {}
+            for key_node, value_node in current.value:
+                field_name = name
+                if isinstance(key_node, yaml.ScalarNode):
+                    key = key_node.value
+                    field_name = name if current is not root else key
+                    if key in first:
+                        line = _at(first[key].start_mark)[0]
+                        found.append(
+                            (
+                                key_node.start_mark,
+                                field_name,
+                                f"duplicate key {_quoted(key)}, first defined at line {line}",
+                            )
+                        )
+                    else:
+                        first[key] = key_node
+                stack.append((value_node, field_name))
+                stack.append((key_node, name))
         elif isinstance(current, yaml.SequenceNode):
-            stack.extend(current.value)
+            stack.extend((item, name) for item in current.value)
+
+
+def _build_scalar(
+    loader: Any, node: yaml.ScalarNode, name: str | None, found: list[tuple[Any, str | None, str]]
+) -> None:
+    if node.tag not in loader.yaml_constructors:
+        found.append((node.start_mark, name, _tag_refused(node.tag)))
+        node.tag = _STR
+        return
+    try:
+        loader.construct_object(node)
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        found.append((node.start_mark, name, _scalar_message(node, exc)))
+        loader.recursive_objects.pop(node, None)
+        node.tag = _STR  # built as its text from now on: one finding, not a cascade
+
+
+def _scalar_message(node: yaml.ScalarNode, exc: BaseException) -> str:
+    shown = show_text(node.value)
+    if node.tag == _INT and re.fullmatch(r"[-+]?[0-9_]+", node.value):
+        return f"{shown} is too large"
+    return f"{shown} is not a valid {_short_tag(node.tag)}"
+
+
+def _tag_refused(tag: str) -> str:
+    return f"the YAML tag {_short_tag(tag)} is not allowed in a manifest"
+
+
+def _construct_message(exc: BaseException) -> str:
+    if isinstance(exc, yaml.MarkedYAMLError):
+        return f"YAML cannot build this value: {shorten(exc.problem or 'invalid', 120)}"
+    return "YAML cannot build this value"
+
+
+def _short_tag(tag: str) -> str:
+    prefix = "tag:yaml.org,2002:"
+    return "!!" + tag[len(prefix) :] if tag.startswith(prefix) else shorten(tag, 60)
+
+
+# --- YAML 1.1 number forms ------------------------------------------------------------------
+
+_MAYBE_OCTAL_12 = "0o"
+_DECIMAL = re.compile(r"[-+]?(0|[1-9][0-9]*)")
+_OCTAL_12 = re.compile(r"[-+]?0o[0-7]+")
+_EXPONENT = re.compile(r"[-+]?[0-9]+(\.[0-9]*)?[eE][-+]?[0-9]+")
+
+
+def number_form_hint(name: str, node: yaml.ScalarNode) -> str | None:
+    """Why a plain number in a job field does not mean what it seems to, and what to write.
+
+    YAML 1.1 (PyYAML's dialect) reads ``010`` as octal 8, ``0x10`` as 16, ``1_000`` as 1000
+    and ``1:30:00`` as the base-60 number 5400, while ``0o10`` and ``1e3`` stay text. Each is
+    refused with the plain number (or, for ``intervals``, a duration) to write instead.
+    """
+    text = node.value
+    if node.style or len(text) > 40:  # the C parser says '' for plain, the Python one None
+        return None  # quoted: text on purpose; long: the schema's bounds speak
+    if node.tag == _STR and not (_MAYBE_OCTAL_12 in text or "e" in text or "E" in text):
+        return None  # the common case, a duration or a timestamp: nothing to look at
+    shown = show_text(text)
+    if node.tag == _INT and not _DECIMAL.fullmatch(text):
+        digits = text.lstrip("+-").replace("_", "")
+        sign = "-" if text.startswith("-") else ""
+        if ":" in text:
+            parts = [int(p.replace("_", "") or 0) for p in text.lstrip("+-").split(":")]
+            value = 0
+            for part in parts:
+                value = value * 60 + part
+            if name == "intervals":
+                return (
+                    f"{shown} is read by YAML as the base-60 number {sign}{value} "
+                    f"(milliseconds); write a duration such as {_clock_duration(parts)}"
+                )
+            return f"{shown} is read by YAML as the base-60 number {sign}{value}; write a number"
+        if digits.startswith(("0x", "0X")):
+            value = int(digits, 16)
+            return f"{shown} is read by YAML as hexadecimal {sign}{value}; write {sign}{value}"
+        if digits.startswith(("0b", "0B")):
+            value = int(digits[2:], 2)
+            return f"{shown} is read by YAML as binary {sign}{value}; write {sign}{value}"
+        if digits.startswith("0") and len(digits) > 1:
+            decimal = digits.lstrip("0") or "0"
+            if not re.fullmatch(r"[0-7]+", digits):
+                return f"{shown} has a leading zero; write {sign}{decimal}"
+            value = int(digits, 8)
+            return (
+                f"{shown} is read by YAML as octal {sign}{value}: "
+                f"write {sign}{value} for that, {sign}{decimal} for decimal"
+            )
+        if "_" in text:
+            return f"{shown} is read by YAML as {sign}{digits}; write {sign}{digits}"
+        return None
+    if node.tag == _STR and _OCTAL_12.fullmatch(text):
+        digits = text.lstrip("+-")[2:]
+        return f"{shown} is text to YAML 1.1, not octal; write {int(digits, 8)}"
+    if node.tag == _STR and _EXPONENT.fullmatch(text):
+        number = float(text)
+        if number.is_integer() and abs(number) < 2**53:
+            return f"{shown} is text to YAML 1.1, not a number; write {int(number)}"
+    return None
+
+
+def _clock_duration(parts: list[int]) -> str:
+    units = ("h", "m", "s") if len(parts) == 3 else ("h", "m")
+    written = "".join(f"{n}{u}" for n, u in zip(parts[-len(units) :], units, strict=True) if n)
+    alternative = "".join(f"{n}{u}" for n, u in zip(parts[-2:], ("m", "s"), strict=False) if n)
+    if len(parts) == 2 and alternative and alternative != written:
+        return f"{written or '0m'} (or {alternative} if it is minutes and seconds)"
+    return written or "1m"
+
+
+def show_text(text: str, limit: int = 40) -> str:
+    """A scalar as it was written, short and safe to print: long numbers by their length."""
+    if len(text) > limit and re.fullmatch(r"[-+]?[0-9_]+", text):
+        return f"a number of {len(text.lstrip('+-').replace('_', ''))} digits"
+    if text == "":
+        return "an empty value"
+    return shorten(text, limit)
+
+
+def _quoted(text: str) -> str:
+    return "'" + shorten(text, 60) + "'"
+
+
+def _place(path: str, at: tuple[int, int]) -> Location:
+    return Location(path, at[0] + 1, at[1] + 1)
 
 
 def _at(mark: Any) -> tuple[int, int]:
@@ -190,12 +641,15 @@ def _at(mark: Any) -> tuple[int, int]:
 
 
 def _location(path: str, mark: Any) -> Location:
-    return Location(path, *_at(mark))
+    return Location(path, *_at(mark)) if mark is not None else Location(path)
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())[:300]
+def _byte_location(path: str, text: bytes, position: int) -> Location:
+    line_start = text.rfind(b"\n", 0, position) + 1
+    return Location(path, text.count(b"\n", 0, position) + 1, position - line_start + 1)
 
+
+# --- settings files ----------------------------------------------------------------------
 
 CONFIG_NAME = ".reconciler.yaml"
 CONFIG_KEYS = ("target", "product")
@@ -219,17 +673,36 @@ def load_config(paths: Iterable[str]) -> dict[str, str]:
 def load_yaml(path: str, what: str) -> Any:
     """One YAML document of a settings file (configuration, server seed), timestamps as text.
 
+    The manifests' bounds hold here too (a regular file of at most 1 MiB, aliases to single
+    values only, nesting and size bounded), with room for :data:`MAX_SETTINGS_NODES` values.
     UsageError naming ``what``, the file and the line when it cannot be read.
     """
+    shown = printable(path)
     try:
-        with open(path, "rb") as handle:
-            return yaml.load(handle, Loader=_Loader)
-    except OSError as exc:
-        raise UsageError(f"cannot read the {what} {path}: {exc.strerror}") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
-        raise UsageError(f"{path}{where}: the {what} is not valid YAML") from None
+        text = read_bounded(path)
+    except Refused as exc:
+        raise UsageError(f"cannot read the {what} {shown}: {exc.message}") from exc
+    loader = _Loader(text)
+    try:
+        loader.get_event()  # the stream's start
+        node = None
+        if not loader.check_event(yaml.StreamEndEvent):
+            node = _compose_document(loader, MAX_SETTINGS_NODES)
+        if not loader.check_event(yaml.StreamEndEvent):
+            raise Refused("more than one document", loader.peek_event().start_mark)
+        return None if node is None else loader.construct_document(node)
+    except Refused as exc:
+        raise UsageError(f"{_location(shown, exc.mark)}: the {what}: {exc.message}") from exc
+    except yaml.MarkedYAMLError as exc:
+        where = _location(shown, exc.problem_mark or exc.context_mark)
+        raise UsageError(f"{where}: the {what} is not valid YAML") from exc
+    except yaml.reader.ReaderError as exc:
+        where = _byte_location(shown, text, exc.position)
+        raise UsageError(f"{where}: the {what}: {_reader_message(exc)}") from exc
+    except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
+        raise UsageError(f"{shown}: the {what} holds a value YAML cannot build") from exc
+    finally:
+        loader.dispose()
 
 
 def _read_config(path: str) -> dict[str, str]:

@@ -8,12 +8,15 @@ reconciler compares, stores or sends is canonical; friendly forms (``1h30m``, IS
 
 from __future__ import annotations
 
+import difflib
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Literal
+
+from .strings import printable, shorten
 
 # Fields of a job, in the order plans show them. ``tag`` is the identity and never changes.
 FIELDS: tuple[str, ...] = (
@@ -30,6 +33,56 @@ MUTABLE_FIELDS: tuple[str, ...] = FIELDS[1:]
 # Before 2001-09-09 read as milliseconds, a start_at is far more likely a Unix time in seconds
 # (1e12 ms is 2001-09-09; 1e12 s is year 33658). Ductape's scheduling examples use milliseconds.
 SECONDS_SUSPECT_BELOW_MS = 1_000_000_000_000
+
+# The largest integer every number field may hold: JavaScript's Number.MAX_SAFE_INTEGER.
+# Ductape is a Node service; past this a number is silently rounded there (and a start_at
+# this large is already the year 287396). The schema says the same (a test checks).
+MAX_SAFE_INTEGER = 2**53 - 1
+
+Severity = Literal["error", "warning"]
+
+
+class FieldError(ValueError):
+    """A job field's value is wrong; ``field`` names it, ``message`` says why (no field name)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+def show(value: object, limit: int = 40) -> str:
+    """A value for a message: short, one line, escapes shown; never a whole pasted blob.
+
+    Strings are quoted (``'acton'``), YAML's own words for true, false and null are used, and
+    a number too long to read is shown by its length.
+    """
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "an empty value"
+    if isinstance(value, int):
+        if value.bit_length() > 14_000:  # str() refuses past 4,300 digits (and is slow)
+            return f"a number of about {int(value.bit_length() * 0.30103) + 1} digits"
+        text = str(value)
+        return text if len(text) <= limit else f"a number of {len(text.lstrip('-'))} digits"
+    if isinstance(value, str):
+        return "'" + shorten(value, limit) + "'"
+    return shorten(repr(value), limit)
+
+
+def suggest(word: object, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` was probably meant to be: ``startAt`` -> ``start_at``, ``interval``
+    -> ``intervals``; None when nothing is close."""
+    if not isinstance(word, str) or not 0 < len(word) <= 64:
+        return None
+    options = list(choices)
+    snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", word.strip()).lower().replace("-", "_")
+    if snake in options:
+        return snake
+    # 0.75: "interval" and "strat_at" are close enough; "cron" is not "action" (0.6).
+    close = difflib.get_close_matches(snake, options, n=1, cutoff=0.75)
+    return close[0] if close else None
 
 
 class EventType(str, enum.Enum):
@@ -48,8 +101,15 @@ class EventType(str, enum.Enum):
                 return cls(value.strip().lower())
             except ValueError:
                 pass
-        choices = ", ".join(e.value for e in cls)
-        raise ValueError(f"{value!r} is not an event type (one of {choices}, any case)")
+        raise ValueError(f"{show(value)} {event_type_hint(value)}")
+
+
+def event_type_hint(value: object) -> str:
+    """What an event type must be, and the one ``value`` was probably meant to be."""
+    names = [e.value for e in EventType]
+    near = suggest(value, names)
+    meant = f"; did you mean {near!r}?" if near else ""
+    return f"must be one of {', '.join(names)} (any case){meant}"
 
 
 @dataclass(frozen=True)
@@ -78,19 +138,19 @@ class Job:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> Job:
-        """Normalise a mapping in friendly or canonical form; raise ValueError on bad values.
+        """Normalise a mapping in friendly or canonical form; FieldError on a bad value.
 
-        The error message starts with the field's name, as ``field: message``.
+        ``str(error)`` reads ``field: message``; ``error.field`` names the field.
         """
         values: dict[str, Any] = {}
         for field, convert in _CONVERTERS.items():
             raw = data.get(field, _DEFAULTS.get(field))
             if raw is None:
-                raise ValueError(f"{field}: is required")
+                raise FieldError(field, "is required")
             try:
                 values[field] = convert(raw)
             except ValueError as exc:
-                raise ValueError(f"{field}: {exc}") from None
+                raise FieldError(field, str(exc)) from exc
         return cls(**values)
 
     def replace(self, changes: Mapping[str, Any]) -> Job:
@@ -102,13 +162,20 @@ class Job:
 
 def _text(value: object) -> str:
     if not isinstance(value, str) or not value.strip():
-        raise ValueError(f"{value!r} is not a non-empty string")
+        raise ValueError(f"{show(value)} is not a non-empty string")
     return value
 
 
 def _count(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise ValueError(f"{value!r} is not a whole number >= 0")
+        raise ValueError(f"{show(value)} is not a whole number >= 0")
+    return _bounded(value)
+
+
+def _bounded(value: int) -> int:
+    if value > MAX_SAFE_INTEGER:
+        largest = f"{MAX_SAFE_INTEGER}, the largest number Ductape holds"
+        raise ValueError(f"{show(value)} is more than {largest}")
     return value
 
 
@@ -157,18 +224,23 @@ _DURATION_RE = re.compile(DURATION_PATTERN)
 def parse_duration(value: object) -> int:
     """Milliseconds from an integer or a duration string such as ``90s``, ``1h30m``, ``1d``."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a duration")
+        raise ValueError(f"{show(value)} is not a duration")
     if isinstance(value, int):
         if value <= 0:
-            raise ValueError(f"{value} is not a positive number of milliseconds")
-        return value
-    if isinstance(value, str) and _DURATION_RE.match(value):
-        total = sum(int(n) * _UNIT_MS[unit] for n, unit in _DURATION_PART.findall(value))
+            raise ValueError(f"{show(value)} is not a positive number of milliseconds")
+        return _bounded(value)
+    if isinstance(value, str) and len(value) <= 200 and _DURATION_RE.match(value):
+        parts = _DURATION_PART.findall(value)
+        if any(len(n) > 16 for n, _ in parts):
+            raise ValueError(f"{show(value)} is longer than Ductape can count")
+        total = sum(int(n) * _UNIT_MS[unit] for n, unit in parts)
         if total <= 0:
-            raise ValueError(f"{value!r} is not a positive duration")
+            raise ValueError(f"{show(value)} is not a positive duration")
+        if total > MAX_SAFE_INTEGER:
+            raise ValueError(f"{show(value)} is longer than Ductape can count")
         return total
     raise ValueError(
-        f"{value!r} is not a duration "
+        f"{show(value)} is not a duration "
         "(milliseconds, or a string such as '90s', '5m', '1h30m', '1d')"
     )
 
@@ -198,31 +270,40 @@ _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
 def parse_timestamp(value: object) -> int:
     """Unix milliseconds from an integer, an ISO-8601 string with a zone, or an aware datetime."""
     if isinstance(value, bool):
-        raise ValueError(f"{value!r} is not a timestamp")
+        raise ValueError(f"{show(value)} is not a timestamp")
     if isinstance(value, int):
         if value < 0:
-            raise ValueError(f"{value} is before 1970")
-        return value
+            raise ValueError(f"{show(value)} is before 1970")
+        return _bounded(value)
     if isinstance(value, str):
-        if not _TIMESTAMP_RE.match(value):
+        if len(value) > 64 or not _TIMESTAMP_RE.match(value):
             raise ValueError(
-                f"{value!r} is not a timestamp (Unix milliseconds, or ISO-8601 with a zone "
+                f"{show(value)} is not a timestamp (Unix milliseconds, or ISO-8601 with a zone "
                 "such as '2026-12-01T02:00:00Z')"
             )
         text = value.strip().replace(" ", "T", 1).replace("t", "T")
         text = re.sub(r"\s+", "", text)
         if text[-1] in "Zz":
             text = text[:-1] + "+00:00"
+        written: object = value
         try:
             value = datetime.fromisoformat(_pad_fraction(text))
         except ValueError as exc:
-            raise ValueError(f"{value!r} is not a valid date and time ({exc})") from None
+            raise ValueError(f"{show(written)} is not a valid date and time ({exc})") from exc
+    else:
+        written = value
     if isinstance(value, datetime):
         if value.tzinfo is None:
             raise ValueError(f"{value.isoformat()!r} has no time zone (add 'Z' or an offset)")
         delta = value - _EPOCH
-        return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
-    raise ValueError(f"{value!r} is not a timestamp")
+        ms = (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+        if ms < 0:
+            # Negative milliseconds reach Ductape as a start it cannot schedule, and a job
+            # cannot be deleted there: refuse it here, before anything is written.
+            shown = show(written) if isinstance(written, str) else repr(value.isoformat())
+            raise ValueError(f"{shown} is before 1970-01-01T00:00:00Z")
+        return _bounded(ms)
+    raise ValueError(f"{show(value)} is not a timestamp")
 
 
 def _pad_fraction(text: str) -> str:
@@ -287,7 +368,9 @@ class Location:
     col: int = 0
 
     def __str__(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}" if self.line else self.path
+        # A file name comes from the repository: it may hold a newline or an escape.
+        path = printable(self.path)
+        return f"{path}:{self.line}:{self.col}" if self.line else path
 
 
 @dataclass(frozen=True)
@@ -298,12 +381,22 @@ class Problem:
     message: str
     tag: str | None = None
     field: str | None = None
-    severity: str = "error"  # "error" or "warning"
+    severity: Severity = "error"
+
+    def __post_init__(self) -> None:
+        # Tags, field names and messages quote manifests from anyone: whatever format shows a
+        # problem gets one short line with every control character escaped.
+        if self.tag is not None:
+            object.__setattr__(self, "tag", shorten(self.tag, 128))
+        if self.field is not None:
+            object.__setattr__(self, "field", shorten(self.field, 64))
+        object.__setattr__(self, "message", shorten(self.message, 400))
 
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
 
     def __str__(self) -> str:
+        """``path:line:col: tag: field: message`` on one line, whatever the manifest held."""
         prefix = "" if self.is_error else "warning: "
         return f"{self.location}: {self.tag or '-'}: {self.field or '-'}: {prefix}{self.message}"

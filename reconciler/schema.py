@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from importlib import resources
 from typing import Any
 
@@ -21,8 +21,9 @@ import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
-from .manifests import Document
-from .model import Problem
+from .manifests import Document, show_text
+from .model import Problem, event_type_hint, show, suggest
+from .strings import shorten
 
 SCHEMA_RESOURCE = ("schemas", "job.schema.json")
 
@@ -83,63 +84,153 @@ def check_value(data: Any) -> list[str]:
         return []
     validator = _validator()
     out = {
-        _cut(f"{name}: {message}" if name else message)
+        shorten(f"{name}: {message}" if name else message, MESSAGE_LIMIT)
         for error in validator.iter_errors(data)
-        for name, message in _explain(error, data)
+        for name, message in _explain(error, data, None)
     }
     return sorted(out)
 
 
+# Messages quote the offending value in a short form; a pasted blob must not flood a CI log.
+MESSAGE_LIMIT = 300
+
+
 def _problems(document: Document, error: ValidationError) -> Iterator[Problem]:
-    for name, message in _explain(error, document.data):
+    for name, message in _explain(error, document.data, document.written):
         if error.validator == "additionalProperties" and name:
             where = document.key(name)
         elif error.validator == "required":
             where = document.start
         else:
             where = document.where(name)
-        yield Problem(where, _cut(message), tag=document.tag, field=name)
+        yield Problem(where, shorten(message, MESSAGE_LIMIT), tag=document.tag, field=name)
 
 
-def _cut(message: str, limit: int = 300) -> str:
-    """Messages quote the offending value; a pasted blob must not flood a CI log."""
-    return message if len(message) <= limit else message[: limit - 3] + "..."
+_EXPECTED = {"string": "text", "integer": "a whole number", "object": "a mapping"}
 
 
-def _explain(error: ValidationError, instance: Any) -> Iterator[tuple[str | None, str]]:
-    """(field, message) for an error, in words a person would use."""
+def _explain(
+    error: ValidationError, instance: Any, written: Mapping[str, str] | None
+) -> Iterator[tuple[str | None, str]]:
+    """(field, message) for an error, in words a person would use.
+
+    Values are shown as they were written (``yes``, ``010``, an empty value), not as Python
+    holds them (``True``, ``8``, ``None``), and never longer than a few dozen characters.
+    ``written`` is the manifest's text of its non-text values; None for a body that did not
+    come from YAML (the server's PUT), where YAML's readings are not worth a word.
+    """
     path = list(error.absolute_path)
     name = str(path[0]) if path else None
     properties = job_schema()["properties"]
     if error.validator == "required" and isinstance(instance, dict):
         required: list[str] = list(job_schema()["required"])
+        # `startAt:` already says "did you mean 'start_at'?"; "start_at is required" adds nothing.
+        meant = {suggest(key, properties) for key in instance if key not in properties}
         for missing in required:
-            if missing not in instance:
+            if missing not in instance and missing not in meant:
                 yield missing, "is required"
         return
     if error.validator == "additionalProperties" and isinstance(instance, dict):
         for extra in instance:
             if extra not in properties:
-                yield str(extra), f"unknown field (known: {', '.join(properties)})"
+                near = suggest(extra, properties)
+                hint = f"did you mean {near!r}?" if near else f"known: {', '.join(properties)}"
+                yield str(extra), f"unknown field ({hint})"
         return
     if error.validator == "type" and not path:
-        yield None, f"a job must be a mapping of fields, not {_kind(error.instance)}"
+        hint = "; write one job per document, with '---' between them"
+        kind = _kind(error.instance)
+        yield (
+            None,
+            f"a job must be a mapping of fields, not {kind}"
+            + (hint if isinstance(error.instance, list) else ""),
+        )
+        return
+    value: Any = error.instance
+    as_written = written.get(name) if written and name and len(path) == 1 else None
+    shown = _shown(value, as_written)
+    if error.validator == "type" and len(path) == 1:
+        yield name, _wrong_type(value, shown, str(error.validator_value), written is not None)
+        return
+    if error.validator in ("maximum", "minimum"):
+        yield name, _out_of_range(shown, error.validator, error.validator_value)
+        return
+    if error.validator in ("maxLength", "minLength"):
+        limit = error.validator_value
+        yield (
+            name,
+            (
+                f"{shown} is longer than {limit} characters"
+                if error.validator == "maxLength"
+                else f"{shown} must not be empty"
+            ),
+        )
         return
     custom = properties.get(name, {}).get("x-message") if name else None
     if custom and error.validator in ("oneOf", "anyOf", "pattern"):
-        shown = repr(error.instance) if _short(error.instance) else _kind(error.instance)
+        bounds = _int_branch(properties[name])
+        if _is_int(value) and bounds is not None and int(value) > bounds[1]:
+            yield name, _out_of_range(shown, "maximum", bounds[1])
+            return
+        if name == "event_type":
+            yield name, f"{shown} {event_type_hint(value)}"
+            return
         yield name, f"{shown} {custom}"
         return
-    yield name, error.message
+    yield name, shorten(error.message, MESSAGE_LIMIT)
+
+
+def _shown(value: Any, written: str | None) -> str:
+    """The value as written, when YAML read it as something other than text."""
+    if isinstance(value, (list, dict, tuple, set)):
+        return _kind(value)
+    if isinstance(value, bytes):
+        return "binary data"
+    if written is not None and not isinstance(value, str):
+        return show_text(written)
+    return show(value)
+
+
+def _wrong_type(value: Any, shown: str, expected: str, from_yaml: bool) -> str:
+    want = _EXPECTED.get(expected, expected)
+    if not from_yaml:
+        return f"{shown} is not {want}"
+    if expected == "string" and isinstance(value, (bool, int, float)):
+        what = "true or false" if isinstance(value, bool) else "a number"
+        return f"{shown} is {what} to YAML, not text; quote it if you mean the text"
+    if isinstance(value, bool):
+        return f"{shown} is true or false to YAML, not {want}"
+    if value is None and shown != "an empty value":
+        return f"{shown} is null to YAML, not {want}"
+    return f"{shown} is not {want}"
+
+
+def _out_of_range(shown: str, validator: str, limit: Any) -> str:
+    if validator == "maximum":
+        return f"{shown} is more than {limit}, the largest number Ductape holds"
+    return f"{shown} is less than {limit}"
+
+
+def _int_branch(prop: Mapping[str, Any]) -> tuple[int, int] | None:
+    for branch in prop.get("oneOf", ()):
+        if branch.get("type") == "integer":
+            return int(branch.get("minimum", 0)), int(branch["maximum"])
+    return None
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _kind(value: Any) -> str:
     if value is None:
         return "an empty document"
-    return {list: "a list", str: "a string", int: "a number", float: "a number"}.get(
-        type(value), type(value).__name__
-    )
-
-
-def _short(value: Any) -> bool:
-    return isinstance(value, (str, int, float)) and len(repr(value)) <= 80
+    return {
+        list: "a list",
+        dict: "a mapping",
+        str: "a string",
+        int: "a number",
+        float: "a number",
+        bool: "true or false",
+        bytes: "binary data",
+    }.get(type(value), type(value).__name__)

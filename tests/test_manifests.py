@@ -65,7 +65,8 @@ def test_four_kinds_of_problem_in_one_run(tmp_path: Path) -> None:
         f"{base}/e.yaml:2:5: -: -: YAML syntax error: "
         "mapping values are not allowed in this context",
     ]
-    assert set(desired.jobs) == {"same", "c"}
+    # A document with an error gives no job; the first of two equal tags still does.
+    assert set(desired.jobs) == {"same"}
 
 
 def test_finds_yaml_and_yml_recursively_sorted_and_skips_hidden(tmp_path: Path) -> None:
@@ -87,3 +88,34 @@ def test_finds_yaml_and_yml_recursively_sorted_and_skips_hidden(tmp_path: Path) 
         "a.yaml",
         "z.yml",
     ]
+
+
+def test_one_record_per_job_and_where_each_field_stands(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(
+        "# two jobs\nname: A\ntag: a\nevent_type: action\nevent_tag: app:x\nintervals: 1h\n"
+        "start_at: 2026-12-01T00:00:00Z\n---\nname: B\ntag: b\nevent_type: function\n"
+        "event_tag: f\nintervals: 2h\nstart_at: 2026-12-01T00:00:00Z\n"
+    )
+    (tmp_path / "bad1.yaml").write_text("name: [\n")
+    (tmp_path / "bad2.yaml").write_text("name: X\ntag: x\ncolour: red\ncolor: blue\n")
+    (tmp_path / "warn.yaml").write_text(
+        "name: W\ntag: w\nevent_type: action\nevent_tag: app:x\nintervals: 3600\nstart_at: 0\n"
+    )
+    desired = load_desired([str(tmp_path)])
+    assert list(desired.entries) == ["a", "b", "w"]
+    entry = desired.entries["b"]
+    assert entry.job.event_type.value == "function"
+    assert str(entry.where("event_tag")) == f"{tmp_path}/a.yaml:12:12"
+    assert desired.where("a", "intervals") == desired.entries["a"].where("intervals")
+    assert str(desired.where("a", "intervals")) == f"{tmp_path}/a.yaml:6:12"
+    assert str(desired.where("a")) == f"{tmp_path}/a.yaml:2:1"
+    assert desired.sources["b"] == desired.where("b", "tag")
+    assert desired.event_tag_at["a"] == desired.where("a", "event_tag")
+    assert desired.jobs["a"] is desired.entries["a"].job
+    with pytest.raises(TypeError):
+        desired.jobs["z"] = desired.jobs["a"]  # type: ignore[index]
+    # Errors in two files, warnings (3600 looks like seconds, start_at 0) in a third.
+    assert desired.files == 4
+    assert desired.files_with_problems == 2
+    assert {p.location.path for p in desired.warnings} == {f"{tmp_path}/warn.yaml"}
+    assert all(p.severity in ("error", "warning") for p in desired.problems)

@@ -117,3 +117,146 @@ def test_schedule_preview() -> None:
     assert model.schedule_preview(job) == (
         "every 6h, 2 runs: 2026-12-01T00:00:00Z, 2026-12-01T06:00:00Z"
     )
+
+
+# --- bounds: what the platform can hold -------------------------------------------------------
+
+JOB = {
+    "tag": "t",
+    "name": "n",
+    "event_type": "action",
+    "event_tag": "a:b",
+    "intervals": "1h",
+    "start_at": "2026-12-01T02:00:00Z",
+}
+
+
+@pytest.mark.parametrize("field", ["executions", "intervals", "start_at"])
+def test_every_number_is_bounded_by_javascripts_safe_integer(field: str) -> None:
+    assert model.MAX_SAFE_INTEGER == 9_007_199_254_740_991
+    job = Job.from_mapping({**JOB, field: model.MAX_SAFE_INTEGER})
+    assert job.to_wire()[field] == model.MAX_SAFE_INTEGER
+    with pytest.raises(model.FieldError) as caught:
+        Job.from_mapping({**JOB, field: model.MAX_SAFE_INTEGER + 1})
+    assert caught.value.field == field
+    assert caught.value.message == (
+        "9007199254740992 is more than 9007199254740991, the largest number Ductape holds"
+    )
+    assert str(caught.value) == f"{field}: {caught.value.message}"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T00:30:00+01:00",
+        "0001-01-01T00:00:00Z",
+        datetime(1969, 7, 20, 20, 17, tzinfo=timezone.utc),
+    ],
+)
+def test_a_start_before_1970_is_refused(value: object) -> None:
+    with pytest.raises(ValueError, match=r"is before 1970-01-01T00:00:00Z$"):
+        parse_timestamp(value)
+
+
+def test_the_epoch_itself_is_a_valid_start() -> None:
+    assert parse_timestamp("1970-01-01T00:00:00Z") == 0
+    assert parse_timestamp("1970-01-01T01:00:00+01:00") == 0
+    assert parse_timestamp(0) == 0
+
+
+@pytest.mark.parametrize("text", ["99999999999999w", "1" + "0" * 17 + "ms", "9" * 150 + "s"])
+def test_a_duration_past_the_bound_is_refused(text: str) -> None:
+    with pytest.raises(ValueError, match="longer than Ductape can count"):
+        parse_duration(text)
+    assert parse_duration("14892w") == 14892 * 604_800_000  # ~285 years: still fine
+
+
+def test_a_pasted_blob_is_not_a_duration_and_not_quoted_whole() -> None:
+    with pytest.raises(ValueError) as caught:
+        parse_duration("9" * 5000 + "s")
+    assert str(caught.value).startswith("'" + "9" * 37 + "...' is not a duration")
+
+
+def test_a_huge_integer_is_refused_in_a_short_message() -> None:
+    with pytest.raises(model.FieldError) as caught:
+        Job.from_mapping({**JOB, "executions": 10**5000})
+    assert caught.value.message.startswith("a number of about 5001 digits is more than")
+    assert len(str(caught.value)) < 120
+
+
+def test_model_errors_name_their_field_as_an_attribute() -> None:
+    with pytest.raises(model.FieldError) as caught:
+        Job.from_mapping({**JOB, "event_type": "actions"})
+    assert caught.value.field == "event_type"
+    assert caught.value.message == (
+        "'actions' must be one of action, notification, database_action, function (any case); "
+        "did you mean 'action'?"
+    )
+    with pytest.raises(model.FieldError) as missing:
+        Job.from_mapping({k: v for k, v in JOB.items() if k != "name"})
+    assert (missing.value.field, missing.value.message) == ("name", "is required")
+
+
+# --- messages --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [
+        (True, "true"),
+        (False, "false"),
+        (None, "an empty value"),
+        (42, "42"),
+        (10**50, "a number of 51 digits"),
+        (-(10**50), "a number of 51 digits"),
+        ("acton", "'acton'"),
+        ("x" * 1000, "'" + "x" * 37 + "...'"),
+        ("\x1b[2Jboom\nerror: x", "'\\x1b[2Jboom error: x'"),
+        ([1, 2], "[1, 2]"),
+    ],
+)
+def test_values_are_shown_short_and_safe(value: object, shown: str) -> None:
+    assert model.show(value) == shown
+
+
+@pytest.mark.parametrize(
+    ("word", "meant"),
+    [
+        ("interval", "intervals"),
+        ("eventType", "event_type"),
+        ("startAt", "start_at"),
+        ("StartAt", "start_at"),
+        ("event-tag", "event_tag"),
+        ("execution", "executions"),
+        ("colour", None),
+        ("x" * 100, None),
+        ("", None),
+        (42, None),
+    ],
+)
+def test_did_you_mean(word: object, meant: str | None) -> None:
+    assert model.suggest(word, model.FIELDS) == meant
+
+
+def test_event_type_suggestions() -> None:
+    names = [e.value for e in EventType]
+    assert model.suggest("actions", names) == "action"
+    assert model.suggest("notifications", names) == "notification"
+    assert model.suggest("databaseAction", names) == "database_action"
+    assert model.suggest("cron", names) is None
+
+
+def test_a_problem_is_one_printable_line_whatever_it_quotes() -> None:
+    problem = model.Problem(
+        model.Location("evil\n\x1b[31m.yaml", 3, 4),
+        "bad \x1b]0;title\x07 value\r\nerror: forged " + "y" * 1000,
+        tag="t\u202e" + "g" * 500,
+        field="f\n" * 100,
+    )
+    text = str(problem)
+    assert "\n" not in text and "\x1b" not in text and "\u202e" not in text
+    assert text.startswith("evil\\x0a\\x1b[31m.yaml:3:4: t\\u202eggg")
+    assert len(problem.tag or "") == 128 and len(problem.field or "") == 64
+    assert len(problem.message) == 400 and problem.message.endswith("...")
+    assert model.Problem(model.Location("a.yaml"), "m", severity="warning").is_error is False

@@ -9,8 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 
+from reconciler import model
 from reconciler.manifests import load_documents
-from reconciler.schema import is_valid, job_schema
+from reconciler.schema import check_value, is_valid, job_schema
 
 ROOT = Path(__file__).parent.parent
 REFERENCE = Draft202012Validator(job_schema())
@@ -19,6 +20,8 @@ values = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(-5, 2 * 10**12),
+    st.integers(2**53 - 3, 2**53 + 3),
+    st.integers(2**53, 10**30),
     st.sampled_from(
         [
             "",
@@ -77,3 +80,35 @@ def test_values_json_has_no_type_for_are_invalid_not_a_crash() -> None:
         "start_at": "2026-12-01T00:00:00Z",
     }
     assert is_valid(doc) is False
+
+
+def test_the_schema_bounds_every_number_as_the_model_does() -> None:
+    props = job_schema()["properties"]
+    assert props["executions"]["maximum"] == model.MAX_SAFE_INTEGER
+    assert props["intervals"]["oneOf"][0]["maximum"] == model.MAX_SAFE_INTEGER
+    assert props["start_at"]["oneOf"][0]["maximum"] == model.MAX_SAFE_INTEGER
+    assert props["start_at"]["oneOf"][0]["minimum"] == 0
+
+
+def test_the_server_side_check_names_the_bound() -> None:
+    """check_value is what the local server answers a PUT with (a 422's text)."""
+    body = {
+        "tag": "t",
+        "name": True,
+        "event_type": "actions",
+        "event_tag": "a:b",
+        "executions": 2**53,
+        "intervals": 2**53,
+        "start_at": -1,
+    }
+    assert check_value(body) == [
+        "event_type: 'actions' must be one of action, notification, database_action, "
+        "function (any case); did you mean 'action'?",
+        "executions: 9007199254740992 is more than 9007199254740991, the largest number "
+        "Ductape holds",
+        "intervals: 9007199254740992 is more than 9007199254740991, the largest number "
+        "Ductape holds",
+        "name: true is not text",
+        "start_at: -1 must be Unix milliseconds or an ISO-8601 timestamp with a zone such as "
+        "'2026-12-01T02:00:00Z'",
+    ]

@@ -1,0 +1,281 @@
+"""Manifests written by an attacker (or a very unlucky colleague): refused fast, in one line.
+
+``tests/data/hostile/X.yaml`` holds a case and ``X.expected`` the exact problem lines it must
+give. Each case is also run as a user runs it, ``reconciler validate`` in its own process, and
+must exit 1 with those lines, no traceback, within :data:`MAX_SECONDS` of CPU and
+:data:`MAX_RSS_MB` of memory (measured by ``os.wait4`` on that very process). Cases that cannot
+be files in Git (a FIFO, links, a file over the size limit) are built by the tests.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from reconciler import manifests
+from reconciler.desired import load_desired
+from reconciler.errors import UsageError
+from reconciler.manifests import MAX_FILE_BYTES, find_manifests, load_yaml
+
+HOSTILE = Path(__file__).parent / "data" / "hostile"
+CASES = sorted(p.name for p in HOSTILE.glob("*.yaml"))
+# Loose bounds, far above what a case costs (~0.3 s, ~30 MB, mostly interpreter start-up),
+# far below what an unbounded case costs (the alias bomb took 88 s and 5.4 GB before).
+MAX_SECONDS = 5.0
+MAX_RSS_MB = 200
+JOB = (
+    "name: {tag}\ntag: {tag}\nevent_type: action\nevent_tag: app:x\nintervals: 1h\n"
+    "start_at: 2026-12-01T00:00:00Z\n"
+)
+
+
+def validate(cwd: Path, *paths: str) -> tuple[int, str, str, float, float]:
+    """Run ``reconciler validate`` in a child; (exit code, stdout, stderr, CPU s, peak MB).
+
+    The child is reaped with ``os.wait4``, which gives that one process's own CPU time and
+    peak memory; output goes to files, so nothing waits on a full pipe meanwhile.
+    """
+    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "reconciler", "validate", *paths],
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err,
+            text=True,
+            env={**os.environ, "NO_COLOR": "1"},
+        )
+        deadline = time.monotonic() + 30
+        while True:
+            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                child.kill()
+                child.wait()
+                pytest.fail(f"validate {paths} still running after 30 s")
+            time.sleep(0.01)
+        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
+        out.seek(0)
+        err.seek(0)
+        cpu = usage.ru_utime + usage.ru_stime
+        return child.returncode, out.read(), err.read(), cpu, usage.ru_maxrss / 1024
+
+
+def expected_lines(name: str) -> list[str]:
+    return (HOSTILE / name).with_suffix(".expected").read_text(encoding="utf-8").splitlines()
+
+
+def test_every_case_has_its_expectation() -> None:
+    assert len(CASES) >= 25
+    for name in CASES:
+        assert (HOSTILE / name).with_suffix(".expected").exists(), name
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_case_reports_exactly_the_expected_lines(
+    name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(HOSTILE)
+    desired = load_desired([name])
+    assert [str(p) for p in desired.problems] == expected_lines(name)
+    assert desired.errors and not desired.jobs
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_case_fails_validate_in_one_line_within_bounds(name: str) -> None:
+    code, out, err, cpu, rss_mb = validate(HOSTILE, name)
+    print(f"{name}: exit {code}, {cpu:.2f} s CPU, {rss_mb:.0f} MB peak")
+    lines = err.splitlines()
+    assert code == 1, err
+    assert "Traceback" not in err and out == ""
+    # The problem lines, then the one summary line.
+    assert lines[:-1] == expected_lines(name)
+    assert lines[-1].startswith("error: ")
+    assert all(line.isprintable() for line in lines)
+    assert cpu < MAX_SECONDS and rss_mb < MAX_RSS_MB
+
+
+def test_the_13_byte_recursive_alias_and_the_bomb_cost_almost_nothing() -> None:
+    """In-process, with the interpreter already warm: each is refused in milliseconds."""
+    assert (HOSTILE / "recursive-alias.yaml").stat().st_size == 13
+    for name in ("recursive-alias.yaml", "alias-bomb.yaml", "merge-alias.yaml"):
+        started = time.perf_counter()
+        desired = load_desired([str(HOSTILE / name)])
+        elapsed = time.perf_counter() - started
+        assert "names a list or mapping" in desired.problems[0].message
+        assert elapsed < 0.1, (name, elapsed)
+
+
+# --- cases built on disk: FIFOs, links, sizes ------------------------------------------------
+
+
+def one_line_failure(cwd: Path, *paths: str) -> str:
+    code, out, err, cpu, rss_mb = validate(cwd, *paths)
+    print(f"{paths}: exit {code}, {cpu:.2f} s CPU, {rss_mb:.0f} MB peak")
+    assert code == 1 and "Traceback" not in err and out == "", err
+    assert cpu < MAX_SECONDS and rss_mb < MAX_RSS_MB
+    problems = err.splitlines()[:-1]
+    assert len(problems) == 1, err
+    return problems[0]
+
+
+def test_a_fifo_named_yaml_is_refused_without_blocking(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "ok.yaml").write_text(JOB.format(tag="ok"))
+    os.mkfifo(jobs / "x.yaml")  # nobody ever writes to it: opening it must not wait
+    line = one_line_failure(tmp_path, "jobs")
+    assert line == "jobs/x.yaml: -: -: not a regular file; not read"
+    # Named directly on the command line too.
+    assert one_line_failure(jobs, "x.yaml") == "x.yaml: -: -: not a regular file; not read"
+
+
+def test_links_out_of_the_given_paths_are_refused(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.yaml").write_text("token: not-for-the-log\n")
+    (jobs / "zero.yaml").symlink_to("/dev/zero")
+    (jobs / "secret.yaml").symlink_to(outside / "secret.yaml")
+    code, out, err, _, _ = validate(tmp_path, "jobs")
+    assert code == 1 and "Traceback" not in err and "not-for-the-log" not in err + out
+    refused = "a symbolic link to a file outside the given paths; not read"
+    assert err.splitlines()[:-1] == [
+        f"jobs/secret.yaml: -: -: {refused}",
+        f"jobs/zero.yaml: -: -: {refused}",
+    ]
+    # A link named directly may not leave its own directory either.
+    assert one_line_failure(jobs, "zero.yaml") == f"zero.yaml: -: -: {refused}"
+
+
+def test_a_link_inside_the_tree_is_read_once(tmp_path: Path) -> None:
+    (tmp_path / "a.yaml").write_text(JOB.format(tag="a"))
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "b.yaml").symlink_to(tmp_path / "a.yaml")
+    desired = load_desired([str(tmp_path)])
+    assert desired.problems == () and list(desired.jobs) == ["a"] and desired.files == 1
+
+
+def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
+    body = JOB.format(tag="big") + "# " + "x" * MAX_FILE_BYTES + "\n"
+    (tmp_path / "big.yaml").write_text(body)
+    line = one_line_failure(tmp_path, "big.yaml")
+    assert line == "big.yaml: -: -: larger than 1 MiB, the limit for one file; not read"
+
+
+def test_a_file_just_under_the_limit_is_read(tmp_path: Path) -> None:
+    body = JOB.format(tag="fits")
+    body += "# " + "x" * (MAX_FILE_BYTES - len(body) - 3) + "\n"
+    (tmp_path / "fits.yaml").write_text(body)
+    assert (tmp_path / "fits.yaml").stat().st_size == MAX_FILE_BYTES
+    desired = load_desired([str(tmp_path / "fits.yaml")])
+    assert desired.problems == () and list(desired.jobs) == ["fits"]
+
+
+def test_a_file_growing_past_the_limit_while_read_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """fstat said small, the reads say otherwise (a file appended to meanwhile)."""
+    path = tmp_path / "grows.yaml"
+    path.write_text(JOB.format(tag="grows"))
+    monkeypatch.setattr(manifests, "MAX_FILE_BYTES", 16)
+    real_fstat = os.fstat
+
+    def small_fstat(fd: int) -> os.stat_result:
+        info = real_fstat(fd)
+        return os.stat_result((info.st_mode, *info[1:6], 1, *info[7:]))
+
+    monkeypatch.setattr(manifests.os, "fstat", small_fstat)
+    desired = load_desired([str(path)])
+    assert [p.message for p in desired.problems] == [
+        "larger than 1 MiB, the limit for one file; not read"
+    ]
+
+
+def test_many_files_stay_within_bounds(tmp_path: Path) -> None:
+    """Every hostile case in one directory: every problem reported, still one process, bounded."""
+    for name in CASES:
+        (tmp_path / name).write_bytes((HOSTILE / name).read_bytes())
+    code, _, err, cpu, rss_mb = validate(tmp_path, ".")
+    print(f"all {len(CASES)} cases in one run: {cpu:.2f} s CPU, {rss_mb:.0f} MB peak")
+    assert code == 1 and "Traceback" not in err
+    expected = sum(len(expected_lines(name)) for name in CASES)
+    assert len(err.splitlines()) == expected + 1
+    assert cpu < MAX_SECONDS and rss_mb < MAX_RSS_MB
+
+
+# --- paths ----------------------------------------------------------------------------------
+
+
+def test_no_manifest_found_is_a_usage_error_naming_the_paths(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "notes").mkdir()
+    (tmp_path / "notes" / "README.txt").write_text("not a manifest\n")
+    with pytest.raises(UsageError, match=r"^no manifests \(\*\.yaml, \*\.yml\) found in .*empty"):
+        find_manifests([str(tmp_path / "empty")])
+    with pytest.raises(UsageError, match="notes"):
+        load_desired([str(tmp_path / "notes")])
+    code, out, err, _, _ = validate(tmp_path, "empty", "notes")
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.splitlines() == [
+        "error: no manifests (*.yaml, *.yml) found in empty, notes",
+    ]
+
+
+def test_the_same_directory_twice_is_read_once(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text(JOB.format(tag="a"))
+    assert find_manifests([str(jobs), f"{tmp_path}/./jobs/", str(jobs / "a.yaml")]) == [
+        str(jobs / "a.yaml")
+    ]
+    code, out, err, _, _ = validate(tmp_path, "jobs", "./jobs/")
+    assert code == 0, err
+    assert out.strip() == "Valid: 1 job(s) in 1 file(s)."
+
+
+# --- settings files share the loader and its bounds ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("target: &r [*r]\n", "x.yaml:1:13: the configuration: alias *r names a list or mapping"),
+        ("a: " + "[" * 50 + "]" * 50 + "\n", "x.yaml:1:19: the configuration: lists and mappings"),
+        ("a: 1\n---\nb: 2\n", "x.yaml:2:1: the configuration: more than one document"),
+        ("a: \xff\n", "x.yaml:1:4: the configuration: byte 0xff is not UTF-8"),
+        ("a: !!int abc\n", "x.yaml: the configuration holds a value YAML cannot build"),
+        ("a: [\n", "x.yaml:2:1: the configuration is not valid YAML"),
+    ],
+)
+def test_load_yaml_refuses_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, message: str
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("x.yaml").write_bytes(text.encode("latin-1"))
+    with pytest.raises(UsageError) as caught:
+        load_yaml("x.yaml", "configuration")
+    assert str(caught.value).startswith(message)
+    assert caught.value.__cause__ is not None
+
+
+def test_load_yaml_refuses_a_fifo_and_a_huge_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo("fifo.yaml")
+    with pytest.raises(UsageError, match=r"cannot read the seed file fifo\.yaml: not a regular"):
+        load_yaml("fifo.yaml", "seed file")
+    Path("big.yaml").write_text("a: " + "x" * MAX_FILE_BYTES + "\n")
+    with pytest.raises(UsageError, match=r"big\.yaml: larger than 1 MiB"):
+        load_yaml("big.yaml", "seed file")
+    Path("ok.yaml").write_text("a: &v 1\nb: *v\nwhen: 2026-12-01T00:00:00Z\n")
+    assert load_yaml("ok.yaml", "seed file") == {"a": 1, "b": 1, "when": "2026-12-01T00:00:00Z"}
