@@ -261,13 +261,20 @@ class CountingProxy:
             loop.close()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:
+            self.errors += 1
+            writer.close()
+            return
         try:
             while True:
                 try:
                     request, first = await _read_message(reader, response=False)
-                except asyncio.IncompleteReadError:
-                    return  # the client closed its connection between requests
+                except asyncio.IncompleteReadError as exc:
+                    if exc.partial:  # closed in the middle of a request
+                        self.errors += 1
+                    return  # else the client closed its connection between requests
                 method, path = first.split(" ")[:2]
                 if self.latency > 0:
                     await asyncio.sleep(self.latency)
@@ -279,7 +286,13 @@ class CountingProxy:
                 status = int(status_line.split(" ", 2)[1])
                 kind = request_kind(method, path.split("?", 1)[0])
                 self.traffic.record(kind, status, len(request), len(answer))
-        except (OSError, ValueError, IndexError, asyncio.IncompleteReadError):
+        except (
+            OSError,
+            ValueError,
+            IndexError,
+            asyncio.IncompleteReadError,
+            asyncio.LimitOverrunError,
+        ):
             self.errors += 1
         finally:
             for w in (writer, up_writer):
