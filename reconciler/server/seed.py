@@ -17,7 +17,7 @@ from ..errors import TargetError, UsageError
 from ..manifests import load_yaml
 from ..model import Job
 from ..schema import check_value
-from ..targets.local import Store, new_id
+from ..targets.store import Store, new_id
 from .accounts import Accounts
 
 _HEX24 = re.compile(r"^[0-9a-f]{24}$")
