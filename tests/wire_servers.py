@@ -62,6 +62,15 @@ class AccessLines(logging.Handler):
         with self._lock2:
             self.lines.append(record.getMessage())
 
+    def settle(self, quiet: float = 0.2, limit: float = 3.0) -> None:
+        """Wait until no line came for ``quiet`` seconds: the server logs a request after
+        its answer went out, so the client may be ahead of the log."""
+        end = time.monotonic() + limit
+        seen = -1
+        while time.monotonic() < end and seen != len(self.lines):
+            seen = len(self.lines)
+            time.sleep(quiet)
+
     def count(self, method: str, fragment: str = "") -> int:
         with self._lock2:
             return sum(1 for x in self.lines if x.startswith(f"{method} ") and fragment in x)
@@ -159,3 +168,54 @@ LOGIN_OK = b'{"status": true, "meta": {}, "data": {"auth_token": "t0k3n", "publi
 
 def elapsed(start: float) -> float:
     return time.monotonic() - start
+
+
+class Proxy:
+    """Forwards to ``upstream``; ``fault(method, path, n)`` may name a fault for request n:
+
+    - ``"lost"``: forwarded (a write lands), then answered 503 as if the answer was lost;
+    - ``"refuse"``: answered 503 without forwarding;
+    - ``"lag"``: forwarded; reads answer what the product held ``lag`` seconds before.
+    """
+
+    def __init__(self, upstream: str, fault: Callable[[str, str, int], str | None]) -> None:
+        self.upstream = upstream
+        self.fault = fault
+        self.lock = threading.Lock()
+        self.count = 0
+
+    async def handle(self, request: Any) -> Any:
+        import httpx
+        from starlette.responses import Response
+
+        with self.lock:
+            self.count += 1
+            n = self.count
+        mode = self.fault(request.method, request.url.path, n)
+        if mode == "refuse":
+            return Response(b"busy", status_code=503)
+        async with httpx.AsyncClient(base_url=self.upstream, timeout=10) as client:
+            upstream = await client.request(
+                request.method,
+                request.url.path,
+                params=request.query_params,
+                content=await request.body(),
+                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+            )
+        if mode == "lost":
+            return Response(b"bad gateway", status_code=503)
+        return Response(
+            upstream.content, upstream.status_code, media_type=upstream.headers.get("content-type")
+        )
+
+
+@contextmanager
+def proxy_to(upstream: str, fault: Callable[[str, str, int], str | None]) -> Iterator[Proxy]:
+    from starlette.applications import Starlette
+    from starlette.routing import Route
+
+    proxy = Proxy(upstream, fault)
+    app = Starlette(routes=[Route("/{path:path}", proxy.handle, methods=["GET", "POST", "PUT"])])
+    with serve_app(app) as url:
+        proxy.url = url  # type: ignore[attr-defined]
+        yield proxy

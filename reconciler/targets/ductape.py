@@ -388,7 +388,10 @@ class DuctapeTarget:
                 job_id, live = self._ids.get(tag), self._jobs.get(tag)
         if job_id is None or live is None:
             raise TargetError(f"Ductape {operation}: no live job with that tag")
-        expected = job_from_wire({**live, **changes})
+        try:
+            expected = Job.from_mapping({**live, **changes})
+        except ValueError as exc:
+            raise TargetError(f"Ductape {operation}: {shorten(str(exc))}") from None
         body = {"component": "job", **dict(changes), "_id": job_id, **self._envelope()}
         self._retrying(operation, lambda _: self._update_once(operation, body, tag, expected))
         return WriteResult(expected, job_id)
