@@ -76,9 +76,14 @@ def open_target(
 
 
 def _normal(url: str) -> str:
-    """A base URL compared by scheme, host and port, without a trailing slash."""
-    parts = urlsplit(url.strip())
-    port = f":{parts.port}" if parts.port else ""
+    """A base URL compared by scheme, host, port (the scheme's default dropped) and path."""
+    try:
+        parts = urlsplit(url.strip())
+        number = parts.port
+    except ValueError:
+        return ""  # an unusable entry allows nothing
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    port = f":{number}" if number and number != default else ""
     path = parts.path.rstrip("/")
     return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}{path}"
 
