@@ -16,6 +16,7 @@ import pytest
 from conftest import EXAMPLE_SEED, RunningServer, ServerFactory, login
 from wire_servers import server_with
 
+from reconciler.errors import UsageError
 from reconciler.server import load_seed
 from reconciler.server.run import connection_lines
 from reconciler.targets.local import Store
@@ -467,3 +468,30 @@ def test_connection_lines_point_at_the_key_without_printing_it(
     assert "export DUCTAPE_PRODUCT=shop" in text
     assert ductape_server.private_key not in text
     assert f"user.private_key in {ductape_server.seed.path}" in text
+
+
+def test_the_seed_may_set_the_token_lifetime(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(EXAMPLE_SEED.read_text() + "\ntoken_ttl: 2.5\n")
+    store = Store(str(tmp_path / "ttl.db"))
+    try:
+        assert load_seed(store, str(seed)).token_ttl == 2.5
+        seed.write_text(EXAMPLE_SEED.read_text() + "\ntoken_ttl: -1\n")
+        with pytest.raises(UsageError, match=r"token_ttl must be a number of seconds"):
+            load_seed(store, str(seed))
+    finally:
+        store.close()
+
+
+def test_a_damaged_product_row_is_a_500_and_one_log_line(
+    authed: httpx.Client, ductape_server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    with sqlite3.connect(ductape_server.db_path) as conn:
+        conn.execute("UPDATE products SET doc = '[1]'")
+    with caplog.at_level(logging.ERROR, logger="reconciler.server"):
+        response = authed.get(f"{PRODUCTS}/{ductape_server.product_id}")
+    assert error(response, 500) == "internal server error"
+    (record,) = [r for r in caplog.records if r.name == "reconciler.server"]
+    assert record.exc_info is None and "is not a JSON object" in record.getMessage()

@@ -38,7 +38,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import JobExists
+from ..errors import JobExists, TargetError
 from ..model import Job
 from ..schema import check_value
 from ..strings import printable
@@ -165,6 +165,11 @@ def _route(
         except ClientDisconnect:
             # Nobody is left to answer; not a server fault worth a traceback.
             return failure(400, "the client disconnected before sending its body")
+        except TargetError as exc:
+            # The store failed (locked past its wait, a damaged row): one line in the log,
+            # which names the file; the client learns only that it was the server's fault.
+            log.error("store error in %s %s: %s", request.method, path, exc)
+            return failure(500, "internal server error")
         except Exception:
             # The body and headers stay out of the log: they may carry keys and tokens.
             log.error("unexpected error in %s %s", request.method, path, exc_info=True)

@@ -114,13 +114,18 @@ def serve(
     seed: str | None = None,
     *,
     wire: str = "strict",
-    token_ttl: float = TOKEN_TTL_SECONDS,
+    token_ttl: float | None = None,
 ) -> None:
-    """Serve the store at ``db`` on host:port until interrupted, after loading ``seed``."""
+    """Serve the store at ``db`` on host:port until interrupted, after loading ``seed``.
+
+    ``wire`` is "strict" (Ductape's answers) or "full" (a PUT answers with the product);
+    ``token_ttl`` is the tokens' lifetime in seconds: this, else the seed's, else 12 h.
+    """
     store = Store(db)
     try:
         info = load_seed(store, seed) if seed else None
-        app = create_app(store, wire=wire, token_ttl=token_ttl)
+        ttl = token_ttl or (info.token_ttl if info else None) or TOKEN_TTL_SECONDS
+        app = create_app(store, wire=wire, token_ttl=ttl)
         sock = listen(host, port)
         try:
             real_port = sock.getsockname()[1]
