@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from .apply import Result
     from .core import RunSpec
     from .outcome import Outcome
+    from .plan import Change
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("text", "json", "markdown", "github")
@@ -317,6 +318,13 @@ def _emit(
     )
     if rendered.err:
         click.echo(rendered.err, nl=False, err=True, color=color or None)
+    if fmt != "text":
+        # The document on stdout says why; a person reading the log gets the one line too.
+        from .strings import printable
+
+        for outcome in outcomes:
+            if outcome.error:
+                _err(f"error: {printable(outcome.error)}")
     if rendered.out:
         # click strips ANSI codes when stdout is not a terminal; --color means keep them.
         click.echo(rendered.out, nl=False, color=color or None)
@@ -575,7 +583,15 @@ def apply(
             _emit([saved], fmt, use_color)
         try:
             outcomes.append(
-                core.apply_saved(saved.plan, specs[0], approve, parallelism, max_changes, progress)
+                core.apply_saved(
+                    saved.plan,
+                    specs[0],
+                    approve,
+                    parallelism,
+                    max_changes,
+                    progress.result if progress else None,
+                    progress.progress if progress else None,
+                )
             )
         finally:
             if progress is not None:
@@ -583,11 +599,24 @@ def apply(
     else:
         for spec in specs:
             try:
-                outcomes.append(core.apply(spec, approve, parallelism, max_changes, progress))
+                outcomes.append(
+                    core.apply(
+                        spec,
+                        approve,
+                        parallelism,
+                        max_changes,
+                        progress.result if progress else None,
+                        progress.progress if progress else None,
+                    )
+                )
             finally:
                 if progress is not None:
                     progress.finish()
+            if outcomes[-1].interrupted:
+                break  # Ctrl-C: no other product is started
     _emit(outcomes, fmt, use_color, results_shown=text)
+    if any(o.interrupted for o in outcomes):
+        return EXIT_INTERRUPTED
     return _code(outcomes)
 
 
@@ -615,14 +644,19 @@ class _Progress:
             self.bar = click.progressbar(length=total, label="Applying", show_pos=True)
             self.bar.__enter__()
 
-    def __call__(self, result: Result) -> None:
+    def result(self, result: Result) -> None:
+        """A job's final result: a line now, or after the bar for one that is not ok."""
         with self.lock:
             if self.bar is None:
                 self._line(result)
-                return
-            self.bar.update(1)
-            if not result.ok:
+            elif not result.ok:
                 self.failures.append(result)
+
+    def progress(self, _: Change) -> None:
+        """A write call returned (its result comes after the confirming read)."""
+        with self.lock:
+            if self.bar is not None:
+                self.bar.update(1)
 
     def finish(self) -> None:
         if self.bar is not None:

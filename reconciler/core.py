@@ -13,12 +13,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
-from .apply import Result, apply_plan
+from .apply import ApplyInterrupted, Result, apply_plan
 from .desired import Desired, load_desired
 from .errors import ApplyRefused, ReconcilerError
 from .model import Location, Problem, Severity
 from .outcome import Command, Outcome
-from .plan import Action, Plan, build_plan, check_fresh, select
+from .plan import Action, Change, Plan, build_plan, check_fresh, select
 from .schedule import now_ms, warnings
 from .strings import printable
 from .targets import Target, open_target
@@ -201,6 +201,7 @@ def apply(
     parallelism: int,
     max_changes: int | None,
     on_result: Callable[[Result], None] | None = None,
+    on_progress: Callable[[Change], None] | None = None,
 ) -> Outcome:
     """Plan, ask ``approve`` (which raises to refuse), write, report every job."""
     opened: list[Target] = []
@@ -208,7 +209,7 @@ def apply(
         outcome, _ = _planned(spec, "apply", opened)
         if outcome.failed or outcome.plan is None or not outcome.plan.has_changes:
             return outcome
-        return _write(outcome, opened[0], approve, parallelism, max_changes, on_result)
+        return _write(outcome, opened[0], approve, parallelism, max_changes, on_result, on_progress)
     finally:
         for target in opened:
             target.close()
@@ -221,6 +222,7 @@ def apply_saved(
     parallelism: int,
     max_changes: int | None,
     on_result: Callable[[Result], None] | None = None,
+    on_progress: Callable[[Change], None] | None = None,
 ) -> Outcome:
     """Apply a saved plan, refused if any job it writes changed live since it was made."""
     base = Outcome("apply", spec.name, plan=the_plan, now=now_ms())
@@ -231,7 +233,7 @@ def apply_saved(
     try:
         base = replace(base, target=target.describe())
         check_fresh(the_plan, target.fetch_jobs(), target.describe())
-        return _write(base, target, approve, parallelism, max_changes, on_result)
+        return _write(base, target, approve, parallelism, max_changes, on_result, on_progress)
     except ReconcilerError as exc:
         return replace(base, error=str(exc))
     finally:
@@ -245,6 +247,7 @@ def _write(
     parallelism: int,
     max_changes: int | None,
     on_result: Callable[[Result], None] | None,
+    on_progress: Callable[[Change], None] | None,
 ) -> Outcome:
     the_plan = outcome.plan
     assert the_plan is not None
@@ -260,8 +263,19 @@ def _write(
         approve(outcome)
     except ApplyRefused as exc:
         return replace(outcome, error=str(exc))
-    report = apply_plan(the_plan, target, parallelism, on_result=on_result)
-    return replace(outcome, results=report.results)
+    try:
+        report = apply_plan(
+            the_plan, target, parallelism, on_result=on_result, on_progress=on_progress
+        )
+    except ApplyInterrupted as exc:
+        # The caller reports what was written, then exits as interrupted.
+        return replace(
+            outcome,
+            results=exc.report.results,
+            stopped="interrupted (Ctrl-C)",
+            interrupted=True,
+        )
+    return replace(outcome, results=report.results, stopped=report.stopped)
 
 
 def product_names(available: Sequence[str], wanted: str) -> str:

@@ -37,6 +37,7 @@ class Outcome:
     left_out: int = 0
     results: tuple[Result, ...] | None = None
     stopped: str | None = None
+    interrupted: bool = False
     error: str | None = None
     now: int = 0
 

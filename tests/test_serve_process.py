@@ -85,3 +85,45 @@ def test_serve_then_plan_apply_plan(tmp_path: Path) -> None:
         server.terminate()
         out, err = server.communicate(timeout=20)
     assert key not in out + err
+
+
+def test_port_0_prints_the_port_it_got(tmp_path: Path) -> None:
+    server = subprocess.Popen(
+        [str(SCRIPT), "serve", "--port", "0", "--db", str(tmp_path / "s.db"),
+         "--seed", str(ROOT / "examples" / "seed.yaml")],
+        cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:(\d+)", first)
+        assert found is not None, first
+        port = int(found.group(1))
+        assert port != 0
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{port}/nope", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and server.poll() is None
+                time.sleep(0.1)
+        assert answer.status_code == 404 and answer.json()["status"] is False
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+
+
+def test_a_taken_port_is_one_error_line_and_no_exports(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        done = run_script(
+            ["serve", "--port", str(port), "--db", str(tmp_path / "s.db"),
+             "--seed", str(ROOT / "examples" / "seed.yaml")],
+            tmp_path, clean_env(),
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr == f"error: cannot listen on 127.0.0.1:{port}: Address already in use\n"

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,9 @@ from typing import Any
 import httpx
 import pytest
 from conftest import EXAMPLE_SEED, RunningServer, ServerFactory, login
+from wire_servers import server_with
 
+from reconciler.errors import UsageError
 from reconciler.server import load_seed
 from reconciler.server.run import connection_lines
 from reconciler.targets.local import Store
@@ -162,19 +165,42 @@ def test_builder_handshake(
 ) -> None:
     s = ductape_server
     ids = {"user_id": s.user_id, "workspace_id": s.workspace_id}
-    data = ok(
-        client.post("/apps/apps/v1/builder/validate", json={**ids, "public_key": s.public_key})
-    )
+    validate = {**ids, "public_key": s.public_key}
+    # No builder session yet: validate grants nothing (the SDK then logs in and opens one).
+    error(client.post("/apps/apps/v1/builder/validate", json=validate), 404)
+    session = ok(authed.post("/apps/apps/v1/builder", json={**ids, "public_key": s.public_key}))
+    assert {k: session[k] for k in ("user_id", "workspace_id", "public_key")} == validate
+    data = ok(client.post("/apps/apps/v1/builder/validate", json=validate))
     assert data["public_key"] == s.public_key and data["token"]
-    # The validate token is no credential.
-    bad = client.get(
-        f"/workspaces/workspaces/v1/get/{s.workspace_id}",
-        headers={"Authorization": data["token"]},
+    # While the session lives, its token is a real credential (the SDK reads the workspace).
+    workspace = ok(
+        client.get(
+            f"/workspaces/workspaces/v1/get/{s.workspace_id}",
+            headers={"Authorization": data["token"]},
+        )
     )
-    error(bad, 401)
+    assert workspace["_id"] == s.workspace_id
     error(client.post("/apps/apps/v1/builder/validate", json={**ids, "public_key": "nope"}), 404)
-    session = ok(authed.post("/apps/apps/v1/builder", json={**ids, "token": data["token"]}))
-    assert session == {**ids, "public_key": s.public_key}
+
+
+def test_builder_sessions_and_tokens_expire(tmp_path: Path) -> None:
+    with server_with(tmp_path / "ttl.db", token_ttl=1.0) as s:
+        _expire(s)
+
+
+def _expire(s: RunningServer) -> None:
+    ids = {"user_id": s.user_id, "workspace_id": s.workspace_id}
+    with httpx.Client(base_url=s.base_url, timeout=10) as c:
+        token = login(c, s.user_id, s.workspace_id, s.private_key)
+        bearer = {"Authorization": f"Bearer {token}"}
+        ok(c.post("/apps/apps/v1/builder", json=ids, headers=bearer))
+        ok(c.post("/apps/apps/v1/builder/validate", json={**ids, "public_key": s.public_key}))
+        time.sleep(1.3)
+        error(c.get(f"{PRODUCTS}/{s.product_id}", headers=bearer), 401)
+        error(
+            c.post("/apps/apps/v1/builder/validate", json={**ids, "public_key": s.public_key}),
+            404,
+        )
 
 
 def test_product_listing_by_status(authed: httpx.Client, ductape_server: RunningServer) -> None:
@@ -272,7 +298,9 @@ def test_a_token_cannot_reach_another_workspace(
 def test_create_stores_the_canonical_form(
     authed: httpx.Client, ductape_server: RunningServer
 ) -> None:
-    doc = ok(put_job(authed, ductape_server, job("billing.retry", event_type="FUNCTION")))
+    # Strict wire: the PUT answers without the product; the client re-reads it.
+    assert ok(put_job(authed, ductape_server, job("billing.retry", event_type="FUNCTION"))) == {}
+    doc = ok(authed.get(f"{PRODUCTS}/{ductape_server.product_id}"))
     created = next(j for j in doc["jobs"] if j["tag"] == "billing.retry")
     assert HEX24.match(created["_id"])
     assert created == {
@@ -292,9 +320,11 @@ def test_create_stores_the_canonical_form(
 
 
 def test_update_merges_the_fields_sent(authed: httpx.Client, ductape_server: RunningServer) -> None:
-    doc = ok(put_job(authed, ductape_server, job("nightly", executions=3)))
+    ok(put_job(authed, ductape_server, job("nightly", executions=3)))
+    doc = ok(authed.get(f"{PRODUCTS}/{ductape_server.product_id}"))
     job_id = next(j["_id"] for j in doc["jobs"] if j["tag"] == "nightly")
-    doc = ok(put_job(authed, ductape_server, {"intervals": "30m", "name": "Renamed"}, _id=job_id))
+    ok(put_job(authed, ductape_server, {"intervals": "30m", "name": "Renamed"}, _id=job_id))
+    doc = ok(authed.get(f"{PRODUCTS}/{ductape_server.product_id}"))
     updated = next(j for j in doc["jobs"] if j["_id"] == job_id)
     assert updated["intervals"] == 1_800_000 and updated["name"] == "Renamed"
     assert updated["executions"] == 3 and updated["event_tag"] == "retry_failed_charges"
@@ -438,3 +468,30 @@ def test_connection_lines_point_at_the_key_without_printing_it(
     assert "export DUCTAPE_PRODUCT=shop" in text
     assert ductape_server.private_key not in text
     assert f"user.private_key in {ductape_server.seed.path}" in text
+
+
+def test_the_seed_may_set_the_token_lifetime(tmp_path: Path) -> None:
+    seed = tmp_path / "seed.yaml"
+    seed.write_text(EXAMPLE_SEED.read_text() + "\ntoken_ttl: 2.5\n")
+    store = Store(str(tmp_path / "ttl.db"))
+    try:
+        assert load_seed(store, str(seed)).token_ttl == 2.5
+        seed.write_text(EXAMPLE_SEED.read_text() + "\ntoken_ttl: -1\n")
+        with pytest.raises(UsageError, match=r"token_ttl must be a number of seconds"):
+            load_seed(store, str(seed))
+    finally:
+        store.close()
+
+
+def test_a_damaged_product_row_is_a_500_and_one_log_line(
+    authed: httpx.Client, ductape_server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    import sqlite3
+
+    with sqlite3.connect(ductape_server.db_path) as conn:
+        conn.execute("UPDATE products SET doc = '[1]'")
+    with caplog.at_level(logging.ERROR, logger="reconciler.server"):
+        response = authed.get(f"{PRODUCTS}/{ductape_server.product_id}")
+    assert error(response, 500) == "internal server error"
+    (record,) = [r for r in caplog.records if r.name == "reconciler.server"]
+    assert record.exc_info is None and "is not a JSON object" in record.getMessage()

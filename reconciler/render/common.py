@@ -7,7 +7,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..apply import Result
+from ..apply import Report, Result
 from ..diff import FieldChange
 from ..model import MUTABLE_FIELDS, Problem, human
 from ..outcome import Outcome
@@ -115,19 +115,26 @@ def drift_summary(plan: Plan) -> str:
 # --- apply ------------------------------------------------------------------------------
 
 
+_RESULT_WORDS = {
+    "ok": ("ok", "{verb} (id {id})"),
+    "failed": ("FAIL", "{action} failed: {error}"),
+    "unknown": ("UNKNOWN", "{action} outcome unknown: {error}"),
+    "skipped": ("SKIP", "{action} not started: {error}"),
+}
+
+
 def result_line(result: Result) -> str:
+    """``ok   tag: created (id ...)``, ``FAIL tag: ...``, ``UNKNOWN tag: ...``, ``SKIP ...``."""
     action = result.change.action.value
-    if result.ok:
-        verb = "created" if action == "create" else "updated"
-        return printable(f"ok   {result.change.tag}: {verb} (id {result.id})")
-    return printable(f"FAIL {result.change.tag}: {action} failed: {result.error}")
+    head, body = _RESULT_WORDS[result.status]
+    verb = "created" if action == "create" else "updated"
+    text = body.format(verb=verb, id=result.id, action=action, error=result.error or "")
+    return printable(f"{head:<4} {result.change.tag}: {text}")
 
 
-def apply_summary(results: Sequence[Result]) -> str:
-    created = sum(1 for r in results if r.ok and r.change.action is Action.CREATE)
-    updated = sum(1 for r in results if r.ok and r.change.action is Action.UPDATE)
-    failed = sum(1 for r in results if not r.ok)
-    return f"Apply: {created} created, {updated} updated, {failed} failed."
+def apply_summary(outcome: Outcome) -> str:
+    report = Report(tuple(outcome.results or ()), outcome.interrupted, outcome.stopped)
+    return report.summary()
 
 
 # --- headings ---------------------------------------------------------------------------
@@ -147,7 +154,7 @@ def headline(outcome: Outcome) -> str:
     if outcome.command == "drift":
         text = drift_summary(outcome.plan)
     elif outcome.results is not None:
-        text = apply_summary(outcome.results)
+        text = apply_summary(outcome)
     else:
         text = outcome.plan.summary()
     if outcome.left_out:

@@ -116,7 +116,7 @@ def _drift(o: Outcome) -> dict[str, Any]:
 
 def _apply(o: Outcome) -> dict[str, Any]:
     results = o.results or ()
-    status = [("ok" if r.ok else "failed") for r in results]
+    status = [r.status for r in results]
     return {
         "format": "reconciler-apply",
         "format_version": FORMAT_VERSION,
@@ -132,7 +132,7 @@ def _apply(o: Outcome) -> dict[str, Any]:
             }
             for r, s in zip(results, status, strict=True)
         ],
-        "counts": {key: status.count(key) for key in ("ok", "failed")},
+        "counts": {key: status.count(key) for key in ("ok", "failed", "unknown", "skipped")},
         "stopped": o.stopped,
         "left_out": o.left_out,
         **_common(o),

@@ -1,7 +1,8 @@
 """Users, workspaces, auth tokens and apps of the local server, in the Store's SQLite file.
 
 The Store owns products and jobs; these tables sit beside them in the same file so one
-``--db`` holds a whole local Ductape. Secrets are kept as SHA-256 digests only: a private key
+``--db`` holds a whole local Ductape. Reads go through ``Store.read`` (no write lock);
+only writes take a transaction. Secrets are kept as SHA-256 digests only: a private key
 or a token read from the file cannot be replayed.
 """
 
@@ -11,12 +12,13 @@ import hashlib
 import hmac
 import json
 import secrets
+import sqlite3
 import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..targets.local import Store, new_id
+from ..targets.store import Store, new_id
 
 # Prefixed so they never collide with the Store's own tables.
 _SCHEMA = (
@@ -37,6 +39,12 @@ _SCHEMA = (
         workspace_id TEXT NOT NULL,
         expires_at REAL NOT NULL
     )""",
+    """CREATE TABLE IF NOT EXISTS server_builders (
+        user_id TEXT NOT NULL,
+        workspace_id TEXT NOT NULL,
+        expires_at REAL NOT NULL,
+        PRIMARY KEY (user_id, workspace_id)
+    )""",
     """CREATE TABLE IF NOT EXISTS server_apps (
         id TEXT PRIMARY KEY,
         workspace_id TEXT NOT NULL,
@@ -47,8 +55,17 @@ _SCHEMA = (
 )
 
 # Long enough for a working day of plans and applies; short enough that a token copied out
-# of a terminal goes stale.
+# of a terminal goes stale. Tests pass a short one (create_app(token_ttl=...)).
 TOKEN_TTL_SECONDS = 12 * 3600
+# Log-ins per user per minute, right key or wrong: ample for CI, too few to guess a key.
+LOGINS_PER_MINUTE = 30
+# Live tokens kept per user: each log-in adds a row; the oldest beyond this are dropped.
+TOKENS_PER_USER = 50
+MAX_THROTTLED_USERS = 10_000
+
+
+class LoginThrottled(Exception):
+    """A user logged in too often in the last minute (the server answers 429)."""
 
 
 def digest(secret: str) -> str:
@@ -73,8 +90,18 @@ class User:
 class Accounts:
     """The server's own tables, reached through the Store's connection and lock."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        token_ttl: float = TOKEN_TTL_SECONDS,
+        logins_per_minute: int = LOGINS_PER_MINUTE,
+    ) -> None:
         self.store = store
+        self.token_ttl = token_ttl
+        self.logins_per_minute = logins_per_minute
+        # Recent log-in times by user, in memory: a throttle, not a record worth a table.
+        self._attempts: dict[str, list[float]] = {}
         with store.transaction() as conn:
             for statement in _SCHEMA:
                 conn.execute(statement)
@@ -110,25 +137,31 @@ class Accounts:
             )
 
     def user(self, user_id: str) -> User | None:
-        with self.store.transaction() as conn:
-            row = conn.execute(
-                "SELECT public_key, doc FROM server_users WHERE id = ?", (user_id,)
-            ).fetchone()
-        return User(user_id, row[0], json.loads(row[1])) if row else None
+        rows = self.store.read("SELECT public_key, doc FROM server_users WHERE id = ?", (user_id,))
+        return User(user_id, rows[0][0], json.loads(rows[0][1])) if rows else None
 
     def workspace(self, workspace_id: str) -> dict[str, Any] | None:
-        with self.store.transaction() as conn:
-            row = conn.execute(
-                "SELECT doc FROM server_workspaces WHERE id = ?", (workspace_id,)
-            ).fetchone()
-        doc: dict[str, Any] | None = json.loads(row[0]) if row else None
+        rows = self.store.read("SELECT doc FROM server_workspaces WHERE id = ?", (workspace_id,))
+        doc: dict[str, Any] | None = json.loads(rows[0][0]) if rows else None
         return doc
 
     # --- tokens ---------------------------------------------------------------------------
 
     def login(self, user_id: str, workspace_id: str, private_key: str) -> str | None:
-        """A new token if the key is the user's and the workspace is theirs, else None."""
+        """A new token if the key is the user's and the workspace is theirs, else None.
+
+        LoginThrottled when the user has logged in more than ``LOGINS_PER_MINUTE`` times in
+        the last minute, right or wrong key alike (a guessing client gets no more tries).
+        """
         with self.store.transaction() as conn:
+            now = time.time()
+            recent = [t for t in self._attempts.get(user_id, []) if t > now - 60]
+            if len(recent) >= self.logins_per_minute:
+                self._attempts[user_id] = recent
+                raise LoginThrottled("too many log-ins for this user; wait a minute")
+            if len(self._attempts) > MAX_THROTTLED_USERS:  # unknown ids must not grow it
+                self._attempts = {u: ts for u, ts in self._attempts.items() if ts[-1] > now - 60}
+            self._attempts[user_id] = [*recent, now]
             row = conn.execute(
                 "SELECT u.key_digest FROM server_users u JOIN server_workspaces w"
                 " ON w.user_id = u.id WHERE u.id = ? AND w.id = ?",
@@ -138,24 +171,60 @@ class Accounts:
             expected = row[0] if row else digest(secrets.token_hex(16))
             if not hmac.compare_digest(expected, digest(private_key)) or row is None:
                 return None
-            token = secrets.token_urlsafe(32)
-            now = time.time()
-            conn.execute("DELETE FROM server_tokens WHERE expires_at < ?", (now,))
-            conn.execute(
-                "INSERT INTO server_tokens (digest, user_id, workspace_id, expires_at)"
-                " VALUES (?, ?, ?, ?)",
-                (digest(token), user_id, workspace_id, now + TOKEN_TTL_SECONDS),
-            )
+            return self._issue(conn, user_id, workspace_id, now + self.token_ttl)
+
+    def _issue(
+        self, conn: sqlite3.Connection, user_id: str, workspace_id: str, expires_at: float
+    ) -> str:
+        """A new token row; expired rows go, and a user keeps at most TOKENS_PER_USER."""
+        token = secrets.token_urlsafe(32)
+        now = time.time()
+        conn.execute("DELETE FROM server_tokens WHERE expires_at < ?", (now,))
+        conn.execute(
+            "INSERT INTO server_tokens (digest, user_id, workspace_id, expires_at)"
+            " VALUES (?, ?, ?, ?)",
+            (digest(token), user_id, workspace_id, expires_at),
+        )
+        conn.execute(
+            "DELETE FROM server_tokens WHERE user_id = ? AND digest NOT IN ("
+            " SELECT digest FROM server_tokens WHERE user_id = ?"
+            " ORDER BY expires_at DESC LIMIT ?)",
+            (user_id, user_id, TOKENS_PER_USER),
+        )
         return token
 
     def session(self, token: str) -> Session | None:
+        rows = self.store.read(
+            "SELECT user_id, workspace_id FROM server_tokens WHERE digest = ? AND expires_at >= ?",
+            (digest(token), time.time()),
+        )
+        return Session(rows[0][0], rows[0][1]) if rows else None
+
+    # --- builder sessions (the SDK's handshake) -------------------------------------------
+
+    def open_builder(self, session: Session) -> float:
+        """Record a builder session for the token's user and workspace; its expiry."""
+        expires_at = time.time() + self.token_ttl
+        with self.store.transaction() as conn:
+            conn.execute(
+                "INSERT INTO server_builders (user_id, workspace_id, expires_at)"
+                " VALUES (?, ?, ?) ON CONFLICT (user_id, workspace_id)"
+                " DO UPDATE SET expires_at = excluded.expires_at",
+                (session.user_id, session.workspace_id, expires_at),
+            )
+        return expires_at
+
+    def builder_token(self, user_id: str, workspace_id: str) -> str | None:
+        """A token expiring with the user's live builder session, or None if there is none."""
         with self.store.transaction() as conn:
             row = conn.execute(
-                "SELECT user_id, workspace_id FROM server_tokens"
-                " WHERE digest = ? AND expires_at >= ?",
-                (digest(token), time.time()),
+                "SELECT expires_at FROM server_builders"
+                " WHERE user_id = ? AND workspace_id = ? AND expires_at > ?",
+                (user_id, workspace_id, time.time()),
             ).fetchone()
-        return Session(row[0], row[1]) if row else None
+            if row is None:
+                return None
+            return self._issue(conn, user_id, workspace_id, float(row[0]))
 
     # --- apps -----------------------------------------------------------------------------
 
@@ -191,16 +260,14 @@ class Accounts:
         return app_id
 
     def app(self, app_id: str) -> dict[str, Any] | None:
-        with self.store.transaction() as conn:
-            row = conn.execute("SELECT doc FROM server_apps WHERE id = ?", (app_id,)).fetchone()
-        doc: dict[str, Any] | None = json.loads(row[0]) if row else None
+        rows = self.store.read("SELECT doc FROM server_apps WHERE id = ?", (app_id,))
+        doc: dict[str, Any] | None = json.loads(rows[0][0]) if rows else None
         return doc
 
     def app_by_tag(self, workspace_id: str, access_tag: str) -> dict[str, Any] | None:
-        with self.store.transaction() as conn:
-            row = conn.execute(
-                "SELECT doc FROM server_apps WHERE workspace_id = ? AND access_tag = ?",
-                (workspace_id, access_tag),
-            ).fetchone()
-        doc: dict[str, Any] | None = json.loads(row[0]) if row else None
+        rows = self.store.read(
+            "SELECT doc FROM server_apps WHERE workspace_id = ? AND access_tag = ?",
+            (workspace_id, access_tag),
+        )
+        doc: dict[str, Any] | None = json.loads(rows[0][0]) if rows else None
         return doc

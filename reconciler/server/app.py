@@ -5,16 +5,26 @@ Every answer is an envelope: ``{"status": true, "meta": {}, "data": ...}`` or
 run in Starlette's threadpool; the Store serialises writes with its lock and BEGIN IMMEDIATE,
 so concurrent PUTs queue rather than overwrite each other.
 
-Auth: every endpoint but login and builder validate needs a token from login, sent as
-``Authorization: Bearer <t>`` or a bare ``Authorization: <t>`` (the wire uses both). Builder
-validate stays open as on the wire; the token it hands out grants nothing here.
+Auth: every endpoint but login and builder validate needs a token, sent as
+``Authorization: Bearer <t>`` or a bare ``Authorization: <t>`` (the wire uses both).
+
+The builder handshake of the published SDK (``ductape-sdk``'s ``getProductBuilder``): builder
+validate is open on the wire and its answer's ``token`` is then used as a credential. So it
+answers 404 ("no session yet") unless an authenticated ``POST .../builder`` opened a builder
+session for that user and workspace; while that session lives, validate hands out a token
+expiring with it. Anyone holding the user id, workspace id and public key can then obtain a
+token until the session expires, as on Ductape itself; without a session, validate grants
+nothing. The SDK takes the 404, logs in with the private key and opens the session.
+
+Wire modes: ``strict`` (the default) answers a job PUT as Ductape does, with the success
+envelope and no product, so clients must re-read; ``full`` answers with the whole product,
+the server's old behaviour, kept for clients written against it.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import secrets
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, replace
@@ -28,11 +38,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..errors import TargetError
+from ..errors import JobExists, TargetError
 from ..model import Job
 from ..schema import check_value
-from ..targets.local import Store
-from .accounts import Accounts, Session
+from ..strings import printable
+from ..targets.store import Store
+from ..targets.wire import ENVELOPE_KEYS
+from .accounts import TOKEN_TTL_SECONDS, Accounts, LoginThrottled, Session
 from .seed import PRODUCT_STATUSES
 
 log = logging.getLogger("reconciler.server")
@@ -40,8 +52,6 @@ access_log = logging.getLogger("reconciler.server.access")
 
 # What the list endpoint filters on: a product's own status, or all of them.
 LISTED_STATUSES = ("all", *PRODUCT_STATUSES)
-# Keys of the PUT body that address the request rather than describe the job.
-ENVELOPE_KEYS = frozenset({"component", "user_id", "workspace_id", "public_key", "_id"})
 # An oversized body is read and dropped up to this much so the client still gets its 413
 # (closing a socket with unread input resets it, and the answer is lost); beyond, we hang up.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
@@ -77,9 +87,24 @@ class Call:
 Handler = Callable[[Call], Any]
 
 
-def create_app(store: Store, *, max_body_bytes: int = 1_000_000) -> Starlette:
-    """The local Ductape server over ``store``; bodies above ``max_body_bytes`` get a 413."""
-    api = _Api(store, Accounts(store))
+WIRE_MODES = ("strict", "full")
+
+
+def create_app(
+    store: Store,
+    *,
+    max_body_bytes: int = 1_000_000,
+    wire: str = "strict",
+    token_ttl: float = TOKEN_TTL_SECONDS,
+) -> Starlette:
+    """The local Ductape server over ``store``; bodies above ``max_body_bytes`` get a 413.
+
+    ``wire`` is "strict" (a PUT answers without the product) or "full" (with it);
+    ``token_ttl`` is how many seconds a token from login or a builder session lives.
+    """
+    if wire not in WIRE_MODES:
+        raise ValueError(f"wire must be one of {', '.join(WIRE_MODES)}")
+    api = _Api(store, Accounts(store, token_ttl=token_ttl), full_answers=wire == "full")
     users, apps = "/users/users/v1", "/apps/apps/v1"
     workspaces, products = "/workspaces/workspaces/v1", "/integrations/integrations/v1"
     table: list[tuple[str, str, Handler]] = [
@@ -135,9 +160,16 @@ def _route(
             data = await run_in_threadpool(_run, api, handler, call, token)
         except ApiError as exc:
             return failure(exc.status, exc.message)
+        except LoginThrottled as exc:
+            return failure(429, str(exc))
         except ClientDisconnect:
             # Nobody is left to answer; not a server fault worth a traceback.
             return failure(400, "the client disconnected before sending its body")
+        except TargetError as exc:
+            # The store failed (locked past its wait, a damaged row): one line in the log,
+            # which names the file; the client learns only that it was the server's fault.
+            log.error("store error in %s %s: %s", request.method, path, exc)
+            return failure(500, "internal server error")
         except Exception:
             # The body and headers stay out of the log: they may carry keys and tokens.
             log.error("unexpected error in %s %s", request.method, path, exc_info=True)
@@ -192,6 +224,8 @@ async def _json_body(request: Request, limit: int) -> Any:
         return json.loads(raw)
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "the request body is not valid JSON") from None
+    except RecursionError:
+        raise ApiError(400, "the request body nests too deeply") from None
 
 
 async def _drain(stream: AsyncIterator[bytes], seen: int) -> None:
@@ -224,7 +258,9 @@ class AccessLog:
     """One log line per request: method, path without query, status, duration.
 
     Uvicorn's own access log prints the query string, where the wire carries ``public_key``;
-    ``serve`` turns it off and this takes its place. No header or body is ever logged.
+    ``serve`` turns it off and this takes its place. No header or body is ever logged. The
+    path is logged as the client sent it (still percent-encoded) and escaped: a ``%0A`` in
+    it cannot start a forged line.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -246,10 +282,11 @@ class AccessLog:
         try:
             await self.app(scope, receive, record)
         finally:
+            raw = scope.get("raw_path") or scope["path"].encode("utf-8", "replace")
             access_log.info(
                 "%s %s %d %.1fms",
-                scope["method"],
-                scope["path"],
+                printable(str(scope["method"])),
+                printable(raw.decode("latin-1")),
                 status,
                 (time.perf_counter() - started) * 1000,
             )
@@ -258,9 +295,10 @@ class AccessLog:
 class _Api:
     """The handlers. Each takes a Call and returns the envelope's data, or raises ApiError."""
 
-    def __init__(self, store: Store, accounts: Accounts) -> None:
+    def __init__(self, store: Store, accounts: Accounts, *, full_answers: bool = False) -> None:
         self.store = store
         self.accounts = accounts
+        self.full_answers = full_answers
 
     # --- auth -----------------------------------------------------------------------------
 
@@ -306,16 +344,21 @@ class _Api:
             or body.get("public_key") != user.public_key
         ):
             raise ApiError(404, "no builder for this user, workspace and public key")
-        # Open on the wire, so what it hands out must not be a credential.
-        return {"token": secrets.token_urlsafe(16), "public_key": user.public_key}
+        token = self.accounts.builder_token(user.id, str(workspace["_id"]))
+        if token is None:
+            # What the SDK reads as "no session yet": it logs in and opens one.
+            raise ApiError(404, "no builder session for this user and workspace; open one")
+        return {"token": token, "public_key": user.public_key}
 
     def builder_session(self, call: Call) -> dict[str, Any]:
         session = _session(call)
         user = self.accounts.user(session.user_id)
+        expires_at = self.accounts.open_builder(session)
         return {
             "user_id": session.user_id,
             "workspace_id": session.workspace_id,
             "public_key": user.public_key if user else None,
+            "expires_at": int(expires_at * 1000),
         }
 
     # --- workspaces and apps --------------------------------------------------------------
@@ -369,6 +412,7 @@ class _Api:
         return doc
 
     def put_product(self, call: Call) -> dict[str, Any]:
+        """A job create (no ``_id``) or update (its ``_id``); strict wire answers ``{}``."""
         session = _session(call)
         product_id = call.path["product_id"]
         self._product(product_id, session)
@@ -384,6 +428,8 @@ class _Api:
             self._update_job(product_id, job_id, fields)
         else:
             raise ApiError(400, "_id must be the job's id (a non-empty string)")
+        if not self.full_answers:
+            return {}
         doc = self.store.product_document(product_id)
         if doc is None:  # only if the product vanished under us; no delete exists
             raise ApiError(404, f"no product with _id {product_id!r} in this workspace")
@@ -425,12 +471,10 @@ def _canonical(fields: Mapping[str, Any]) -> dict[str, Any]:
 def _store_write(write: Callable[[], object]) -> None:
     try:
         write()
-    except TargetError as exc:
-        # A tag clash lost to a concurrent writer is the client's problem; anything else
-        # (disk, lock) is ours and stays a 500 whose message names no path.
-        if "already exists" in str(exc):
-            raise ApiError(422, str(exc)) from None
-        raise
+    except JobExists as exc:
+        # A tag clash lost to a concurrent writer is the client's problem; any other store
+        # error (disk, lock) is ours and stays a 500 whose message names no path.
+        raise ApiError(422, str(exc)) from None
 
 
 def _object(body: Any) -> dict[str, Any]:

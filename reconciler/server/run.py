@@ -1,18 +1,75 @@
-"""``reconciler serve``: open the store, load the seed, print how to connect, run uvicorn."""
+"""``reconciler serve``: open the store, load the seed, listen, print how to connect, run.
+
+The socket is bound before anything is printed: a taken port is one error line, and
+``--port 0`` prints the port the system chose.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import socket
 import sys
+import time
+from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ..targets.local import DEFAULT_PATH, Store
+from ..defaults import DEFAULT_PORT
+from ..errors import UsageError
+from ..targets.store import Store
+from .accounts import TOKEN_TTL_SECONDS
 from .app import create_app
 from .seed import SeedInfo, load_seed
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8787
+DEFAULT_DB = ".reconciler/server.db"
+# A connection must deliver a whole request head within this long of opening (or of its
+# last answer): half-open and trickling clients are dropped instead of held forever.
+REQUEST_HEAD_SECONDS = 15.0
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, closing connections that never finish sending a request.
+
+    uvicorn times out idle keep-alive connections, but only until their first byte: a client
+    that connects and sends nothing, or sends a request head a byte at a time, holds a
+    connection forever.
+    """
+
+    head_seconds = REQUEST_HEAD_SECONDS
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._idle_since = time.monotonic()
+        self._guard: asyncio.TimerHandle | None = self.loop.call_later(
+            self.head_seconds, self._check_head
+        )
+
+    def on_response_complete(self) -> None:
+        self._idle_since = time.monotonic()
+        super().on_response_complete()
+
+    def _check_head(self) -> None:
+        self._guard = None
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        if cycle is not None and not cycle.response_complete:
+            wait = self.head_seconds  # a request is being served: look again later
+        else:
+            wait = self._idle_since + self.head_seconds - time.monotonic()
+            if wait <= 0:
+                self.transport.close()
+                return
+        self._guard = self.loop.call_later(wait, self._check_head)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._guard is not None:
+            self._guard.cancel()
+            self._guard = None
+        super().connection_lost(exc)
 
 
 def connection_lines(base_url: str, info: SeedInfo | None) -> list[str]:
@@ -32,22 +89,57 @@ def connection_lines(base_url: str, info: SeedInfo | None) -> list[str]:
     return lines
 
 
+def listen(host: str, port: int) -> socket.socket:
+    """A listening socket on host:port; UsageError (one line) when it cannot be had."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+        family, kind, proto, _, address = infos[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+        sock.listen(128)
+    except OSError as exc:
+        sock.close()
+        raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
 def serve(
     host: str = DEFAULT_HOST,
     port: int = DEFAULT_PORT,
-    db: str = DEFAULT_PATH,
+    db: str = DEFAULT_DB,
     seed: str | None = None,
+    *,
+    wire: str = "strict",
+    token_ttl: float | None = None,
 ) -> None:
-    """Serve the store at ``db`` on host:port until interrupted, after loading ``seed``."""
+    """Serve the store at ``db`` on host:port until interrupted, after loading ``seed``.
+
+    ``wire`` is "strict" (Ductape's answers) or "full" (a PUT answers with the product);
+    ``token_ttl`` is the tokens' lifetime in seconds: this, else the seed's, else 12 h.
+    """
     store = Store(db)
     try:
         info = load_seed(store, seed) if seed else None
-        shown = f"[{host}]" if ":" in host else host
-        for line in connection_lines(f"http://{shown}:{port}", info):
-            print(line)
-        sys.stdout.flush()
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-        # access_log off: uvicorn's line carries the query string, where public_key travels.
-        uvicorn.run(create_app(store), host=host, port=port, access_log=False)
+        ttl = token_ttl or (info.token_ttl if info else None) or TOKEN_TTL_SECONDS
+        app = create_app(store, wire=wire, token_ttl=ttl)
+        sock = listen(host, port)
+        try:
+            real_port = sock.getsockname()[1]
+            shown = f"[{host}]" if ":" in host else host
+            for line in connection_lines(f"http://{shown}:{real_port}", info):
+                print(line)
+            sys.stdout.flush()
+            logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+            # access_log off: uvicorn's line carries the query string, where public_key travels.
+            config: Any = uvicorn.Config(
+                app, access_log=False, http=GuardedH11Protocol, lifespan="off"
+            )
+            uvicorn.Server(config).run(sockets=[sock])
+        finally:
+            sock.close()
     finally:
         store.close()

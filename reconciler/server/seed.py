@@ -17,7 +17,7 @@ from ..errors import TargetError, UsageError
 from ..manifests import load_yaml
 from ..model import Job
 from ..schema import check_value
-from ..targets.local import Store, new_id
+from ..targets.store import Store, new_id
 from .accounts import Accounts
 
 _HEX24 = re.compile(r"^[0-9a-f]{24}$")
@@ -41,6 +41,7 @@ class SeedInfo:
     public_key: str
     products: tuple[SeedProduct, ...]
     private_key: str = field(repr=False)
+    token_ttl: float | None = None  # seconds a token lives, when the seed sets it
 
 
 def load_seed(store: Store, path: str) -> SeedInfo:
@@ -59,6 +60,13 @@ def load_seed(store: Store, path: str) -> SeedInfo:
     products = root.get("products") or []
     if not isinstance(products, list):
         raise UsageError(f"{where}: products must be a list")
+    token_ttl = root.get("token_ttl")
+    if token_ttl is not None and (
+        isinstance(token_ttl, bool)
+        or not isinstance(token_ttl, (int, float))
+        or not 0 < token_ttl <= 30 * 24 * 3600
+    ):
+        raise UsageError(f"{where}: token_ttl must be a number of seconds, above 0, up to 30 days")
 
     accounts = Accounts(store)
     profile = {k: v for k, v in user.items() if k in ("email", "name", "public_key")}
@@ -76,6 +84,7 @@ def load_seed(store: Store, path: str) -> SeedInfo:
         public_key=account.public_key,
         products=seeded,
         private_key=private_key,
+        token_ttl=float(token_ttl) if token_ttl is not None else None,
     )
 
 

@@ -1,15 +1,42 @@
-"""Where live jobs are: the Target protocol, and how a ``--target`` string picks one."""
+"""Where live jobs are: the Target protocol, and how a ``--target`` string picks one.
+
+Credentials go only where the user chose. A target named by a file in the repository
+(``.reconciler.yaml``) is chosen by whoever can push to it, so it gets the ``DUCTAPE_*``
+credentials only when ``RECONCILER_ALLOWED_TARGETS`` (an environment variable, outside the
+repository) lists it; Ductape's own service is allowed by default. Plain ``http://`` is
+refused for any host but this machine's loopback, whoever chose it: the key would travel in
+clear text.
+"""
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
+from typing import Literal
+from urllib.parse import urlsplit
 
 from ..errors import UsageError
-from .base import Catalogue, Target, WriteResult
+from ..strings import shorten
+from .base import Catalogue, LiveJobs, MalformedJob, Target, WriteResult
 from .local import DEFAULT_PATH, DEFAULT_PRODUCT, LocalTarget
 
-__all__ = ["Catalogue", "Target", "WriteResult", "open_target"]
+__all__ = [
+    "ALLOWED_BY_DEFAULT",
+    "Catalogue",
+    "LiveJobs",
+    "MalformedJob",
+    "Origin",
+    "Target",
+    "WriteResult",
+    "open_target",
+]
+
+# Where the target string came from: a flag or environment variable ("option"), a file in
+# the repository ("config"), or nowhere ("default").
+Origin = Literal["option", "config", "default"]
+ALLOWED_BY_DEFAULT = ("https://api.ductape.app",)
+ALLOW_VARIABLE = "RECONCILER_ALLOWED_TARGETS"
 
 
 def open_target(
@@ -17,7 +44,7 @@ def open_target(
     product: str | None,
     env: Mapping[str, str] | None = None,
     *,
-    origin: str = "option",
+    origin: Origin = "option",
     timeout: float | None = None,
 ) -> Target:
     """The target a ``--target`` value names.
@@ -27,26 +54,90 @@ def open_target(
     - ``https://api.ductape.app`` or any ``http(s)://`` base URL: Ductape's wire, with
       credentials from ``DUCTAPE_USER_ID``, ``DUCTAPE_WORKSPACE_ID`` and ``DUCTAPE_PRIVATE_KEY``
       (or ``DUCTAPE_TOKEN`` with ``DUCTAPE_PUBLIC_KEY``).
+
+    ``timeout`` is the whole run's time limit in seconds: every request, retry and lock wait
+    ends by then.
     """
+    environ = os.environ if env is None else env
+    busy = min(10.0, timeout) if timeout is not None else 10.0
     if not spec:
-        return LocalTarget(DEFAULT_PATH, product or DEFAULT_PRODUCT)
+        return LocalTarget(DEFAULT_PATH, product or DEFAULT_PRODUCT, busy_timeout=busy)
     if spec.startswith("sqlite:///"):
         path = spec[len("sqlite:///") :]
         if not path:
-            raise UsageError(f"--target {spec}: no file path after sqlite:///")
-        return LocalTarget(os.path.normpath(path), product or DEFAULT_PRODUCT)
+            raise UsageError(f"--target {shorten(spec)}: no file path after sqlite:///")
+        return LocalTarget(os.path.normpath(path), product or DEFAULT_PRODUCT, busy_timeout=busy)
     if spec.startswith(("http://", "https://")):
-        return _ductape(spec, product, os.environ if env is None else env)
-    raise UsageError(f"--target {spec}: unknown target (use sqlite:///PATH or an http(s) URL)")
+        url = _allowed_url(spec, origin, environ)
+        return _ductape(url, product, environ, timeout)
+    raise UsageError(
+        f"--target {shorten(spec)}: unknown target (use sqlite:///PATH or an http(s) URL)"
+    )
 
 
-def _ductape(url: str, product: str | None, env: Mapping[str, str]) -> Target:
+def _normal(url: str) -> str:
+    """A base URL compared by scheme, host, port (the scheme's default dropped) and path."""
+    try:
+        parts = urlsplit(url.strip())
+        number = parts.port
+    except ValueError:
+        return ""  # an unusable entry allows nothing
+    default = {"http": 80, "https": 443}.get(parts.scheme.lower())
+    port = f":{number}" if number and number != default else ""
+    path = parts.path.rstrip("/")
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}{path}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _allowed_url(spec: str, origin: Origin, env: Mapping[str, str]) -> str:
+    """The URL, if credentials may go there; UsageError saying how to allow it if not."""
+    shown = shorten(spec, 120)
+    try:
+        parts = urlsplit(spec)
+        host = (parts.hostname or "").lower()
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError:
+        raise UsageError(f"target {shown}: not a valid URL") from None
+    if not host:
+        raise UsageError(f"target {shown}: no host in the URL")
+    if parts.username is not None or parts.password is not None:
+        raise UsageError(
+            f"target {shorten(parts.scheme)}://{shorten(host)}: remove user:password@ from the URL"
+        )
+    if parts.scheme == "http" and not _is_loopback(host):
+        raise UsageError(
+            f"target {shown}: plain http only to this machine (127.0.0.1, ::1, localhost); "
+            "use https:// so credentials are not sent in clear text"
+        )
+    if origin == "config":
+        allowed = {_normal(u) for u in ALLOWED_BY_DEFAULT}
+        allowed |= {_normal(u) for u in env.get(ALLOW_VARIABLE, "").split(",") if u.strip()}
+        if _normal(spec) not in allowed:
+            raise UsageError(
+                f"target {shown} comes from .reconciler.yaml and is not allowed to receive "
+                f"credentials; pass it with --target or RECONCILER_TARGET, or list it in "
+                f"{ALLOW_VARIABLE}"
+            )
+    return spec
+
+
+def _ductape(
+    url: str, product: str | None, env: Mapping[str, str], timeout: float | None
+) -> Target:
     # Imported here: httpx costs start-up time that sqlite runs and --help should not pay.
     from .ductape import Credentials, DuctapeTarget
 
     missing = [n for n in ("DUCTAPE_USER_ID", "DUCTAPE_WORKSPACE_ID") if not env.get(n)]
     if missing:
-        raise UsageError(f"--target {url}: set {' and '.join(missing)}")
+        raise UsageError(f"--target {shorten(url)}: set {' and '.join(missing)}")
     creds = Credentials(
         user_id=env["DUCTAPE_USER_ID"].strip(),
         workspace_id=env["DUCTAPE_WORKSPACE_ID"].strip(),
@@ -54,4 +145,4 @@ def _ductape(url: str, product: str | None, env: Mapping[str, str]) -> Target:
         token=env.get("DUCTAPE_TOKEN") or None,
         public_key=env.get("DUCTAPE_PUBLIC_KEY") or None,
     )
-    return DuctapeTarget(url, creds, product or "")
+    return DuctapeTarget(url, creds, product or "", timeout=timeout)

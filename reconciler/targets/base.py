@@ -6,10 +6,11 @@ them into wire bodies (and wire errors into TargetError) is the target's own bus
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from ..errors import TargetError
 from ..model import Job
 
 
@@ -56,6 +57,12 @@ class Target(Protocol):
 
     def update_job(self, tag: str, changes: Mapping[str, Any]) -> WriteResult:
         """Change some fields of an existing job (canonical values); raise TargetError if not."""
+        ...
+
+    def confirm(self, written: Sequence[WriteResult]) -> dict[str, WriteResult | TargetError]:
+        """After a run's writes, one read: by tag, each written job as live now holds it, or
+        the error that says why it cannot be confirmed (absent: OutcomeUnknown; present
+        twice or different from what was sent: TargetError)."""
         ...
 
     def catalogue(self) -> Catalogue | None:

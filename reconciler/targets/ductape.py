@@ -1,33 +1,63 @@
 """The Ductape target: the product's jobs over Ductape's HTTP wire. The only httpx user.
 
-The wire is described in ``shared/ductape-wire.md`` section 2. Jobs have no endpoint of their
-own: they are read from the product document and written with the product's component PUT.
+The wire is described in ``shared/ductape-wire.md`` section 2 and its documents in
+``wire.py``. Jobs have no endpoint of their own: they are read from the product document and
+written with the product's component PUT, whose answer carries nothing we rely on.
+
+Cost: a run reads the product once (the plan's read, which also gives every job's ``_id``),
+sends one PUT per write, and reads the product once more at the end to confirm every write
+(:meth:`DuctapeTarget.confirm`). The only other reads are the safety re-reads after an answer
+was lost.
+
+Time: every request has a total deadline (``RetryPolicy.request_timeout``), enforced on each
+socket operation, so a server trickling a byte every few seconds cannot hold a request past
+it; the run's own deadline (``timeout``) bounds every request, retry and wait after it.
+
 Secrets (the private key, the auth token, the product's own keys) are sent where the wire
 needs them and never kept in messages, reprs or logs.
 """
 
 from __future__ import annotations
 
+import difflib
 import email.utils
+import math
 import random
-import re
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import httpcore
 import httpx
 
-from ..errors import AuthError, TargetError, UsageError
+from ..errors import AuthError, OutcomeUnknown, TargetError, UsageError
 from ..model import Job
+from ..strings import is_object_id, shorten
 from .base import Catalogue, LiveJobs, WriteResult
-from .local import catalogue_from_product, job_from_wire, live_jobs
+from .wire import (
+    CatalogueTags,
+    app_action_tags,
+    catalogue,
+    catalogue_tags,
+    confirm_written,
+    job_documents,
+    job_from_wire,
+    job_ids,
+    live_jobs,
+)
 
 T = TypeVar("T")
-OBJECT_ID = re.compile(r"^[0-9a-fA-F]{24}$")
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-MAX_MESSAGE = 200
+# Answers after which the request surely did nothing: retrying cannot duplicate.
+NOT_APPLIED_STATUSES = frozenset({429})
+# Answers after which a write may or may not have landed (a proxy in front of a busy or
+# restarting service): a create is looked for before anything else.
+MAYBE_APPLIED_STATUSES = frozenset({502, 503, 504})
+
+
+class DeadlineExceeded(TargetError):
+    """The run's time limit (``--timeout``) passed; nothing more was started."""
 
 
 @dataclass(frozen=True)
@@ -42,7 +72,7 @@ class Credentials:
 
     def __post_init__(self) -> None:
         for name in ("user_id", "workspace_id"):
-            if not OBJECT_ID.match(getattr(self, name)):
+            if not is_object_id(getattr(self, name)):
                 raise UsageError(f"{name} must be a 24-character hex id")
         if not self.private_key and not (self.token and self.public_key):
             raise UsageError(
@@ -56,25 +86,121 @@ class Credentials:
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Bounded retries: exponential backoff with full jitter, a cap on count and on time."""
+    """Bounded retries: exponential backoff with full jitter, a cap on count and on time.
+
+    ``request_timeout`` is the total time one request may take, first byte to last;
+    ``confirm_window`` is how long a create whose answer was lost is looked for (reads may lag
+    writes) before it is reported as an unknown outcome.
+    """
 
     attempts: int = 6
     base: float = 0.2
     cap: float = 5.0
     budget: float = 60.0
+    request_timeout: float = 30.0
+    confirm_window: float = 10.0
 
     def delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
-            return min(max(retry_after, 0.0), self.cap * 4)
+            return retry_after
         return random.uniform(0, min(self.cap, self.base * 2**attempt))
 
 
 class _Retryable(Exception):
-    """A failure worth another try: a dropped connection, a timeout, 429, 502-504."""
+    """A failure worth another try, where the request may have reached the service."""
 
     def __init__(self, message: str, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class _NotSent(_Retryable):
+    """A failure after which the request surely did nothing (no connection, or 429)."""
+
+
+# --- a total deadline per request ------------------------------------------------------------
+#
+# httpx's timeouts apply to each socket operation, so a server that sends one byte just
+# before each read times out holds a request forever. The deadline of the request running on
+# this thread clamps every connect, read and write of its connection instead.
+
+_deadline = threading.local()
+
+
+def _clamp(timeout: float | None, error: type[Exception]) -> float | None:
+    end: float | None = getattr(_deadline, "end", None)
+    if end is None:
+        return timeout
+    left = end - time.monotonic()
+    if left <= 0:
+        raise error("the request's deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _clamp(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _clamp(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(
+        self, ssl_context: Any, server_hostname: str | None = None, timeout: float | None = None
+    ) -> httpcore.NetworkStream:
+        inner = self._inner.start_tls(
+            ssl_context, server_hostname, _clamp(timeout, httpcore.ConnectTimeout)
+        )
+        return _DeadlineStream(inner)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, inner: httpcore.NetworkBackend) -> None:
+        self._inner = inner
+
+    def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Iterable[Any] | None = None,
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_tcp(
+            host, port, _clamp(timeout, httpcore.ConnectTimeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(
+        self, path: str, timeout: float | None = None, socket_options: Iterable[Any] | None = None
+    ) -> httpcore.NetworkStream:
+        stream = self._inner.connect_unix_socket(
+            path, _clamp(timeout, httpcore.ConnectTimeout), socket_options
+        )
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _deadline_transport() -> httpx.HTTPTransport:
+    transport = httpx.HTTPTransport()
+    # httpx builds its connection pool itself and offers no way to pass a network backend;
+    # the pool keeps it in one attribute, read at each new connection.
+    pool = transport._pool
+    inner = getattr(pool, "_network_backend", None)
+    if not isinstance(inner, httpcore.NetworkBackend):  # pragma: no cover - httpcore changed
+        raise RuntimeError("httpcore's connection pool has no network backend to wrap")
+    pool._network_backend = _DeadlineBackend(inner)
+    return transport
 
 
 class DuctapeTarget:
@@ -87,32 +213,41 @@ class DuctapeTarget:
         product: str,
         *,
         retry: RetryPolicy | None = None,
-        timeout: float = 15.0,
+        timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not product:
             raise UsageError("name the Ductape product with --product or DUCTAPE_PRODUCT")
+        url = httpx.URL(base_url)
+        if url.userinfo:
+            # httpx would send these as Basic auth in place of the token, to a host that may
+            # log them: refused rather than stripped, so the mistake is seen.
+            raise UsageError("the target URL must not carry user:password@; remove it")
         self.base_url = base_url.rstrip("/")
         self.product = product
         self._creds = credentials
         self._retry = retry or RetryPolicy()
+        self._timeout = timeout
+        self._run_end = time.monotonic() + timeout if timeout is not None else None
+        per_request = self._retry.request_timeout
         self._client = httpx.Client(
             base_url=self.base_url,
-            timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)),
-            transport=transport,
+            timeout=httpx.Timeout(per_request, connect=min(per_request, 10.0)),
+            transport=transport or _deadline_transport(),
             headers={"User-Agent": "reconciler"},
         )
-        self._lock = threading.Lock()
+        self._login_lock = threading.Lock()
+        self._state_lock = threading.Lock()
         self._session: tuple[str, str] | None = None  # (auth token, public key)
         self._product_id: str | None = None
-        self._ids: dict[str, str] = {}  # job tag -> _id, from the last product read
-        # The catalogue's tags from the last product read (no secrets: only tags are kept).
-        self._catalogue_doc: dict[str, Any] | None = None
+        # From the last product read: job documents by tag (jobs hold no secrets), their
+        # _ids, and the catalogue's tags. Nothing else of the product is kept.
+        self._jobs: dict[str, Mapping[str, Any]] = {}
+        self._ids: dict[str, str] = {}
+        self._tags: CatalogueTags | None = None
 
     def describe(self) -> str:
-        # Without any user:password@ part: this label goes into plans, plan files and logs.
-        shown = httpx.URL(self.base_url).copy_with(username=None, password=None)
-        return f"{str(shown).rstrip('/')} (product {self.product})"
+        return f"{self.base_url} (product {self.product})"
 
     def close(self) -> None:
         self._client.close()
@@ -120,7 +255,7 @@ class DuctapeTarget:
     # --- the session ---------------------------------------------------------------------
 
     def _login(self) -> tuple[str, str]:
-        with self._lock:
+        with self._login_lock:
             if self._session is None:
                 creds = self._creds
                 if creds.token and creds.public_key:
@@ -142,13 +277,23 @@ class DuctapeTarget:
                     self._session = (str(data["auth_token"]), str(data.get("public_key") or ""))
             return self._session
 
+    def _refresh(self, refused: str) -> bool:
+        """After a 401 for ``refused``: log in again, once; False when there is no key to."""
+        if not self._creds.private_key:
+            return False
+        with self._login_lock:
+            if self._session is not None and self._session[0] == refused:
+                self._session = None  # another thread may have refreshed it already
+        self._login()
+        return True
+
     def _query(self) -> dict[str, str]:
         _, public_key = self._login()
         return {"user_id": self._creds.user_id, "public_key": public_key}
 
     def _resolve_product(self) -> str:
         if self._product_id is None:
-            if OBJECT_ID.match(self.product):
+            if is_object_id(self.product):
                 self._product_id = self.product
             else:
                 ws = self._creds.workspace_id
@@ -158,101 +303,165 @@ class DuctapeTarget:
                     f"/integrations/integrations/v1/workspace/{ws}/all",
                     params=self._query(),
                 )
+                listed = [p for p in products or () if isinstance(p, dict)]
                 matches = [
-                    p["_id"]
-                    for p in products or ()
-                    if isinstance(p, dict) and p.get("name") == self.product and p.get("_id")
+                    p["_id"] for p in listed if p.get("name") == self.product and p.get("_id")
                 ]
                 if not matches:
-                    raise TargetError(f"no product named {self.product!r} in the workspace")
+                    names = [str(p["name"]) for p in listed if isinstance(p.get("name"), str)]
+                    close = difflib.get_close_matches(self.product, names, n=3, cutoff=0.6)
+                    hint = (
+                        "; did you mean " + ", ".join(shorten(n, 60) for n in close) + "?"
+                        if close
+                        else ""
+                    )
+                    raise TargetError(
+                        f"no product named {shorten(self.product, 60)!r} in the workspace{hint}"
+                    )
                 if len(matches) > 1:
                     raise TargetError(
-                        f"{len(matches)} products are named {self.product!r}; use its id"
+                        f"{len(matches)} products are named {shorten(self.product, 60)!r}; "
+                        "use its id"
                     )
                 self._product_id = str(matches[0])
         return self._product_id
 
-    def _read_product(self) -> dict[str, Any]:
+    def _read_jobs(self) -> list[object]:
+        """One read of the product; keeps its jobs, their ids and the catalogue's tags."""
         product_id = self._resolve_product()
         params = {"workspace_id": self._creds.workspace_id, **self._query()}
-        doc = self._call(
+        product = self._call(
             "read product", "GET", f"/integrations/integrations/v1/{product_id}", params=params
         )
-        if not isinstance(doc, dict):
+        if not isinstance(product, dict):
             raise TargetError("Ductape read product: the answer is not a product")
-        return doc
+        docs = job_documents(product)
+        jobs: dict[str, Mapping[str, Any]] = {
+            d["tag"]: d for d in docs if isinstance(d, dict) and isinstance(d.get("tag"), str)
+        }
+        with self._state_lock:
+            self._tags = catalogue_tags(product)
+            self._jobs = jobs
+            self._ids = job_ids(docs)
+        return docs
 
     # --- the four operations -------------------------------------------------------------
 
     def fetch_jobs(self) -> LiveJobs:
-        return live_jobs(self._live_job_documents())
+        return live_jobs(self._read_jobs())
 
     def fetch_job(self, tag: str) -> Job | None:
-        found = self._find_live(tag)
-        return found.job if found else None
-
-    def _live_job_documents(self) -> list[dict[str, Any]]:
-        # Only jobs and catalogue tags are kept from the product document: the rest holds secrets.
-        product = self._read_product()
-        docs = [j for j in product.get("jobs") or () if isinstance(j, dict)]
-        with self._lock:
-            self._catalogue_doc = _catalogue_tags(product)
-            self._ids = {str(d["tag"]): str(d["_id"]) for d in docs if "tag" in d and "_id" in d}
-        return docs
+        """The live job with ``tag``, from a fresh read of the product."""
+        self._read_jobs()
+        with self._state_lock:
+            doc = self._jobs.get(tag)
+        return job_from_wire(doc) if doc is not None else None
 
     def create_job(self, job: Job) -> WriteResult:
-        """Create; after a failure that may have landed, re-read and retry only if still absent."""
+        """Create. After an answer that may have been lost, look for the job for a bounded
+        time; still absent is OutcomeUnknown, never a blind second create (no delete exists
+        to undo a duplicate)."""
+        operation = f"create job {shorten(job.tag, 80)}"
         body = {"component": "job", **job.to_wire(), **self._envelope()}
-
-        def attempt(retrying: bool) -> WriteResult | None:
-            if retrying:
-                found = self._find_live(job.tag)
-                if found is not None:  # the failed attempt did land
-                    return found
-            answer = self._put(f"create job {job.tag}", body)
-            return _job_in(answer, job.tag) or self._find_live(job.tag)
-
-        return self._write(f"create job {job.tag}", attempt)
+        try:
+            self._put_until_sent(operation, body)
+        except _Retryable as exc:
+            found = self._look_for(job.tag)
+            if found is None:
+                raise OutcomeUnknown(
+                    f"Ductape {operation}: {exc}, and the job did not appear within "
+                    f"{self._retry.confirm_window:g}s; outcome unknown; re-run plan"
+                ) from None
+        with self._state_lock:
+            job_id = self._ids.get(job.tag, "")
+        return WriteResult(job, job_id)
 
     def update_job(self, tag: str, changes: Mapping[str, Any]) -> WriteResult:
-        """Update; setting fields to values is idempotent, so a retry cannot duplicate."""
-        with self._lock:
-            job_id = self._ids.get(tag)
-        if job_id is None:
-            self._live_job_documents()
-            with self._lock:
-                job_id = self._ids.get(tag)
-        if job_id is None:
-            raise TargetError(f"update job {tag}: no live job with that tag")
+        """Update by the ``_id`` the plan's read gave; setting fields to values is idempotent,
+        so after a lost answer it is re-read and, if not yet as sent, sent again."""
+        operation = f"update job {shorten(tag, 80)}"
+        with self._state_lock:
+            job_id, live = self._ids.get(tag), self._jobs.get(tag)
+        if job_id is None or live is None:
+            self.fetch_job(tag)  # a target used without a plan's read first
+            with self._state_lock:
+                job_id, live = self._ids.get(tag), self._jobs.get(tag)
+        if job_id is None or live is None:
+            raise TargetError(f"Ductape {operation}: no live job with that tag")
+        try:
+            expected = Job.from_mapping({**live, **changes})
+        except ValueError as exc:
+            raise TargetError(f"Ductape {operation}: {shorten(str(exc))}") from None
         body = {"component": "job", **dict(changes), "_id": job_id, **self._envelope()}
+        self._retrying(operation, lambda _: self._update_once(operation, body, tag, expected))
+        return WriteResult(expected, job_id)
 
-        def attempt(retrying: bool) -> WriteResult | None:
-            answer = self._put(f"update job {tag}", body)
-            return _job_in(answer, tag) or self._find_live(tag)
+    def _update_once(
+        self, operation: str, body: Mapping[str, Any], tag: str, expected: Job
+    ) -> None:
+        try:
+            self._put(operation, body)
+        except _NotSent:
+            raise
+        except _Retryable:
+            if self.fetch_job(tag) == expected:  # the lost answer's write did land
+                return
+            raise
 
-        return self._write(f"update job {tag}", attempt)
+    def confirm(self, written: Sequence[WriteResult]) -> dict[str, WriteResult | TargetError]:
+        """One read after the writes: each written job present once and equal to what was
+        sent. Reads may lag writes, so absent jobs are looked for again within the window."""
+        if not written:
+            return {}
+        end = self._until(self._retry.confirm_window)
+        attempt = 0
+        while True:
+            try:
+                out = confirm_written(written, self._read_jobs())
+            except TargetError as exc:
+                return {
+                    w.job.tag: OutcomeUnknown(
+                        f"written, but could not be confirmed ({exc}); re-run plan"
+                    )
+                    for w in written
+                }
+            if not any(isinstance(r, OutcomeUnknown) for r in out.values()):
+                return out
+            pause = self._retry.delay(attempt, None)
+            if time.monotonic() + pause > end:
+                return out
+            time.sleep(pause)
+            attempt += 1
 
     def catalogue(self) -> Catalogue | None:
         """Event tags of the product; an app's actions come from the apps service."""
-        doc = self._catalogue_doc or _catalogue_tags(self._read_product())
-        apps = []
-        for tag in doc["apps"]:
-            ws = self._creds.workspace_id
+        with self._state_lock:
+            tags = self._tags
+        if tags is None:
+            self._read_jobs()
+            with self._state_lock:
+                tags = self._tags
+        if tags is None:
+            return None
+        ws = self._creds.workspace_id
+        actions: dict[str, list[str]] = {}
+        for tag in tags["apps"]:
             found = self._call(
-                f"read app {tag}", "GET", f"/apps/apps/v1/access/{ws}/{tag}", params=self._query()
+                f"read app {shorten(tag, 80)}",
+                "GET",
+                f"/apps/apps/v1/access/{ws}/{tag}",
+                params=self._query(),
             )
             app_id = found.get("_id") if isinstance(found, dict) else None
-            full = (
-                self._call(
-                    f"read app {tag}", "GET", f"/apps/apps/v1/{app_id}", params=self._query()
+            if is_object_id(app_id):
+                app = self._call(
+                    f"read app {shorten(tag, 80)}",
+                    "GET",
+                    f"/apps/apps/v1/{app_id}",
+                    params=self._query(),
                 )
-                if app_id
-                else {}
-            )
-            actions = full.get("actions") if isinstance(full, dict) else None
-            apps.append({"access_tag": tag, "actions": actions or []})
-        catalogue_doc = {key: doc.get(key) for key in ("notifications", "databases", "functions")}
-        return catalogue_from_product({**catalogue_doc, "apps": apps})
+                actions[tag] = app_action_tags(app)
+        return catalogue(tags, actions)
 
     # --- plumbing ------------------------------------------------------------------------
 
@@ -270,18 +479,47 @@ class DuctapeTarget:
             operation, "PUT", f"/integrations/integrations/v1/{product_id}", json=body
         )
 
-    def _find_live(self, tag: str) -> WriteResult | None:
-        """The live job with ``tag`` and its id, from a fresh read of the product."""
-        return _job_in({"jobs": self._live_job_documents()}, tag)
+    def _put_until_sent(self, operation: str, body: Mapping[str, Any]) -> Any:
+        """The PUT, retried only while it surely did nothing; _Retryable when it may have."""
 
-    def _write(self, operation: str, attempt: Callable[[bool], WriteResult | None]) -> WriteResult:
-        result = self._retrying(operation, attempt)
-        if result is None:
-            raise TargetError(f"Ductape {operation}: accepted, but the job is not in the product")
-        return result
+        def once(_: bool) -> Any:
+            try:
+                return self._put(operation, body)
+            except _NotSent:
+                raise
+            except _Retryable as exc:
+                raise _MaybeApplied(str(exc)) from None
+
+        try:
+            return self._retrying(operation, once)
+        except _MaybeApplied as exc:
+            raise _Retryable(str(exc)) from None
+
+    def _look_for(self, tag: str) -> Job | None:
+        """Re-read with backoff until ``tag`` is live or the confirm window ends."""
+        end = self._until(self._retry.confirm_window)
+        attempt = 0
+        while True:
+            try:
+                found = self.fetch_job(tag)
+            except DeadlineExceeded:
+                return None
+            except TargetError:
+                found = None
+            if found is not None:
+                return found
+            pause = self._retry.delay(attempt, None)
+            if time.monotonic() + pause > end:
+                return None
+            time.sleep(pause)
+            attempt += 1
+
+    def _until(self, seconds: float) -> float:
+        end = time.monotonic() + seconds
+        return min(end, self._run_end) if self._run_end is not None else end
 
     def _retrying(self, operation: str, step: Callable[[bool], T]) -> T:
-        deadline = time.monotonic() + self._retry.budget
+        deadline = self._until(self._retry.budget)
         last = ""
         for attempt in range(self._retry.attempts):
             try:
@@ -289,7 +527,11 @@ class DuctapeTarget:
             except _Retryable as exc:
                 last = str(exc)
                 pause = self._retry.delay(attempt, exc.retry_after)
-                if attempt + 1 >= self._retry.attempts or time.monotonic() + pause > deadline:
+                if attempt + 1 >= self._retry.attempts:
+                    break
+                if time.monotonic() + pause > deadline:
+                    if exc.retry_after is not None:
+                        last += f"; the server asked to wait {exc.retry_after:g}s, past the limit"
                     break
                 time.sleep(pause)
         raise TargetError(f"Ductape {operation}: gave up after retries ({last})")
@@ -301,84 +543,104 @@ class DuctapeTarget:
     def _send(
         self, operation: str, method: str, path: str, *, auth: bool = True, **kwargs: Any
     ) -> Any:
+        """One request (and, after a 401 on a key's session, one more after a fresh login)."""
+        if not auth:
+            return self._request(operation, method, path, None, **kwargs)
+        token, _ = self._login()
+        try:
+            return self._request(operation, method, path, token, **kwargs)
+        except _Unauthorized as exc:
+            if not self._refresh(token):
+                raise AuthError(
+                    f"{exc}; the DUCTAPE_TOKEN was refused: it has expired or was revoked; "
+                    "set a fresh one, or DUCTAPE_PRIVATE_KEY to log in"
+                ) from None
+        token, _ = self._login()
+        try:
+            return self._request(operation, method, path, token, **kwargs)
+        except _Unauthorized as exc:
+            raise AuthError(str(exc)) from None
+
+    def _request(
+        self, operation: str, method: str, path: str, token: str | None, **kwargs: Any
+    ) -> Any:
         """One request; the envelope's data, or a TargetError/AuthError/_Retryable."""
+        now = time.monotonic()
+        if self._run_end is not None and now >= self._run_end:
+            raise DeadlineExceeded(
+                f"Ductape {operation}: the run's time limit of {self._timeout:g}s is up"
+            )
+        end = now + self._retry.request_timeout
+        _deadline.end = min(end, self._run_end) if self._run_end is not None else end
         headers = {}
-        if auth:
-            token, _ = self._login()
+        if token is not None:
             # The workspace service takes the bare token; the others take a Bearer token.
             headers["Authorization"] = token if "/workspaces/" in path else f"Bearer {token}"
         try:
             response = self._client.request(method, path, headers=headers, **kwargs)
+        except httpx.ConnectError as exc:
+            raise _NotSent(f"connection failed ({type(exc).__name__})") from None
         except httpx.TimeoutException as exc:
+            if self._run_end is not None and time.monotonic() >= self._run_end:
+                raise DeadlineExceeded(
+                    f"Ductape {operation}: the run's time limit of {self._timeout:g}s is up"
+                ) from None
             raise _Retryable(f"timed out ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise _Retryable(f"connection failed ({type(exc).__name__})") from None
-        if response.status_code in RETRY_STATUSES:
-            raise _Retryable(
-                f"HTTP {response.status_code}", _retry_after(response.headers.get("Retry-After"))
-            )
+        finally:
+            _deadline.end = None
+        status = response.status_code
+        if status in NOT_APPLIED_STATUSES or status in MAYBE_APPLIED_STATUSES:
+            error = _NotSent if status in NOT_APPLIED_STATUSES else _Retryable
+            raise error(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
         try:
             body = response.json()
-        except ValueError:
+        except (ValueError, RecursionError):
             body = None
-        ok = response.is_success and isinstance(body, dict) and body.get("status") is not False
-        if ok:
-            return body.get("data") if isinstance(body, dict) else None
+        if response.is_success and isinstance(body, dict) and body.get("status") is not False:
+            return body.get("data")
+        if response.is_success:
+            raise TargetError(f"Ductape {operation}: the answer is not a JSON envelope")
         message = body.get("errors") if isinstance(body, dict) else None
         text = self._scrub(str(message or response.reason_phrase or "no message"))
-        error = f"Ductape {response.status_code}: {text} ({operation})"
-        if response.status_code in (401, 403):
-            raise AuthError(error)
-        raise TargetError(error)
+        error_line = f"Ductape {status}: {text} ({operation})"
+        if status == 401 and token is not None:
+            raise _Unauthorized(error_line)
+        if status in (401, 403):
+            raise AuthError(error_line)
+        raise TargetError(error_line)
 
     def _scrub(self, text: str) -> str:
-        """One line, cut short, with any credential the server echoed masked."""
-        known = self._creds.secrets() + ((self._session[0],) if self._session else ())
+        """One line, cut short, escapes shown, any credential the server echoed masked."""
+        session = self._session
+        known = self._creds.secrets() + ((session[0],) if session else ())
         # Longest first: a short secret inside a longer one must not break the longer's mask.
         for secret in sorted((s for s in known if s), key=len, reverse=True):
             text = text.replace(secret, "***")
-        text = " ".join(text.split())
-        return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 3] + "..."
+        return shorten(text)
 
 
-def _catalogue_tags(product: Mapping[str, Any]) -> dict[str, Any]:
-    """Just the tags of a product's catalogue: apps' access tags and the events' tags."""
-
-    def tagged(items: Any, keep: tuple[str, ...] = ("tag",)) -> list[dict[str, Any]]:
-        return [{k: i[k] for k in keep if k in i} for i in items or () if isinstance(i, dict)]
-
-    return {
-        "apps": [str(a["access_tag"]) for a in tagged(product.get("apps"), ("access_tag",)) if a],
-        "notifications": tagged(product.get("notifications")),
-        "functions": tagged(product.get("functions")),
-        "databases": [
-            {"tag": db.get("tag"), "actions": tagged(db.get("actions"))}
-            for db in product.get("databases") or ()
-            if isinstance(db, dict)
-        ],
-    }
+class _Unauthorized(Exception):
+    """A 401 on a call made with a token: the caller decides whether to log in again."""
 
 
-def _job_in(product: Any, tag: str) -> WriteResult | None:
-    """The job from a PUT's answer, where the server answers with the product (saves a GET)."""
-    if not isinstance(product, dict):
-        return None
-    for doc in product.get("jobs") or ():
-        if isinstance(doc, dict) and doc.get("tag") == tag:
-            return WriteResult(job_from_wire(doc), str(doc.get("_id", "")))
-    return None
+class _MaybeApplied(Exception):
+    """Internal: stops the retry loop at a failure after which a write may have landed."""
 
 
 def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header: a number of seconds or an HTTP date."""
+    """Seconds from a Retry-After header (a number or an HTTP date); None if unusable."""
     if not value:
         return None
     try:
-        return float(value)
+        seconds = float(value)
     except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        seconds = when.timestamp() - time.time()
+    if not math.isfinite(seconds):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    return max(0.0, seconds)

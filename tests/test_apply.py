@@ -1,0 +1,168 @@
+"""apply_plan: statuses, the circuit breaker, confirmation, and Ctrl-C against a hung server
+(a real SIGINT to a real process)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from conftest import SCRIPT, clean_env
+from test_hostile_servers import CREDS, PRODUCT, fake_ductape, job
+from wire_servers import answer, raw_server
+
+from reconciler.apply import apply_plan
+from reconciler.plan import build_plan
+from reconciler.targets.ductape import DuctapeTarget, RetryPolicy
+from reconciler.targets.local import LocalTarget
+
+QUICK = RetryPolicy(attempts=2, base=0.01, cap=0.02, budget=2, request_timeout=2)
+
+
+def test_the_breaker_stops_new_writes_after_k_failures_in_a_row() -> None:
+    puts = 0
+
+    def fail(conn: socket.socket) -> None:
+        nonlocal puts
+        puts += 1
+        answer(conn, 500, b'{"status": false, "meta": {}, "errors": "database is down"}')
+
+    with raw_server(fake_ductape(on_put=fail)) as url:
+        target = DuctapeTarget(url, CREDS, PRODUCT, retry=QUICK)
+        plan = build_plan({f"j{i:02d}": job(f"j{i:02d}") for i in range(20)}, target.fetch_jobs())
+        seen: list[str] = []
+        report = apply_plan(
+            plan, target, parallelism=1, breaker=5, on_result=lambda r: seen.append(r.status)
+        )
+        target.close()
+    statuses = [r.status for r in report.results]
+    assert statuses == ["failed"] * 5 + ["skipped"] * 15
+    assert puts == 5
+    assert report.stopped and "5 writes failed in a row" in report.stopped
+    assert "database is down" in report.stopped
+    assert report.summary().startswith("Apply: 0 created, 0 updated, 5 failed, 15 skipped.")
+    assert sorted(seen) == sorted(statuses)  # every job reported once
+
+
+def test_a_success_resets_the_breaker(tmp_path: Path) -> None:
+    target = LocalTarget(str(tmp_path / "live.db"))
+    for tag in ("b", "d"):
+        target.create_job(job(tag))
+    # Against an empty plan-time view, b and d fail (they exist): never 2 in a row.
+    plan = build_plan({t: job(t) for t in "abcde"}, [])
+    report = apply_plan(plan, target, parallelism=1, breaker=2)
+    target.close()
+    assert [r.status for r in report.results] == ["ok", "failed", "ok", "failed", "ok"]
+    assert report.stopped is None
+
+
+def test_a_write_the_product_does_not_hold_is_not_reported_created() -> None:
+    """A server that says yes to every PUT and stores nothing: the confirming read catches
+    it, and the create is unknown, not ok."""
+    with raw_server(fake_ductape()) as url:
+        policy = RetryPolicy(attempts=2, base=0.01, cap=0.02, budget=2, confirm_window=0.3)
+        target = DuctapeTarget(url, CREDS, PRODUCT, retry=policy)
+        plan = build_plan({"a": job("a")}, target.fetch_jobs())
+        report = apply_plan(plan, target)
+        target.close()
+    (result,) = report.results
+    assert result.status == "unknown" and "not in the product" in (result.error or "")
+
+
+HUNG = """
+import json, sys
+from reconciler.apply import ApplyInterrupted, apply_plan
+from reconciler.model import Job
+from reconciler.plan import build_plan
+from reconciler.targets.ductape import Credentials, DuctapeTarget
+
+target = DuctapeTarget(sys.argv[1], Credentials("a" * 24, "b" * 24, private_key="k"), "c" * 24)
+jobs = {f"j{i}": Job.from_mapping({"tag": f"j{i}", "name": "n", "event_type": "function",
+        "event_tag": "f", "intervals": 60000, "start_at": 1796083200000}) for i in range(10)}
+plan = build_plan(jobs, target.fetch_jobs())
+try:
+    apply_plan(plan, target, parallelism=2)
+except ApplyInterrupted as exc:
+    print(json.dumps({"statuses": [r.status for r in exc.report.results],
+                      "summary": exc.report.summary()}), flush=True)
+    sys.exit(130)
+"""
+
+
+def hang_on_put() -> tuple[threading.Event, object]:
+    arrived = threading.Event()
+
+    def hang(conn: socket.socket) -> None:
+        arrived.set()
+        time.sleep(30)  # never answers; bounded by the test's own exit
+
+    return arrived, fake_ductape(on_put=hang)
+
+
+def test_ctrl_c_returns_within_a_second_while_a_call_hangs(tmp_path: Path) -> None:
+    arrived, handler = hang_on_put()
+    with raw_server(handler) as url:  # type: ignore[arg-type]
+        process = subprocess.Popen(
+            [sys.executable, "-c", HUNG, url],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+        )
+        try:
+            assert arrived.wait(20), "no write reached the server"
+            time.sleep(0.2)
+            sent = time.monotonic()
+            process.send_signal(signal.SIGINT)
+            out, err = process.communicate(timeout=10)
+            took = time.monotonic() - sent
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 130, err
+    assert took < 1.0, took
+    report = json.loads(out)
+    assert report["statuses"] == ["unknown", "unknown"] + ["skipped"] * 8
+    assert "Interrupted: no new write was started." in report["summary"]
+    assert "Traceback" not in err
+
+
+def test_ctrl_c_in_the_cli_exits_130_within_a_second(tmp_path: Path) -> None:
+    arrived, handler = hang_on_put()
+    (tmp_path / "jobs.yaml").write_text(
+        "name: n\ntag: j1\nevent_type: function\nevent_tag: f\nintervals: 1m\n"
+        "start_at: 2026-12-01T00:00:00Z\n"
+    )
+    with raw_server(handler) as url:  # type: ignore[arg-type]
+        env = clean_env(
+            DUCTAPE_USER_ID="a" * 24,
+            DUCTAPE_WORKSPACE_ID="b" * 24,
+            DUCTAPE_PRIVATE_KEY="k",
+            DUCTAPE_PRODUCT="c" * 24,
+        )
+        process = subprocess.Popen(
+            [str(SCRIPT), "apply", str(tmp_path), "--target", url, "--auto-approve"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            text=True,
+            env=env,
+        )
+        try:
+            assert arrived.wait(20), "no write reached the server"
+            time.sleep(0.2)
+            sent = time.monotonic()
+            process.send_signal(signal.SIGINT)
+            _, err = process.communicate(timeout=10)
+            took = time.monotonic() - sent
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 130 and took < 1.0, (took, err)
+    assert "Traceback" not in err
