@@ -309,7 +309,7 @@ def _emit(
     fmt: str,
     color: bool,
     verbose: bool = False,
-    results_shown: bool = False,
+    results_shown: frozenset[str] = frozenset(),
 ) -> None:
     from .render import REPORTER_BY_NAME, Options
 
@@ -614,7 +614,7 @@ def apply(
                     progress.finish()
             if outcomes[-1].interrupted:
                 break  # Ctrl-C: no other product is started
-    _emit(outcomes, fmt, use_color, results_shown=text)
+    _emit(outcomes, fmt, use_color, results_shown=progress.shown if progress else frozenset())
     if any(o.interrupted for o in outcomes):
         return EXIT_INTERRUPTED
     return _code(outcomes)
@@ -638,6 +638,7 @@ class _Progress:
         self.lock = threading.Lock()
         self.bar: Any = None
         self.failures: list[Result] = []
+        self.shown: frozenset[str] = frozenset()
 
     def start(self, total: int) -> None:
         if sys.stdout.isatty() and total >= PROGRESS_BAR_FROM:
@@ -651,6 +652,8 @@ class _Progress:
                 self._line(result)
             elif not result.ok:
                 self.failures.append(result)
+            else:
+                self.shown |= {result.change.tag}  # the bar counted it
 
     def progress(self, _: Change) -> None:
         """A write call returned (its result comes after the confirming read)."""
@@ -668,6 +671,7 @@ class _Progress:
     def _line(self, result: Result) -> None:
         from .render.common import result_line
 
+        self.shown |= {result.change.tag}
         head, _, rest = result_line(result).partition(" ")
         style = "green" if result.ok else "red"
         click.echo(f"  {self.paint(head, style)} {rest}", color=self.color or None)

@@ -159,10 +159,13 @@ def test_ctrl_c_in_the_cli_exits_130_within_a_second(tmp_path: Path) -> None:
             time.sleep(0.2)
             sent = time.monotonic()
             process.send_signal(signal.SIGINT)
-            _, err = process.communicate(timeout=10)
+            out, err = process.communicate(timeout=10)
             took = time.monotonic() - sent
         finally:
             if process.poll() is None:
                 process.kill()
     assert process.returncode == 130 and took < 1.0, (took, err)
     assert "Traceback" not in err
+    # What was written, unknown and never started is reported before the exit.
+    assert "UNKNOWN j1: create outcome unknown" in out
+    assert "Apply: 0 created, 0 updated, 0 failed, 1 unknown. Interrupted" in out

@@ -21,12 +21,13 @@ FORMATS: tuple[Format, ...] = ("text", "json", "markdown", "github")
 class Options:
     """How to render: colours (text), unchanged and foreign jobs listed (-v).
 
-    ``results_shown``: apply already printed each job's result as it finished (text only).
+    ``results_shown``: the tags whose apply result was already printed as it finished (text
+    only); the others (never started, interrupted) are printed with the report.
     """
 
     color: bool = False
     verbose: bool = False
-    results_shown: bool = False
+    results_shown: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

@@ -70,8 +70,12 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
             out += drift_lines(outcome, paint)
         elif outcome.results is None:
             out += plan_lines(outcome.plan, outcome.now, paint, options.verbose)
-        elif not options.results_shown:
-            out += [f"  {result_line(r)}" for r in outcome.results]
+        else:
+            out += [
+                f"  {result_line(r)}"
+                for r in outcome.results
+                if r.change.tag not in options.results_shown
+            ]
         if out and out[-1]:
             out.append("")
         out.append(paint(headline(outcome), "bold"))
