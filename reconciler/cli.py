@@ -13,6 +13,7 @@ import tempfile
 import threading
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, fields
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -176,29 +177,65 @@ def format_option(default: str = "text") -> Callable[[F], F]:
     )
 
 
-def selection_options(func: F) -> F:
-    func = click.option(
-        "--exclude",
-        multiple=True,
-        metavar="GLOB",
-        help="Leave out jobs whose tag matches (repeatable).",
-    )(func)
-    func = click.option(
-        "--only", multiple=True, metavar="GLOB", help="Only jobs whose tag matches (repeatable)."
-    )(func)
-    func = click.option(
-        "--ignore-field",
-        "ignore_field",
-        multiple=True,
-        metavar="FIELD",
-        help="Leave a field an operator owns out of the comparison (repeatable; adds to "
-        "ignore_fields: in .reconciler.yaml).",
-    )(func)
-    return click.option(
-        "--only-product",
-        metavar="NAME",
-        help="With products: in .reconciler.yaml, run only this one.",
-    )(func)
+@dataclass(frozen=True)
+class RunOptions:
+    """The options every command that reads a target shares, as one value."""
+
+    target: str | None = None
+    product: str | None = None
+    references: str = "warn"
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    ignore_field: tuple[str, ...] = ()
+    only_product: str | None = None
+    timeout: float | None = None
+
+
+_RUN_OPTION_NAMES = tuple(f.name for f in fields(RunOptions))
+
+
+def run_options(func: F) -> F:
+    """Add the target, selection and timeout options; the command gets one ``run`` value."""
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        values = {name: kwargs.pop(name) for name in _RUN_OPTION_NAMES if name in kwargs}
+        return func(*args, run=RunOptions(**values), **kwargs)
+
+    decorators = [
+        target_option,
+        product_option,
+        references_option,
+        click.option(
+            "--only",
+            multiple=True,
+            metavar="GLOB",
+            help="Only jobs whose tag matches (repeatable).",
+        ),
+        click.option(
+            "--exclude",
+            multiple=True,
+            metavar="GLOB",
+            help="Leave out jobs whose tag matches (repeatable).",
+        ),
+        click.option(
+            "--ignore-field",
+            "ignore_field",
+            multiple=True,
+            metavar="FIELD",
+            help="Leave a field an operator owns out of the comparison (repeatable; adds to "
+            "ignore_fields: in .reconciler.yaml).",
+        ),
+        click.option(
+            "--only-product",
+            metavar="NAME",
+            help="With products: in .reconciler.yaml, run only this one.",
+        ),
+        timeout_option,
+    ]
+    for decorate in reversed(decorators):
+        wrapper = decorate(wrapper)
+    return wrapper  # type: ignore[return-value]
 
 
 # --- the group ----------------------------------------------------------------------------
@@ -232,14 +269,7 @@ def _use_color(ctx: click.Context, local: bool | None) -> bool:
 def _specs(
     ctx: click.Context,
     paths: tuple[str, ...],
-    target: str | None = None,
-    product: str | None = None,
-    references: str = "warn",
-    only: tuple[str, ...] = (),
-    exclude: tuple[str, ...] = (),
-    ignore_field: tuple[str, ...] = (),
-    only_product: str | None = None,
-    timeout: float | None = None,
+    run: RunOptions | None = None,
     need_paths: bool = True,
 ) -> list[RunSpec]:
     """One RunSpec per product to run: options over environment over .reconciler.yaml."""
@@ -247,7 +277,9 @@ def _specs(
     from .core import RunSpec, product_names
     from .model import MUTABLE_FIELDS
 
-    for name in ignore_field:
+    run = run or RunOptions()
+    target, product, only_product = run.target, run.product, run.only_product
+    for name in run.ignore_field:
         if name not in MUTABLE_FIELDS:
             raise UsageError(
                 f"--ignore-field {name}: not a job field (one of {', '.join(MUTABLE_FIELDS)})"
@@ -294,11 +326,11 @@ def _specs(
                 # Each configured product names its own; DUCTAPE_PRODUCT is for one product.
                 product=(entry.product or entry.name) if several else (product or entry.product),
                 owns=entry.owns,
-                ignore_fields=tuple(dict.fromkeys((*entry.ignore_fields, *ignore_field))),
-                only=only,
-                exclude=exclude,
-                references=references,  # type: ignore[arg-type]
-                timeout=timeout,
+                ignore_fields=tuple(dict.fromkeys((*entry.ignore_fields, *run.ignore_field))),
+                only=run.only,
+                exclude=run.exclude,
+                references=run.references,  # type: ignore[arg-type]
+                timeout=run.timeout,
             )
         )
     return specs
@@ -359,12 +391,8 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str, color: bool |
 
 @main.command(epilog=EPILOG)
 @paths_argument
-@target_option
-@product_option
-@references_option
-@selection_options
+@run_options
 @verbose_option
-@timeout_option
 @click.option(
     "--detailed-exitcode",
     is_flag=True,
@@ -383,29 +411,20 @@ def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str, color: bool |
 def plan(
     ctx: click.Context,
     paths: tuple[str, ...],
-    target: str | None,
-    product: str | None,
-    references: str,
-    only_product: str | None,
-    ignore_field: tuple[str, ...],
-    only: tuple[str, ...],
-    exclude: tuple[str, ...],
+    run: RunOptions,
     verbose: bool,
-    timeout: float,
     detailed_exitcode: bool,
     fmt: str,
     out: str | None,
     color: bool | None,
 ) -> int:
     """Show what apply would change for the manifests under PATHS. Never writes."""
-    from .core import plan as run
+    from . import core
 
-    specs = _specs(
-        ctx, paths, target, product, references, only, exclude, ignore_field, only_product, timeout
-    )
+    specs = _specs(ctx, paths, run)
     if out and len(specs) > 1:
         raise UsageError("--out saves one product's plan: add --only-product NAME")
-    outcomes = [run(spec) for spec in specs]
+    outcomes = [core.plan(spec) for spec in specs]
     _emit(outcomes, fmt, _use_color(ctx, color), verbose)
     if out and outcomes[0].plan is not None and not outcomes[0].failed:
         from .render.jsonfmt import document
@@ -417,12 +436,8 @@ def plan(
 
 @main.command(epilog=EPILOG)
 @paths_argument
-@target_option
-@product_option
-@references_option
-@selection_options
+@run_options
 @verbose_option
-@timeout_option
 @format_option()
 @_color_option
 @click.pass_context
@@ -430,15 +445,8 @@ def plan(
 def drift(
     ctx: click.Context,
     paths: tuple[str, ...],
-    target: str | None,
-    product: str | None,
-    references: str,
-    only_product: str | None,
-    ignore_field: tuple[str, ...],
-    only: tuple[str, ...],
-    exclude: tuple[str, ...],
+    run: RunOptions,
     verbose: bool,
-    timeout: float,
     fmt: str,
     color: bool | None,
 ) -> int:
@@ -447,12 +455,9 @@ def drift(
     Drift is a field changed live, a job missing live, or an orphan (a live job this
     repository owns with no manifest). Foreign jobs and ignored fields never count.
     """
-    from .core import plan as run
+    from . import core
 
-    specs = _specs(
-        ctx, paths, target, product, references, only, exclude, ignore_field, only_product, timeout
-    )
-    outcomes = [run(spec, "drift") for spec in specs]
+    outcomes = [core.plan(spec, "drift") for spec in _specs(ctx, paths, run)]
     _emit(outcomes, fmt, _use_color(ctx, color), verbose)
     return _code(outcomes)
 
@@ -487,11 +492,7 @@ def show(
 
 @main.command(epilog=EPILOG)
 @paths_argument
-@target_option
-@product_option
-@references_option
-@selection_options
-@timeout_option
+@run_options
 @click.option(
     "--plan",
     "plan_file",
@@ -521,14 +522,7 @@ def show(
 def apply(
     ctx: click.Context,
     paths: tuple[str, ...],
-    target: str | None,
-    product: str | None,
-    references: str,
-    only_product: str | None,
-    ignore_field: tuple[str, ...],
-    only: tuple[str, ...],
-    exclude: tuple[str, ...],
-    timeout: float,
+    run: RunOptions,
     plan_file: str | None,
     auto_approve: bool,
     parallelism: int,
@@ -541,19 +535,7 @@ def apply(
 
     use_color = _use_color(ctx, color)
     text = fmt == "text"
-    specs = _specs(
-        ctx,
-        paths,
-        target,
-        product,
-        references,
-        only,
-        exclude,
-        ignore_field,
-        only_product,
-        timeout,
-        need_paths=not plan_file,
-    )
+    specs = _specs(ctx, paths, run, need_paths=not plan_file)
     progress = _Progress(use_color) if text else None
 
     def approve(outcome: Outcome) -> None:
@@ -741,7 +723,8 @@ def export(
     from .export import export_jobs
     from .strings import printable
 
-    spec = _specs(ctx, (), target, product, timeout=timeout, need_paths=False)[0]
+    options = RunOptions(target=target, product=product, timeout=timeout)
+    spec = _specs(ctx, (), options, need_paths=False)[0]
     target_ = open_for(spec)
     try:
         jobs = target_.fetch_jobs()
