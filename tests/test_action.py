@@ -14,25 +14,14 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import pytest
+from cli_features import config_has_paths, formats_of
 from conftest import SCRIPT, RunningServer, clean_env, run_script
-
-from reconciler.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "action" / "run.py"
 EXAMPLES = ROOT / "examples" / "jobs"
 INVALID = ROOT / "tests" / "data" / "invalid" / "wrong-types.yaml"
-
-
-def formats_of(command: str) -> tuple[str, ...]:
-    """The --format choices the CLI offers for ``command`` (none if it has no such command)."""
-    found = cli.commands.get(command)
-    for param in found.params if found else ():
-        if param.name == "fmt" and isinstance(param.type, click.Choice):
-            return tuple(str(choice) for choice in param.type.choices)
-    return ()
 
 
 def needs_markdown(command: str) -> pytest.MarkDecorator:
@@ -337,7 +326,9 @@ def test_drift_reports_a_changed_live_job(tmp_path: Path) -> None:
 
 
 @pytest.mark.xfail(
-    reason="needs `paths:` in .reconciler.yaml (the lead's part of issue 8)", strict=True
+    not config_has_paths(),
+    reason="needs `paths:` in .reconciler.yaml (the lead's part of issue 8)",
+    strict=True,
 )
 def test_empty_paths_come_from_the_configuration(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, tmp_path / "jobs")
