@@ -24,6 +24,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 COMMANDS = ("validate", "plan", "apply", "drift")
@@ -77,20 +78,40 @@ def install() -> int:
 # -- run -----------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Invocation:
+    """The command the inputs ask for, split into words; never passed through a shell."""
+
+    binary: str
+    command: str
+    paths: tuple[str, ...]
+    args: tuple[str, ...]
+
+    def argv(self, fmt: str) -> list[str]:
+        extra = ["--detailed-exitcode"] if self.command == "plan" else []
+        # ARGS come last: an option given there (a second --format) wins over the action's.
+        return [self.binary, self.command, *self.paths, *extra, "--format", fmt, *self.args]
+
+
 def run() -> int:
     """Run the command the inputs ask for; the step fails on 1 and 3, never on 2 alone."""
     command = os.environ.get("INPUT_COMMAND", "").strip()
     report = _report_path(command if command in COMMANDS else "invalid")
     try:
-        argv = _command_line(command)
+        invocation = _invocation(command)
     except ActionInputError as exc:
         print(f"::error title=reconciler action::{_escape(str(exc))}")
-        report.write_text(f"#### reconciler: the action was misconfigured\n\n{exc}\n")
-        _summarise(report.read_text(encoding="utf-8"))
+        text = f"#### reconciler: the action was misconfigured\n\n{exc}\n"
+        report.write_text(text, encoding="utf-8")
+        _summarise(text)
         _set_outputs({"exit-code": str(EXIT_ERROR), "has-changes": "false", "report": report})
         return EXIT_ERROR
 
     env = dict(os.environ)
+    # The action writes the summary and outputs; a reconciler that also writes them when it
+    # sees GITHUB_ACTIONS must not write them twice.
+    for variable in ("GITHUB_STEP_SUMMARY", "GITHUB_OUTPUT"):
+        env.pop(variable, None)
     # The inputs win over variables the caller set; empty inputs leave those alone.
     for name, variable in (
         ("INPUT_TARGET", "RECONCILER_TARGET"),
@@ -102,13 +123,17 @@ def run() -> int:
 
     if command == "validate":
         # Annotations on the pull request's lines: workflow commands, meant for the runner.
-        annotate = [argv[0], "validate", *argv[2:], "--format", "github"]
-        subprocess.run(annotate, env=env, stdin=subprocess.DEVNULL, check=False)
+        subprocess.run(invocation.argv("github"), env=env, stdin=subprocess.DEVNULL, check=False)
         sys.stdout.flush()
 
     with report.open("w", encoding="utf-8") as out:
         done = subprocess.run(
-            argv, env=env, stdout=out, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, check=False
+            invocation.argv("markdown"),
+            env=env,
+            stdout=out,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            check=False,
         )
     code = done.returncode
     errors = done.stderr.decode("utf-8", "replace")
@@ -135,7 +160,7 @@ def run() -> int:
     return code if failed else EXIT_OK
 
 
-def _command_line(command: str) -> list[str]:
+def _invocation(command: str) -> Invocation:
     if command not in COMMANDS:
         raise ActionInputError(f"the input 'command' must be one of {', '.join(COMMANDS)}")
     try:
@@ -146,9 +171,7 @@ def _command_line(command: str) -> list[str]:
     binary = os.environ.get("RECONCILER_BIN") or shutil.which("reconciler")
     if not binary:
         raise ActionInputError("reconciler is not installed (RECONCILER_BIN is not set)")
-    extra = ["--detailed-exitcode"] if command == "plan" else []
-    # ARGS come last: an option given there (a second --format) wins over the action's.
-    return [binary, command, *paths, *extra, "--format", "markdown", *args]
+    return Invocation(binary, command, tuple(paths), tuple(args))
 
 
 def _report_path(command: str) -> Path:

@@ -89,8 +89,8 @@ def run_step(
         GITHUB_STEP_SUMMARY=str(summary_file),
         RUNNER_TEMP=str(runner_temp),
         RECONCILER_BIN=str(SCRIPT),
-        **(env_vars or {}),
     )
+    env.update(env_vars or {})
     for name, value in inputs.items():
         env[f"INPUT_{name.upper()}"] = value
     done = subprocess.run(
@@ -201,6 +201,30 @@ def test_args_are_split_like_a_shell_without_one(tmp_path: Path) -> None:
     assert step.returncode == 0, step.log
     assert saved.is_file()
     assert not (ROOT / "pwned.json").exists()
+
+
+def test_the_summary_is_written_once_even_by_a_cli_that_writes_it_too(tmp_path: Path) -> None:
+    """Issue 8 lets reconciler write the step summary itself under GITHUB_ACTIONS=true.
+
+    The action owns the summary and the outputs, so the CLI does not see those files. No
+    reconciler does this yet: a stand-in script plays that CLI.
+    """
+    stand_in = tmp_path / "reconciler"
+    stand_in.write_text(
+        f"#!{sys.executable}\n"
+        "import os, sys\n"
+        "for name in ('GITHUB_STEP_SUMMARY', 'GITHUB_OUTPUT'):\n"
+        "    if os.environ.get(name):\n"
+        "        with open(os.environ[name], 'a') as f:\n"
+        "            f.write('written by the CLI\\n')\n"
+        "print('#### reconciler: Plan: 1 to create')\n"
+        "sys.exit(2)\n"
+    )
+    stand_in.chmod(0o755)
+    step = run_step(tmp_path, env_vars={"RECONCILER_BIN": str(stand_in)}, command="plan")
+    assert step.summary == "#### reconciler: Plan: 1 to create\n"
+    assert step.outputs["has-changes"] == "true"
+    assert "written by the CLI" not in "".join(step.outputs.values())
 
 
 @pytest.mark.parametrize("command", ["plan", "drift"])
