@@ -7,6 +7,7 @@ installed script, as the install step would output it.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from cli_features import config_has_paths, formats_of
 from conftest import SCRIPT, RunningServer, clean_env, run_script
 
@@ -364,33 +366,94 @@ def test_empty_paths_come_from_the_configuration(tmp_path: Path) -> None:
     assert "Plan: 6 to create" in step.summary
 
 
-def test_install_makes_a_virtualenv_once(tmp_path: Path) -> None:
-    """The install step: the action's checkout into a virtualenv under RUNNER_TEMP, reused."""
-    output_file = tmp_path / "github-output"
-    env = clean_env(
-        GITHUB_ACTION_PATH=str(ROOT),
-        GITHUB_OUTPUT=str(output_file),
-        RUNNER_TEMP=str(tmp_path),
-    )
-    made: list[int] = []
-    for _ in range(2):
-        output_file.write_text("")
-        done = subprocess.run(
-            [sys.executable, str(RUN), "install"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            stdin=subprocess.DEVNULL,
-        )
-        assert done.returncode == 0, done.stderr
-        script = Path(parse_outputs(output_file.read_text())["bin"])
-        assert script.name == "reconciler" and script.is_file()
-        assert script.parent.parent.parent == tmp_path
-        made.append(script.stat().st_mtime_ns)
-    # The second use in the same job found the first install and left it alone.
-    assert made[0] == made[1]
-    assert len(list(tmp_path.glob("reconciler-venv-*"))) == 1
+# -- action.yml's own steps -----------------------------------------------------------------
+
+BASH = shutil.which("bash") or "/bin/bash"
+EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
+
+
+def evaluate(text: str, values: dict[str, str]) -> str:
+    """Fill in the ``${{ ... }}`` of action.yml: only the names ``values`` holds are allowed."""
+
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        assert name in values, f"action.yml uses ${{{{ {name} }}}}, which this test cannot fill"
+        return values[name]
+
+    return EXPRESSION.sub(one, text)
+
+
+def run_composite(tmp_path: Path, inputs: dict[str, str]) -> tuple[dict[str, str], str]:
+    """Run action.yml's steps as the runner would; the action's outputs and the summary.
+
+    setup-python is the one step not run: its ``python-path`` output is this interpreter.
+    Each ``run:`` goes through bash with its step's ``env:`` filled in, as the runner does.
+    """
+    with (ROOT / "action.yml").open(encoding="utf-8") as handle:
+        action = yaml.safe_load(handle)
+    values = {f"inputs.{name}": spec.get("default", "") for name, spec in action["inputs"].items()}
+    values.update({f"inputs.{name}": value for name, value in inputs.items()})
+    summary = tmp_path / "step-summary"
+    summary.write_text("")
+    for number, step in enumerate(action["runs"]["steps"]):
+        outputs: dict[str, str] = {}
+        if "uses" in step:
+            assert step["uses"].startswith("actions/setup-python@"), step["uses"]
+            outputs["python-path"] = sys.executable
+        else:
+            output_file = tmp_path / f"output-{number}"
+            output_file.write_text("")
+            env = clean_env(
+                GITHUB_ACTIONS="true",
+                GITHUB_ACTION_PATH=str(ROOT),
+                GITHUB_OUTPUT=str(output_file),
+                GITHUB_STEP_SUMMARY=str(summary),
+                RUNNER_TEMP=str(tmp_path),
+                # Not this test's virtualenv: the step must run the reconciler it installed.
+                PATH=os.defpath,
+            )
+            env.update({k: evaluate(str(v), values) for k, v in step.get("env", {}).items()})
+            assert step["shell"] == "bash"
+            assert "${{" not in step["run"], "inputs reach the script only through env:"
+            done = subprocess.run(
+                [BASH, "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+                stdin=subprocess.DEVNULL,
+            )
+            outputs = parse_outputs(output_file.read_text(encoding="utf-8"))
+            outputs["__exit__"] = str(done.returncode)
+        values.update({f"steps.{step['id']}.outputs.{k}": v for k, v in outputs.items()})
+        if outputs.get("__exit__", "0") != "0":
+            break  # a failed step ends the action, as on the runner
+    results = {name: evaluate(spec["value"], values) for name, spec in action["outputs"].items()}
+    results["__exit__"] = outputs["__exit__"]
+    return results, summary.read_text(encoding="utf-8")
+
+
+def test_the_action_steps_install_then_plan(tmp_path: Path) -> None:
+    """action.yml's steps hand inputs and outputs to each other under the names run.py reads."""
+    inputs: dict[str, str] = {
+        "command": "plan",
+        "paths": "examples/jobs",
+        "target": empty_target(tmp_path),
+    }
+    outputs, summary = run_composite(tmp_path, inputs)
+    assert outputs["__exit__"] == "0"
+    assert (outputs["exit-code"], outputs["has-changes"]) == ("2", "true")
+    assert Path(outputs["report"]).read_text(encoding="utf-8") == summary
+    assert "Plan: 6 to create" in summary
+    # The reconciler that ran is the one installed under RUNNER_TEMP, from this checkout.
+    (venv,) = tmp_path.glob("reconciler-venv-*")
+    script = venv / "bin" / "reconciler"
+    installed = script.stat().st_mtime_ns
+    # A second use in the same job finds that install and leaves it alone.
+    again, _ = run_composite(tmp_path, inputs)
+    assert again["has-changes"] == "true"
+    assert script.stat().st_mtime_ns == installed
     version = subprocess.run(
         [str(script), "--version"], capture_output=True, text=True, timeout=60, check=True
     )
