@@ -2,9 +2,11 @@
 
     python run.py install   a virtualenv under $RUNNER_TEMP, the action's own checkout
                             ($GITHUB_ACTION_PATH) installed into it; output ``bin``, the script
-    python run.py run       reconciler COMMAND PATHS --format markdown ARGS; the report goes
-                            to a file, the log and $GITHUB_STEP_SUMMARY; outputs ``exit-code``,
-                            ``has-changes``, ``report``
+    python run.py run       reconciler COMMAND PATHS --format markdown ARGS (plan with
+                            --detailed-exitcode; validate first once more with --format github,
+                            for annotations); the report goes to a file, the log and
+                            $GITHUB_STEP_SUMMARY; outputs ``exit-code``, ``has-changes``,
+                            ``report``
 
 action.yml hands every input over as an environment variable (INPUT_COMMAND, INPUT_PATHS,
 INPUT_TARGET, INPUT_PRODUCT, INPUT_ARGS), never as a template inside a script, so no input
