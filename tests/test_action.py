@@ -17,25 +17,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from cli_features import config_has_paths, formats_of
 from conftest import SCRIPT, RunningServer, clean_env, run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "action" / "run.py"
 EXAMPLES = ROOT / "examples" / "jobs"
 INVALID = ROOT / "tests" / "data" / "invalid" / "wrong-types.yaml"
-
-
-def needs_markdown(command: str) -> pytest.MarkDecorator:
-    """Expected to fail until the CLI's ``command`` writes Markdown (the lead's part of issue 8).
-
-    Strict: once the CLI has it, the test must pass, and the marker stops applying by itself.
-    """
-    return pytest.mark.xfail(
-        "markdown" not in formats_of(command),
-        reason=f"needs `reconciler {command} --format markdown`, not on this branch yet",
-        strict=True,
-    )
 
 
 @dataclass(frozen=True)
@@ -127,7 +114,7 @@ def test_plan_of_the_examples_against_an_empty_target(tmp_path: Path) -> None:
     assert report.suffix == ".md"
     assert "Plan: 6 to create, 0 to update" in step.summary
     for tag in ("archive_old_orders", "billing.retry_failed", "weekly_digest"):
-        assert f"+ create {tag}" in step.summary
+        assert f"| `{tag}` | create | all (new job) |" in step.summary
     assert step.report == step.summary
     # The log shows the same report, with workflow commands paused around it.
     first, *body, last = step.log.splitlines()
@@ -286,7 +273,6 @@ def test_validate_annotates_the_lines(tmp_path: Path) -> None:
     assert "duplicate tag 'warm_catalogue_cache'" in first
 
 
-@needs_markdown("validate")
 def test_validate_fails_on_a_duplicate_tag(tmp_path: Path) -> None:
     duplicate_tags(tmp_path)
     step = run_step(tmp_path, cwd=tmp_path, command="validate", paths="jobs")
@@ -295,7 +281,6 @@ def test_validate_fails_on_a_duplicate_tag(tmp_path: Path) -> None:
     assert "duplicate tag 'warm_catalogue_cache'" in step.summary
 
 
-@needs_markdown("validate")
 def test_validate_passes_on_the_examples(tmp_path: Path) -> None:
     step = run_step(tmp_path, command="validate", paths="examples/jobs")
     assert step.returncode == 0, step.log
@@ -303,7 +288,6 @@ def test_validate_passes_on_the_examples(tmp_path: Path) -> None:
     assert step.summary.strip()
 
 
-@needs_markdown("apply")
 def test_apply_with_a_max_changes_guard(tmp_path: Path) -> None:
     target = empty_target(tmp_path)
     refused = run_step(
@@ -326,7 +310,6 @@ def test_apply_with_a_max_changes_guard(tmp_path: Path) -> None:
     assert (applied.outputs["exit-code"], applied.outputs["has-changes"]) == ("0", "false")
 
 
-@needs_markdown("drift")
 def test_drift_reports_a_changed_live_job(tmp_path: Path) -> None:
     target = empty_target(tmp_path)
     applied = run_script(
@@ -351,11 +334,6 @@ def test_drift_reports_a_changed_live_job(tmp_path: Path) -> None:
     assert "nightly_sales_report" in drifted.summary
 
 
-@pytest.mark.xfail(
-    not config_has_paths(),
-    reason="needs `paths:` in .reconciler.yaml (the lead's part of issue 8)",
-    strict=True,
-)
 def test_empty_paths_come_from_the_configuration(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, tmp_path / "jobs")
     (tmp_path / ".reconciler.yaml").write_text("paths: [jobs]\n")

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cli_features import config_has_paths
 from conftest import clean_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -101,8 +100,7 @@ def manifests(tmp_path: Path) -> Iterator[Path]:
     shutil.copy(EXAMPLES / "cache-warm.yaml", repo / "jobs" / "a.yaml")
     shutil.copy(EXAMPLES / "reports" / "nightly.yaml", repo / "jobs" / "b.yaml")
     git(repo, "init", "-q")
-    if config_has_paths():
-        (repo / ".reconciler.yaml").write_text("paths: [jobs]\n")
+    (repo / ".reconciler.yaml").write_text("paths: [jobs]\n")
     git(repo, "add", "-A")
     yield repo
 
@@ -187,11 +185,6 @@ def test_a_config_with_args_checks_every_manifest_when_one_file_changes(
     assert "(no files to check)Skipped" in skipped.stdout
 
 
-@pytest.mark.xfail(
-    not config_has_paths(),
-    reason="needs `paths:` in .reconciler.yaml (the lead's part of issue 8)",
-    strict=True,
-)
 def test_paths_from_the_configuration_leave_other_yaml_alone(
     manifests: Path, hook_repo: tuple[Path, str]
 ) -> None:
