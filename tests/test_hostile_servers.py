@@ -372,3 +372,40 @@ def test_reads_do_not_wait_for_the_write_lock(tmp_path: Path) -> None:
             target.close()
     assert [j.tag for j in live] == ["purge_expired_sessions"]
     assert took < 1.0, took
+
+
+def test_a_proxy_from_the_environment_is_still_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deadline wraps httpx's own connection pools, so HTTP(S)_PROXY keeps working."""
+    seen: list[bytes] = []
+
+    def proxy(conn: socket.socket) -> None:
+        request = read_request(conn)
+        seen.append(request.split(b"\r\n", 1)[0])
+        answer(conn, 401, b'{"status": false, "meta": {}, "errors": "proxy says no"}')
+
+    with raw_server(proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        target = DuctapeTarget("http://127.0.0.2:1", CREDS, PRODUCT, retry=QUICK)
+        with pytest.raises(TargetError, match="proxy says no"):
+            target.fetch_jobs()
+        target.close()
+    assert seen == [b"POST http://127.0.0.2:1/users/users/v1/login/authKey HTTP/1.1"]
+
+
+def test_the_deadline_holds_through_an_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    def trickling_proxy(conn: socket.socket) -> None:
+        read_request(conn)
+        trickle(conn)
+
+    with raw_server(trickling_proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        target = DuctapeTarget("http://127.0.0.2:1", CREDS, PRODUCT, retry=QUICK, timeout=2.0)
+        started = time.monotonic()
+        with pytest.raises(TargetError):
+            target.fetch_jobs()
+        target.close()
+    assert time.monotonic() - started < 3.0

@@ -191,16 +191,22 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def _deadline_transport() -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport()
-    # httpx builds its connection pool itself and offers no way to pass a network backend;
-    # the pool keeps it in one attribute, read at each new connection.
-    pool = transport._pool
-    inner = getattr(pool, "_network_backend", None)
-    if not isinstance(inner, httpcore.NetworkBackend):  # pragma: no cover - httpcore changed
-        raise RuntimeError("httpcore's connection pool has no network backend to wrap")
-    pool._network_backend = _DeadlineBackend(inner)
-    return transport
+def _add_deadlines(client: httpx.Client) -> None:
+    """Clamp every connection of ``client`` (direct, or through an environment proxy) to
+    the deadline of the request on its thread."""
+    # httpx builds its connection pools itself (one per proxy the environment names) and
+    # offers no way to pass a network backend; each pool keeps it in one attribute, read
+    # at each new connection. Only transports httpx built are touched.
+    transports = [client._transport, *client._mounts.values()]
+    for transport in transports:
+        if not isinstance(transport, httpx.HTTPTransport):
+            continue
+        pool = transport._pool
+        inner = getattr(pool, "_network_backend", None)
+        if not isinstance(inner, httpcore.NetworkBackend):  # pragma: no cover - httpcore moved
+            raise RuntimeError("httpcore's connection pool has no network backend to wrap")
+        if not isinstance(inner, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(inner)
 
 
 class DuctapeTarget:
@@ -233,9 +239,10 @@ class DuctapeTarget:
         self._client = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(per_request, connect=min(per_request, 10.0)),
-            transport=transport or _deadline_transport(),
+            transport=transport,
             headers={"User-Agent": "reconciler"},
         )
+        _add_deadlines(self._client)
         self._login_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._session: tuple[str, str] | None = None  # (auth token, public key)
