@@ -41,7 +41,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import JobExists, TargetError
 from ..model import Job
 from ..schema import check_value
-from ..strings import printable
+from ..strings import printable, shorten
 from ..targets.store import Store
 from ..targets.wire import ENVELOPE_KEYS
 from .accounts import TOKEN_TTL_SECONDS, Accounts, LoginThrottled, Session
@@ -376,7 +376,7 @@ class _Api:
         _same_workspace(call.path["workspace_id"], session)
         app = self.accounts.app_by_tag(session.workspace_id, call.path["access_tag"])
         if app is None:
-            raise ApiError(404, f"no app with access tag {call.path['access_tag']!r}")
+            raise ApiError(404, f"no app with access tag {_shown(call.path['access_tag'])}")
         return app
 
     def app_by_id(self, call: Call) -> dict[str, Any]:
@@ -384,7 +384,7 @@ class _Api:
         app = self.accounts.app(call.path["app_id"])
         # Another workspace's app is reported missing rather than forbidden.
         if app is None or app.get("workspace_id") != session.workspace_id:
-            raise ApiError(404, f"no app with _id {call.path['app_id']!r}")
+            raise ApiError(404, f"no app with _id {_shown(call.path['app_id'])}")
         return app
 
     # --- products and jobs ----------------------------------------------------------------
@@ -408,7 +408,7 @@ class _Api:
         # find_product also matches names; the wire addresses products by _id only.
         doc = self.store.product_document(product_id) if row and row.id == product_id else None
         if doc is None:
-            raise ApiError(404, f"no product with _id {product_id!r} in this workspace")
+            raise ApiError(404, f"no product with _id {_shown(product_id)} in this workspace")
         return doc
 
     def put_product(self, call: Call) -> dict[str, Any]:
@@ -419,7 +419,7 @@ class _Api:
         body = _object(call.body)
         component = body.get("component")
         if component != "job":
-            raise ApiError(400, f"unknown component {component!r}: this server knows 'job'")
+            raise ApiError(400, f"unknown component {_shown(component)}: this server knows 'job'")
         fields = {k: v for k, v in body.items() if k not in ENVELOPE_KEYS}
         job_id = body.get("_id")
         if job_id is None:
@@ -432,14 +432,14 @@ class _Api:
             return {}
         doc = self.store.product_document(product_id)
         if doc is None:  # only if the product vanished under us; no delete exists
-            raise ApiError(404, f"no product with _id {product_id!r} in this workspace")
+            raise ApiError(404, f"no product with _id {_shown(product_id)} in this workspace")
         return doc
 
     def _create_job(self, product_id: str, fields: dict[str, Any]) -> None:
         job = _canonical(fields)
         if self.store.job_document(product_id, job["tag"]) is not None:
             raise ApiError(
-                422, f"a job tagged {job['tag']!r} already exists; send its _id to update it"
+                422, f"a job tagged {_shown(job['tag'])} already exists; send its _id to update it"
             )
         _store_write(lambda: self.store.create_job(product_id, job))  # fmt: skip
 
@@ -448,7 +448,7 @@ class _Api:
             (d for d in self.store.job_documents(product_id) if d.get("_id") == job_id), None
         )
         if existing is None:
-            raise ApiError(404, f"no job with _id {job_id!r} in this product")
+            raise ApiError(404, f"no job with _id {_shown(job_id)} in this product")
         merged = {k: v for k, v in existing.items() if k != "_id"}
         merged.update(fields)
         job = _canonical(merged)
@@ -475,6 +475,11 @@ def _store_write(write: Callable[[], object]) -> None:
         # A tag clash lost to a concurrent writer is the client's problem; any other store
         # error (disk, lock) is ours and stays a 500 whose message names no path.
         raise ApiError(422, str(exc)) from None
+
+
+def _shown(value: object) -> str:
+    """A client's value in a message: quoted, escaped, cut short."""
+    return repr(shorten(str(value), 80))
 
 
 def _object(body: Any) -> dict[str, Any]:
