@@ -404,18 +404,26 @@ class _Api:
         return self._product(call.path["product_id"], session)
 
     def _product(self, product_id: str, session: Session) -> dict[str, Any]:
-        row = self.store.find_product(product_id, session.workspace_id)
-        # find_product also matches names; the wire addresses products by _id only.
-        doc = self.store.product_document(product_id) if row and row.id == product_id else None
-        if doc is None:
+        self._check_product(product_id, session)
+        doc = self.store.product_document(product_id)
+        if doc is None:  # only if the product vanished under us; no delete exists
             raise ApiError(404, f"no product with _id {_shown(product_id)} in this workspace")
         return doc
+
+    def _check_product(self, product_id: str, session: Session) -> None:
+        """404 unless the token's workspace has this product (its jobs are not read)."""
+        row = self.store.find_product(product_id, session.workspace_id)
+        # find_product also matches names; the wire addresses products by _id only.
+        if row is None or row.id != product_id:
+            raise ApiError(404, f"no product with _id {_shown(product_id)} in this workspace")
 
     def put_product(self, call: Call) -> dict[str, Any]:
         """A job create (no ``_id``) or update (its ``_id``); strict wire answers ``{}``."""
         session = _session(call)
         product_id = call.path["product_id"]
-        self._product(product_id, session)
+        # A write reads only what it touches: the product's row and the one job, never the
+        # whole product (on a product of thousands of jobs that was the cost of every PUT).
+        self._check_product(product_id, session)
         body = _object(call.body)
         component = body.get("component")
         if component != "job":
@@ -444,10 +452,8 @@ class _Api:
         _store_write(lambda: self.store.create_job(product_id, job))  # fmt: skip
 
     def _update_job(self, product_id: str, job_id: str, fields: dict[str, Any]) -> None:
-        existing = next(
-            (d for d in self.store.job_documents(product_id) if d.get("_id") == job_id), None
-        )
-        if existing is None:
+        existing = self.store.job_by_id(product_id, job_id)
+        if not isinstance(existing, dict) or existing.get("damaged"):
             raise ApiError(404, f"no job with _id {_shown(job_id)} in this product")
         merged = {k: v for k, v in existing.items() if k != "_id"}
         merged.update(fields)

@@ -268,6 +268,12 @@ class Store:
         )
         return _job_row(*rows[0]) if rows else None
 
+    def job_by_id(self, product_id: str, job_id: str) -> Any | None:
+        rows = self.read(
+            "SELECT id, tag, doc FROM jobs WHERE product_id = ? AND id = ?", (product_id, job_id)
+        )
+        return _job_row(*rows[0]) if rows else None
+
     def create_job(self, product_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Insert a job (wire form, without ``_id``); JobExists if the tag is taken."""
         doc = {"_id": new_id(), **{k: v for k, v in body.items() if k != "_id"}}
