@@ -340,6 +340,17 @@ def test_log_ins_are_throttled_per_user(ductape_server: RunningServer) -> None:
     assert right.status_code == 429  # the throttle is per user, not per key tried
 
 
+def test_the_log_in_limit_can_be_raised_for_load_tests(tmp_path: Path) -> None:
+    with server_with(tmp_path / "load.db", logins_per_minute=100) as s:
+        body = {"user_id": s.user_id, "workspace_id": s.workspace_id, "private_key": s.private_key}
+        with httpx.Client(base_url=s.base_url, timeout=10) as client:
+            statuses = {
+                client.post("/users/users/v1/login/authKey", json=body).status_code
+                for _ in range(40)
+            }
+    assert statuses == {201}
+
+
 def test_token_rows_are_bounded_per_user(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "tokens.db"))
     try:

@@ -44,7 +44,7 @@ from ..schema import check_value
 from ..strings import printable, shorten
 from ..targets.store import Store
 from ..targets.wire import ENVELOPE_KEYS
-from .accounts import TOKEN_TTL_SECONDS, Accounts, LoginThrottled, Session
+from .accounts import LOGINS_PER_MINUTE, TOKEN_TTL_SECONDS, Accounts, LoginThrottled, Session
 from .seed import PRODUCT_STATUSES
 
 log = logging.getLogger("reconciler.server")
@@ -96,15 +96,21 @@ def create_app(
     max_body_bytes: int = 1_000_000,
     wire: str = "strict",
     token_ttl: float = TOKEN_TTL_SECONDS,
+    logins_per_minute: int = LOGINS_PER_MINUTE,
 ) -> Starlette:
     """The local Ductape server over ``store``; bodies above ``max_body_bytes`` get a 413.
 
     ``wire`` is "strict" (a PUT answers without the product) or "full" (with it);
-    ``token_ttl`` is how many seconds a token from login or a builder session lives.
+    ``token_ttl`` is how many seconds a token from login or a builder session lives;
+    ``logins_per_minute`` caps each user's log-ins (a load test may raise it).
     """
     if wire not in WIRE_MODES:
         raise ValueError(f"wire must be one of {', '.join(WIRE_MODES)}")
-    api = _Api(store, Accounts(store, token_ttl=token_ttl), full_answers=wire == "full")
+    api = _Api(
+        store,
+        Accounts(store, token_ttl=token_ttl, logins_per_minute=logins_per_minute),
+        full_answers=wire == "full",
+    )
     users, apps = "/users/users/v1", "/apps/apps/v1"
     workspaces, products = "/workspaces/workspaces/v1", "/integrations/integrations/v1"
     table: list[tuple[str, str, Handler]] = [
