@@ -420,3 +420,39 @@ def test_the_deadline_holds_through_an_environment_proxy(monkeypatch: pytest.Mon
             target.fetch_jobs()
         target.close()
     assert time.monotonic() - started < 3.0
+
+
+def test_tags_from_the_server_stay_one_path_segment() -> None:
+    paths: list[bytes] = []
+    evil = "../../../users/users/v1/login/authKey?steal=1"
+    product = {"_id": PRODUCT, "jobs": [], "apps": [{"access_tag": evil}]}
+
+    def read(conn: socket.socket) -> None:
+        request = read_request(conn)
+        paths.append(request.split(b" ")[1]) if request else None
+        answer(conn, 200, envelope(product))
+
+    def handle(conn: socket.socket) -> None:
+        first = read_request(conn)  # the log-in
+        answer(conn, 201, LOGIN_OK)
+        paths.append(first.split(b" ")[1])
+        for _ in range(5):
+            read(conn)
+
+    with raw_server(handle) as url:
+        target = DuctapeTarget(url, CREDS, PRODUCT, retry=QUICK)
+        target.catalogue()
+        target.close()
+    assert paths[2].startswith(
+        f"/apps/apps/v1/access/{WORKSPACE}/..%2F..%2F..%2Fusers%2Fusers%2Fv1%2Flogin%2FauthKey%3Fsteal%3D1?".encode()
+    ), paths
+
+
+def test_a_listed_product_without_a_proper_id_is_not_used() -> None:
+    listing = [{"name": "shop", "_id": "../../users/users/v1/login/authKey"}]
+    with raw_server(fake_ductape(on_read=lambda c: answer(c, 200, envelope(listing)))) as url:
+        target = DuctapeTarget(url, CREDS, "shop", retry=QUICK)
+        with pytest.raises(TargetError) as caught:
+            target.fetch_jobs()
+        target.close()
+    assert str(caught.value) == "no product named 'shop' in the workspace"

@@ -28,6 +28,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpcore
 import httpx
@@ -310,10 +311,11 @@ class DuctapeTarget:
                     f"/integrations/integrations/v1/workspace/{ws}/all",
                     params=self._query(),
                 )
-                listed = [p for p in products or () if isinstance(p, dict)]
-                matches = [
-                    p["_id"] for p in listed if p.get("name") == self.product and p.get("_id")
+                # A listed product without a proper _id could address any path: not one.
+                listed = [
+                    p for p in products or () if isinstance(p, dict) and is_object_id(p.get("_id"))
                 ]
+                matches = [p["_id"] for p in listed if p.get("name") == self.product]
                 if not matches:
                     names = [str(p["name"]) for p in listed if isinstance(p.get("name"), str)]
                     close = difflib.get_close_matches(self.product, names, n=3, cutoff=0.6)
@@ -456,7 +458,8 @@ class DuctapeTarget:
             found = self._call(
                 f"read app {shorten(tag, 80)}",
                 "GET",
-                f"/apps/apps/v1/access/{ws}/{tag}",
+                # The tag comes from the server: quoted, so it stays one path segment.
+                f"/apps/apps/v1/access/{ws}/{quote(tag, safe='')}",
                 params=self._query(),
             )
             app_id = found.get("_id") if isinstance(found, dict) else None
