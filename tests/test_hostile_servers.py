@@ -456,3 +456,24 @@ def test_a_listed_product_without_a_proper_id_is_not_used() -> None:
             target.fetch_jobs()
         target.close()
     assert str(caught.value) == "no product named 'shop' in the workspace"
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_an_answer_past_the_size_limit_is_not_read_to_the_end(declared: bool) -> None:
+    def flood(conn: socket.socket) -> None:
+        if declared:  # refused on the header alone, before any byte of the body
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n")
+            time.sleep(3)
+            return
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"[" * 65536
+        for _ in range(200):  # at most 13 MB, then hang up
+            conn.sendall(chunk if declared else b"10000\r\n" + chunk + b"\r\n")
+
+    with raw_server(fake_ductape(on_read=flood)) as url:
+        target = DuctapeTarget(url, CREDS, PRODUCT, retry=QUICK, max_answer_bytes=1_000_000)
+        with pytest.raises(TargetError) as caught:
+            target.fetch_jobs()
+        target.close()
+    assert str(caught.value) == ("Ductape read product: the answer is larger than 1,000,000 bytes")

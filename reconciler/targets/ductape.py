@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import email.utils
+import json
 import math
 import random
 import threading
@@ -52,6 +53,9 @@ from .wire import (
 T = TypeVar("T")
 # Answers after which the request surely did nothing: retrying cannot duplicate.
 NOT_APPLIED_STATUSES = frozenset({429})
+# The largest answer read: a product of 100,000 jobs is about 20 MB; past this a server is
+# taken to be broken or hostile rather than left to fill memory.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 # Answers after which a write may or may not have landed (a proxy in front of a busy or
 # restarting service): a create is looked for before anything else.
 MAYBE_APPLIED_STATUSES = frozenset({502, 503, 504})
@@ -222,6 +226,7 @@ class DuctapeTarget:
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         if not product:
             raise UsageError("name the Ductape product with --product or DUCTAPE_PRODUCT")
@@ -235,6 +240,7 @@ class DuctapeTarget:
         self._creds = credentials
         self._retry = retry or RetryPolicy()
         self._timeout = timeout
+        self._max_answer = max_answer_bytes
         self._run_end = time.monotonic() + timeout if timeout is not None else None
         per_request = self._retry.request_timeout
         self._client = httpx.Client(
@@ -587,7 +593,11 @@ class DuctapeTarget:
             # The workspace service takes the bare token; the others take a Bearer token.
             headers["Authorization"] = token if "/workspaces/" in path else f"Bearer {token}"
         try:
-            response = self._client.request(method, path, headers=headers, **kwargs)
+            response, content = self._fetch(method, path, headers, kwargs)
+        except _TooLarge:
+            raise TargetError(
+                f"Ductape {operation}: the answer is larger than {self._max_answer:,} bytes"
+            ) from None
         except httpx.ConnectError as exc:
             raise _NotSent(f"connection failed ({type(exc).__name__})") from None
         except httpx.TimeoutException as exc:
@@ -605,7 +615,7 @@ class DuctapeTarget:
             error = _NotSent if status in NOT_APPLIED_STATUSES else _Retryable
             raise error(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
         try:
-            body = response.json()
+            body = json.loads(content)
         except (ValueError, RecursionError):
             body = None
         if response.is_success and isinstance(body, dict) and body.get("status") is not False:
@@ -621,6 +631,22 @@ class DuctapeTarget:
             raise AuthError(error_line)
         raise TargetError(error_line)
 
+    def _fetch(
+        self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any]
+    ) -> tuple[httpx.Response, bytes]:
+        """The response and its body, read up to the answer size limit."""
+        with self._client.stream(method, path, headers=headers, **kwargs) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self._max_answer:
+                raise _TooLarge
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self._max_answer:
+                    raise _TooLarge
+                chunks.append(chunk)
+        return response, b"".join(chunks)
+
     def _scrub(self, text: str) -> str:
         """One line, cut short, escapes shown, any credential the server echoed masked."""
         session = self._session
@@ -633,6 +659,10 @@ class DuctapeTarget:
 
 class _Unauthorized(Exception):
     """A 401 on a call made with a token: the caller decides whether to log in again."""
+
+
+class _TooLarge(Exception):
+    """Internal: an answer past the size limit (read no further)."""
 
 
 class _MaybeApplied(Exception):
