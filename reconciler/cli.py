@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from . import __version__
-from .defaults import DEFAULT_PARALLELISM, DEFAULT_PORT, DEFAULT_TIMEOUT
+from .defaults import DEFAULT_DB, DEFAULT_PARALLELISM, DEFAULT_PORT, DEFAULT_TIMEOUT
 from .errors import (
     EXIT_CODES,
     EXIT_CRASH,
@@ -748,7 +748,7 @@ def export(
 @click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
 @click.option(
     "--db",
-    default=".reconciler/server.db",
+    default=DEFAULT_DB,
     show_default=True,
     type=click.Path(dir_okay=False),
     help="The SQLite store to serve (the same format as the embedded target).",
@@ -758,8 +758,25 @@ def export(
     type=click.Path(exists=True, dir_okay=False),
     help="YAML seed: user, workspace, products and their catalogue (see examples/seed.yaml).",
 )
+@click.option(
+    "--wire",
+    type=click.Choice(["strict", "full"]),
+    default="strict",
+    show_default=True,
+    help="strict: a job PUT answers as Ductape does (no product); full: with the whole "
+    "product, for older clients.",
+)
+@click.option(
+    "--token-ttl",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="How long tokens live (default: token_ttl: in the seed, else 12 h).",
+)
 @handle_errors
-def serve(host: str, port: int, db: str, seed: str | None) -> int:
+def serve(
+    host: str, port: int, db: str, seed: str | None, wire: str, token_ttl: float | None
+) -> int:
     """Run a local Ductape-compatible server (needs the 'server' extra)."""
     try:
         from .server.run import serve as run_server
@@ -768,5 +785,5 @@ def serve(host: str, port: int, db: str, seed: str | None) -> int:
             "the server needs starlette and uvicorn: pip install "
             f"'reconciler[server] @ git+<this repository>' or pip install '.[server]' ({exc})"
         ) from exc
-    run_server(host, port, db, seed)
+    run_server(host, port, db, seed, wire=wire, token_ttl=token_ttl)
     return EXIT_OK

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 # How many jobs apply writes at once.
 DEFAULT_PARALLELISM = 4
-# Where `reconciler serve` listens.
+# Where `reconciler serve` listens, and the store it serves.
 DEFAULT_PORT = 8080
+DEFAULT_DB = ".reconciler/server.db"
 # Seconds a whole run against a target may take (reads, writes, retries), then it stops.
 DEFAULT_TIMEOUT = 300.0

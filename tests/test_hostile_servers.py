@@ -340,6 +340,17 @@ def test_log_ins_are_throttled_per_user(ductape_server: RunningServer) -> None:
     assert right.status_code == 429  # the throttle is per user, not per key tried
 
 
+def test_the_log_in_limit_can_be_raised_for_load_tests(tmp_path: Path) -> None:
+    with server_with(tmp_path / "load.db", logins_per_minute=100) as s:
+        body = {"user_id": s.user_id, "workspace_id": s.workspace_id, "private_key": s.private_key}
+        with httpx.Client(base_url=s.base_url, timeout=10) as client:
+            statuses = {
+                client.post("/users/users/v1/login/authKey", json=body).status_code
+                for _ in range(40)
+            }
+    assert statuses == {201}
+
+
 def test_token_rows_are_bounded_per_user(tmp_path: Path) -> None:
     store = Store(str(tmp_path / "tokens.db"))
     try:
@@ -372,3 +383,97 @@ def test_reads_do_not_wait_for_the_write_lock(tmp_path: Path) -> None:
             target.close()
     assert [j.tag for j in live] == ["purge_expired_sessions"]
     assert took < 1.0, took
+
+
+def test_a_proxy_from_the_environment_is_still_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The deadline wraps httpx's own connection pools, so HTTP(S)_PROXY keeps working."""
+    seen: list[bytes] = []
+
+    def proxy(conn: socket.socket) -> None:
+        request = read_request(conn)
+        seen.append(request.split(b"\r\n", 1)[0])
+        answer(conn, 401, b'{"status": false, "meta": {}, "errors": "proxy says no"}')
+
+    with raw_server(proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        target = DuctapeTarget("http://127.0.0.2:1", CREDS, PRODUCT, retry=QUICK)
+        with pytest.raises(TargetError, match="proxy says no"):
+            target.fetch_jobs()
+        target.close()
+    assert seen == [b"POST http://127.0.0.2:1/users/users/v1/login/authKey HTTP/1.1"]
+
+
+def test_the_deadline_holds_through_an_environment_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
+    def trickling_proxy(conn: socket.socket) -> None:
+        read_request(conn)
+        trickle(conn)
+
+    with raw_server(trickling_proxy) as proxy_url:
+        monkeypatch.setenv("HTTP_PROXY", proxy_url)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        target = DuctapeTarget("http://127.0.0.2:1", CREDS, PRODUCT, retry=QUICK, timeout=2.0)
+        started = time.monotonic()
+        with pytest.raises(TargetError):
+            target.fetch_jobs()
+        target.close()
+    assert time.monotonic() - started < 3.0
+
+
+def test_tags_from_the_server_stay_one_path_segment() -> None:
+    paths: list[bytes] = []
+    evil = "../../../users/users/v1/login/authKey?steal=1"
+    product = {"_id": PRODUCT, "jobs": [], "apps": [{"access_tag": evil}]}
+
+    def read(conn: socket.socket) -> None:
+        request = read_request(conn)
+        paths.append(request.split(b" ")[1]) if request else None
+        answer(conn, 200, envelope(product))
+
+    def handle(conn: socket.socket) -> None:
+        first = read_request(conn)  # the log-in
+        answer(conn, 201, LOGIN_OK)
+        paths.append(first.split(b" ")[1])
+        for _ in range(5):
+            read(conn)
+
+    with raw_server(handle) as url:
+        target = DuctapeTarget(url, CREDS, PRODUCT, retry=QUICK)
+        target.catalogue()
+        target.close()
+    assert paths[2].startswith(
+        f"/apps/apps/v1/access/{WORKSPACE}/..%2F..%2F..%2Fusers%2Fusers%2Fv1%2Flogin%2FauthKey%3Fsteal%3D1?".encode()
+    ), paths
+
+
+def test_a_listed_product_without_a_proper_id_is_not_used() -> None:
+    listing = [{"name": "shop", "_id": "../../users/users/v1/login/authKey"}]
+    with raw_server(fake_ductape(on_read=lambda c: answer(c, 200, envelope(listing)))) as url:
+        target = DuctapeTarget(url, CREDS, "shop", retry=QUICK)
+        with pytest.raises(TargetError) as caught:
+            target.fetch_jobs()
+        target.close()
+    assert str(caught.value) == "no product named 'shop' in the workspace"
+
+
+@pytest.mark.parametrize("declared", [True, False], ids=["content-length", "chunked"])
+def test_an_answer_past_the_size_limit_is_not_read_to_the_end(declared: bool) -> None:
+    def flood(conn: socket.socket) -> None:
+        if declared:  # refused on the header alone, before any byte of the body
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 10000000000\r\n\r\n")
+            time.sleep(3)
+            return
+        else:
+            conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
+        chunk = b"[" * 65536
+        for _ in range(200):  # at most 13 MB, then hang up
+            conn.sendall(chunk if declared else b"10000\r\n" + chunk + b"\r\n")
+
+    with raw_server(fake_ductape(on_read=flood)) as url:
+        target = DuctapeTarget(url, CREDS, PRODUCT, retry=QUICK, max_answer_bytes=1_000_000)
+        with pytest.raises(TargetError) as caught:
+            target.fetch_jobs()
+        target.close()
+    assert str(caught.value) == ("Ductape read product: the answer is larger than 1,000,000 bytes")

@@ -87,28 +87,74 @@ def test_serve_then_plan_apply_plan(tmp_path: Path) -> None:
     assert key not in out + err
 
 
-def test_port_0_prints_the_port_it_got(tmp_path: Path) -> None:
+def start_serve(tmp_path: Path, *extra: str) -> tuple[subprocess.Popen[str], int]:
+    """``reconciler serve --port 0`` as a process; it and the port it printed."""
     server = subprocess.Popen(
         [str(SCRIPT), "serve", "--port", "0", "--db", str(tmp_path / "s.db"),
-         "--seed", str(ROOT / "examples" / "seed.yaml")],
+         "--seed", str(ROOT / "examples" / "seed.yaml"), *extra],
         cwd=tmp_path, env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
+    assert server.stdout is not None
+    first = server.stdout.readline()
+    found = re.search(r"http://127\.0\.0\.1:(\d+)", first)
+    assert found is not None, first
+    port = int(found.group(1))
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/nope", timeout=1)
+            return server, port
+        except httpx.TransportError:
+            assert time.monotonic() < deadline and server.poll() is None
+            time.sleep(0.1)
+
+
+def test_port_0_prints_the_port_it_got(tmp_path: Path) -> None:
+    server, port = start_serve(tmp_path)
     try:
-        assert server.stdout is not None
-        first = server.stdout.readline()
-        found = re.search(r"http://127\.0\.0\.1:(\d+)", first)
-        assert found is not None, first
-        port = int(found.group(1))
         assert port != 0
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                answer = httpx.get(f"http://127.0.0.1:{port}/nope", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline and server.poll() is None
-                time.sleep(0.1)
+        answer = httpx.get(f"http://127.0.0.1:{port}/nope", timeout=1)
         assert answer.status_code == 404 and answer.json()["status"] is False
+    finally:
+        server.terminate()
+        server.communicate(timeout=20)
+
+
+def test_wire_and_token_lifetime_options(tmp_path: Path) -> None:
+    import yaml
+
+    seed = yaml.safe_load((ROOT / "examples" / "seed.yaml").read_text())
+    user, workspace = seed["user"]["id"], seed["workspace"]["id"]
+    product = seed["products"][0]["_id"]
+    server, port = start_serve(tmp_path, "--wire", "full", "--token-ttl", "2")
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            answer = client.post(
+                "/users/users/v1/login/authKey",
+                json={
+                    "private_key": seed["user"]["private_key"],
+                    "user_id": user,
+                    "workspace_id": workspace,
+                },
+            )
+            token, public_key = (
+                answer.json()["data"]["auth_token"],
+                answer.json()["data"]["public_key"],
+            )
+            body = {
+                "component": "job", "tag": "t1", "name": "T", "event_type": "function",
+                "event_tag": "purge_sessions", "executions": 0, "intervals": 60000,
+                "start_at": 1796083200000, "user_id": user, "workspace_id": workspace,
+                "public_key": public_key,
+            }  # fmt: skip
+            auth = {"Authorization": f"Bearer {token}"}
+            put = client.put(f"/integrations/integrations/v1/{product}", json=body, headers=auth)
+            assert put.status_code < 300, put.text
+            # --wire full: the answer carries the product, jobs included.
+            assert "t1" in [job["tag"] for job in put.json()["data"]["jobs"]]
+            time.sleep(2.5)  # --token-ttl 2: the token is gone
+            again = client.put(f"/integrations/integrations/v1/{product}", json=body, headers=auth)
+            assert again.status_code == 401
     finally:
         server.terminate()
         server.communicate(timeout=20)

@@ -85,6 +85,19 @@ def test_reading_a_store_writes_nothing(tmp_path: Path) -> None:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "delete"
 
 
+def test_reading_a_wal_store_leaves_no_files_behind(tmp_path: Path) -> None:
+    path = tmp_path / "live.db"
+    target = LocalTarget(str(path))
+    target.create_job(JOB)
+    target.close()
+    before, listing = digest(path), files(tmp_path)
+    assert listing == ["live.db"]
+    reader = LocalTarget(str(path))
+    assert reader.fetch_job("nightly") == JOB
+    reader.close()
+    assert digest(path) == before and files(tmp_path) == listing
+
+
 def test_reading_a_missing_store_creates_nothing(tmp_path: Path) -> None:
     target = LocalTarget(str(tmp_path / "sub" / "live.db"))
     assert list(target.fetch_jobs()) == [] and target.fetch_job("x") is None

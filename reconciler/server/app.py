@@ -41,10 +41,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from ..errors import JobExists, TargetError
 from ..model import Job
 from ..schema import check_value
-from ..strings import printable
+from ..strings import printable, shorten
 from ..targets.store import Store
 from ..targets.wire import ENVELOPE_KEYS
-from .accounts import TOKEN_TTL_SECONDS, Accounts, LoginThrottled, Session
+from .accounts import LOGINS_PER_MINUTE, TOKEN_TTL_SECONDS, Accounts, LoginThrottled, Session
 from .seed import PRODUCT_STATUSES
 
 log = logging.getLogger("reconciler.server")
@@ -96,15 +96,21 @@ def create_app(
     max_body_bytes: int = 1_000_000,
     wire: str = "strict",
     token_ttl: float = TOKEN_TTL_SECONDS,
+    logins_per_minute: int = LOGINS_PER_MINUTE,
 ) -> Starlette:
     """The local Ductape server over ``store``; bodies above ``max_body_bytes`` get a 413.
 
     ``wire`` is "strict" (a PUT answers without the product) or "full" (with it);
-    ``token_ttl`` is how many seconds a token from login or a builder session lives.
+    ``token_ttl`` is how many seconds a token from login or a builder session lives;
+    ``logins_per_minute`` caps each user's log-ins (a load test may raise it).
     """
     if wire not in WIRE_MODES:
         raise ValueError(f"wire must be one of {', '.join(WIRE_MODES)}")
-    api = _Api(store, Accounts(store, token_ttl=token_ttl), full_answers=wire == "full")
+    api = _Api(
+        store,
+        Accounts(store, token_ttl=token_ttl, logins_per_minute=logins_per_minute),
+        full_answers=wire == "full",
+    )
     users, apps = "/users/users/v1", "/apps/apps/v1"
     workspaces, products = "/workspaces/workspaces/v1", "/integrations/integrations/v1"
     table: list[tuple[str, str, Handler]] = [
@@ -376,7 +382,7 @@ class _Api:
         _same_workspace(call.path["workspace_id"], session)
         app = self.accounts.app_by_tag(session.workspace_id, call.path["access_tag"])
         if app is None:
-            raise ApiError(404, f"no app with access tag {call.path['access_tag']!r}")
+            raise ApiError(404, f"no app with access tag {_shown(call.path['access_tag'])}")
         return app
 
     def app_by_id(self, call: Call) -> dict[str, Any]:
@@ -384,7 +390,7 @@ class _Api:
         app = self.accounts.app(call.path["app_id"])
         # Another workspace's app is reported missing rather than forbidden.
         if app is None or app.get("workspace_id") != session.workspace_id:
-            raise ApiError(404, f"no app with _id {call.path['app_id']!r}")
+            raise ApiError(404, f"no app with _id {_shown(call.path['app_id'])}")
         return app
 
     # --- products and jobs ----------------------------------------------------------------
@@ -404,22 +410,30 @@ class _Api:
         return self._product(call.path["product_id"], session)
 
     def _product(self, product_id: str, session: Session) -> dict[str, Any]:
+        self._check_product(product_id, session)
+        doc = self.store.product_document(product_id)
+        if doc is None:  # only if the product vanished under us; no delete exists
+            raise ApiError(404, f"no product with _id {_shown(product_id)} in this workspace")
+        return doc
+
+    def _check_product(self, product_id: str, session: Session) -> None:
+        """404 unless the token's workspace has this product (its jobs are not read)."""
         row = self.store.find_product(product_id, session.workspace_id)
         # find_product also matches names; the wire addresses products by _id only.
-        doc = self.store.product_document(product_id) if row and row.id == product_id else None
-        if doc is None:
-            raise ApiError(404, f"no product with _id {product_id!r} in this workspace")
-        return doc
+        if row is None or row.id != product_id:
+            raise ApiError(404, f"no product with _id {_shown(product_id)} in this workspace")
 
     def put_product(self, call: Call) -> dict[str, Any]:
         """A job create (no ``_id``) or update (its ``_id``); strict wire answers ``{}``."""
         session = _session(call)
         product_id = call.path["product_id"]
-        self._product(product_id, session)
+        # A write reads only what it touches: the product's row and the one job, never the
+        # whole product (on a product of thousands of jobs that was the cost of every PUT).
+        self._check_product(product_id, session)
         body = _object(call.body)
         component = body.get("component")
         if component != "job":
-            raise ApiError(400, f"unknown component {component!r}: this server knows 'job'")
+            raise ApiError(400, f"unknown component {_shown(component)}: this server knows 'job'")
         fields = {k: v for k, v in body.items() if k not in ENVELOPE_KEYS}
         job_id = body.get("_id")
         if job_id is None:
@@ -432,23 +446,21 @@ class _Api:
             return {}
         doc = self.store.product_document(product_id)
         if doc is None:  # only if the product vanished under us; no delete exists
-            raise ApiError(404, f"no product with _id {product_id!r} in this workspace")
+            raise ApiError(404, f"no product with _id {_shown(product_id)} in this workspace")
         return doc
 
     def _create_job(self, product_id: str, fields: dict[str, Any]) -> None:
         job = _canonical(fields)
         if self.store.job_document(product_id, job["tag"]) is not None:
             raise ApiError(
-                422, f"a job tagged {job['tag']!r} already exists; send its _id to update it"
+                422, f"a job tagged {_shown(job['tag'])} already exists; send its _id to update it"
             )
         _store_write(lambda: self.store.create_job(product_id, job))  # fmt: skip
 
     def _update_job(self, product_id: str, job_id: str, fields: dict[str, Any]) -> None:
-        existing = next(
-            (d for d in self.store.job_documents(product_id) if d.get("_id") == job_id), None
-        )
-        if existing is None:
-            raise ApiError(404, f"no job with _id {job_id!r} in this product")
+        existing = self.store.job_by_id(product_id, job_id)
+        if not isinstance(existing, dict) or existing.get("damaged"):
+            raise ApiError(404, f"no job with _id {_shown(job_id)} in this product")
         merged = {k: v for k, v in existing.items() if k != "_id"}
         merged.update(fields)
         job = _canonical(merged)
@@ -475,6 +487,11 @@ def _store_write(write: Callable[[], object]) -> None:
         # A tag clash lost to a concurrent writer is the client's problem; any other store
         # error (disk, lock) is ours and stays a 500 whose message names no path.
         raise ApiError(422, str(exc)) from None
+
+
+def _shown(value: object) -> str:
+    """A client's value in a message: quoted, escaped, cut short."""
+    return repr(shorten(str(value), 80))
 
 
 def _object(body: Any) -> dict[str, Any]:

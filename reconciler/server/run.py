@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from ..defaults import DEFAULT_PORT
+from ..defaults import DEFAULT_DB, DEFAULT_PORT
 from ..errors import UsageError
 from ..targets.store import Store
 from .accounts import TOKEN_TTL_SECONDS
@@ -24,7 +24,6 @@ from .app import create_app
 from .seed import SeedInfo, load_seed
 
 DEFAULT_HOST = "127.0.0.1"
-DEFAULT_DB = ".reconciler/server.db"
 # A connection must deliver a whole request head within this long of opening (or of its
 # last answer): half-open and trickling clients are dropped instead of held forever.
 REQUEST_HEAD_SECONDS = 15.0

@@ -7,7 +7,6 @@ changed); only the user's private key is refreshed from the file.
 
 from __future__ import annotations
 
-import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -17,10 +16,10 @@ from ..errors import TargetError, UsageError
 from ..manifests import load_yaml
 from ..model import Job
 from ..schema import check_value
+from ..strings import is_object_id
 from ..targets.store import Store, new_id
 from .accounts import Accounts
 
-_HEX24 = re.compile(r"^[0-9a-f]{24}$")
 PRODUCT_STATUSES = ("draft", "private", "public")
 
 
@@ -185,9 +184,9 @@ def _text(value: Any, where: str) -> str:
 
 
 def _hex_id(value: Any, where: str) -> str:
-    if not isinstance(value, str) or not _HEX24.match(value):
+    if not is_object_id(value):
         raise UsageError(f"{where} must be 24 lower-case hex characters")
-    return value
+    return str(value)
 
 
 def _tags(value: Any, where: str) -> list[str]:

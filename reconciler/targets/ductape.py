@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import difflib
 import email.utils
+import json
 import math
 import random
 import threading
@@ -28,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import httpcore
 import httpx
@@ -51,6 +53,9 @@ from .wire import (
 T = TypeVar("T")
 # Answers after which the request surely did nothing: retrying cannot duplicate.
 NOT_APPLIED_STATUSES = frozenset({429})
+# The largest answer read: a product of 100,000 jobs is about 20 MB; past this a server is
+# taken to be broken or hostile rather than left to fill memory.
+MAX_ANSWER_BYTES = 64 * 1024 * 1024
 # Answers after which a write may or may not have landed (a proxy in front of a busy or
 # restarting service): a create is looked for before anything else.
 MAYBE_APPLIED_STATUSES = frozenset({502, 503, 504})
@@ -191,16 +196,22 @@ class _DeadlineBackend(httpcore.NetworkBackend):
         self._inner.sleep(seconds)
 
 
-def _deadline_transport() -> httpx.HTTPTransport:
-    transport = httpx.HTTPTransport()
-    # httpx builds its connection pool itself and offers no way to pass a network backend;
-    # the pool keeps it in one attribute, read at each new connection.
-    pool = transport._pool
-    inner = getattr(pool, "_network_backend", None)
-    if not isinstance(inner, httpcore.NetworkBackend):  # pragma: no cover - httpcore changed
-        raise RuntimeError("httpcore's connection pool has no network backend to wrap")
-    pool._network_backend = _DeadlineBackend(inner)
-    return transport
+def _add_deadlines(client: httpx.Client) -> None:
+    """Clamp every connection of ``client`` (direct, or through an environment proxy) to
+    the deadline of the request on its thread."""
+    # httpx builds its connection pools itself (one per proxy the environment names) and
+    # offers no way to pass a network backend; each pool keeps it in one attribute, read
+    # at each new connection. Only transports httpx built are touched.
+    transports = [client._transport, *client._mounts.values()]
+    for transport in transports:
+        if not isinstance(transport, httpx.HTTPTransport):
+            continue
+        pool = transport._pool
+        inner = getattr(pool, "_network_backend", None)
+        if not isinstance(inner, httpcore.NetworkBackend):  # pragma: no cover - httpcore moved
+            raise RuntimeError("httpcore's connection pool has no network backend to wrap")
+        if not isinstance(inner, _DeadlineBackend):
+            pool._network_backend = _DeadlineBackend(inner)
 
 
 class DuctapeTarget:
@@ -215,6 +226,7 @@ class DuctapeTarget:
         retry: RetryPolicy | None = None,
         timeout: float | None = None,
         transport: httpx.BaseTransport | None = None,
+        max_answer_bytes: int = MAX_ANSWER_BYTES,
     ) -> None:
         if not product:
             raise UsageError("name the Ductape product with --product or DUCTAPE_PRODUCT")
@@ -228,14 +240,16 @@ class DuctapeTarget:
         self._creds = credentials
         self._retry = retry or RetryPolicy()
         self._timeout = timeout
+        self._max_answer = max_answer_bytes
         self._run_end = time.monotonic() + timeout if timeout is not None else None
         per_request = self._retry.request_timeout
         self._client = httpx.Client(
             base_url=self.base_url,
             timeout=httpx.Timeout(per_request, connect=min(per_request, 10.0)),
-            transport=transport or _deadline_transport(),
+            transport=transport,
             headers={"User-Agent": "reconciler"},
         )
+        _add_deadlines(self._client)
         self._login_lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._session: tuple[str, str] | None = None  # (auth token, public key)
@@ -303,10 +317,11 @@ class DuctapeTarget:
                     f"/integrations/integrations/v1/workspace/{ws}/all",
                     params=self._query(),
                 )
-                listed = [p for p in products or () if isinstance(p, dict)]
-                matches = [
-                    p["_id"] for p in listed if p.get("name") == self.product and p.get("_id")
+                # A listed product without a proper _id could address any path: not one.
+                listed = [
+                    p for p in products or () if isinstance(p, dict) and is_object_id(p.get("_id"))
                 ]
+                matches = [p["_id"] for p in listed if p.get("name") == self.product]
                 if not matches:
                     names = [str(p["name"]) for p in listed if isinstance(p.get("name"), str)]
                     close = difflib.get_close_matches(self.product, names, n=3, cutoff=0.6)
@@ -449,7 +464,8 @@ class DuctapeTarget:
             found = self._call(
                 f"read app {shorten(tag, 80)}",
                 "GET",
-                f"/apps/apps/v1/access/{ws}/{tag}",
+                # The tag comes from the server: quoted, so it stays one path segment.
+                f"/apps/apps/v1/access/{ws}/{quote(tag, safe='')}",
                 params=self._query(),
             )
             app_id = found.get("_id") if isinstance(found, dict) else None
@@ -577,7 +593,11 @@ class DuctapeTarget:
             # The workspace service takes the bare token; the others take a Bearer token.
             headers["Authorization"] = token if "/workspaces/" in path else f"Bearer {token}"
         try:
-            response = self._client.request(method, path, headers=headers, **kwargs)
+            response, content = self._fetch(method, path, headers, kwargs)
+        except _TooLarge:
+            raise TargetError(
+                f"Ductape {operation}: the answer is larger than {self._max_answer:,} bytes"
+            ) from None
         except httpx.ConnectError as exc:
             raise _NotSent(f"connection failed ({type(exc).__name__})") from None
         except httpx.TimeoutException as exc:
@@ -595,7 +615,7 @@ class DuctapeTarget:
             error = _NotSent if status in NOT_APPLIED_STATUSES else _Retryable
             raise error(f"HTTP {status}", _retry_after(response.headers.get("Retry-After")))
         try:
-            body = response.json()
+            body = json.loads(content)
         except (ValueError, RecursionError):
             body = None
         if response.is_success and isinstance(body, dict) and body.get("status") is not False:
@@ -611,6 +631,22 @@ class DuctapeTarget:
             raise AuthError(error_line)
         raise TargetError(error_line)
 
+    def _fetch(
+        self, method: str, path: str, headers: dict[str, str], kwargs: dict[str, Any]
+    ) -> tuple[httpx.Response, bytes]:
+        """The response and its body, read up to the answer size limit."""
+        with self._client.stream(method, path, headers=headers, **kwargs) as response:
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > self._max_answer:
+                raise _TooLarge
+            chunks, size = [], 0
+            for chunk in response.iter_bytes():
+                size += len(chunk)
+                if size > self._max_answer:
+                    raise _TooLarge
+                chunks.append(chunk)
+        return response, b"".join(chunks)
+
     def _scrub(self, text: str) -> str:
         """One line, cut short, escapes shown, any credential the server echoed masked."""
         session = self._session
@@ -623,6 +659,10 @@ class DuctapeTarget:
 
 class _Unauthorized(Exception):
     """A 401 on a call made with a token: the caller decides whether to log in again."""
+
+
+class _TooLarge(Exception):
+    """Internal: an answer past the size limit (read no further)."""
 
 
 class _MaybeApplied(Exception):

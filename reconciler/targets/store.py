@@ -111,13 +111,21 @@ class Store:
             ) from exc
 
     def _connect(self) -> sqlite3.Connection:
-        if self.writable:
-            target, uri = self.path, False
-        else:
-            target, uri = f"file:{quote(os.path.abspath(self.path))}?mode=ro", True
-        return sqlite3.connect(
-            target, timeout=self._timeout, isolation_level=None, check_same_thread=False, uri=uri
+        # Reading: read-only, except that a read-only connection to a WAL file leaves -wal
+        # and -shm files behind (it may not remove them); a WAL file is read on an ordinary
+        # connection with query_only set, which writes nothing and tidies up on close.
+        read_only = not self.writable and not _in_wal_mode(self.path)
+        target = f"file:{quote(os.path.abspath(self.path))}?mode=ro" if read_only else self.path
+        conn = sqlite3.connect(
+            target,
+            timeout=self._timeout,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=read_only,
         )
+        if not self.writable:
+            conn.execute("PRAGMA query_only=ON")
+        return conn
 
     def _check(self, conn: sqlite3.Connection) -> None:
         """Refuse a database that is not a store (before anything is written to it)."""
@@ -260,6 +268,12 @@ class Store:
         )
         return _job_row(*rows[0]) if rows else None
 
+    def job_by_id(self, product_id: str, job_id: str) -> Any | None:
+        rows = self.read(
+            "SELECT id, tag, doc FROM jobs WHERE product_id = ? AND id = ?", (product_id, job_id)
+        )
+        return _job_row(*rows[0]) if rows else None
+
     def create_job(self, product_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Insert a job (wire form, without ``_id``); JobExists if the tag is taken."""
         doc = {"_id": new_id(), **{k: v for k, v in body.items() if k != "_id"}}
@@ -308,6 +322,16 @@ class Store:
                 (doc["tag"], json.dumps(doc), row[0]),
             )
         return doc
+
+
+def _in_wal_mode(path: str) -> bool:
+    """Whether the SQLite file at ``path`` says it is in WAL mode (file format 2)."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(20)
+    except OSError:
+        return False
+    return header.startswith(b"SQLite format 3\x00") and header[18:20] == b"\x02\x02"
 
 
 def _decode(text: object) -> object:
