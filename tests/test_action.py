@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import SCRIPT, RunningServer, clean_env, run_script
+
+from testing.process import SCRIPT, clean_env, run_script
+from testing.server import RunningServer
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN = ROOT / "action" / "run.py"

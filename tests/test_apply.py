@@ -13,14 +13,12 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import SCRIPT, clean_env
-from test_hostile_servers import CREDS, PRODUCT, fake_ductape, job
-from wire_servers import answer, raw_server
-
 from reconciler.apply import apply_plan
 from reconciler.plan import build_plan
 from reconciler.targets.ductape import DuctapeTarget, RetryPolicy
 from reconciler.targets.local import LocalTarget
+from testing.process import SCRIPT, clean_env
+from testing.wire import CREDS, PRODUCT, answer, fake_ductape, job, raw_server
 
 QUICK = RetryPolicy(attempts=2, base=0.01, cap=0.02, budget=2, request_timeout=2)
 

@@ -7,9 +7,8 @@ import shutil
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from reconciler.cli import main
+from testing.cli import invoke as run
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
 
@@ -23,13 +22,6 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("RECONCILER_TARGET", raising=False)
     monkeypatch.delenv("DUCTAPE_PRODUCT", raising=False)
     return tmp_path
-
-
-def run(*args: str, input: str | None = None) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), input=input)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def test_quickstart_cycle(work: Path) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from wire_servers import proxy_to, server_with
 
 from reconciler.apply import apply_plan
 from reconciler.model import Job
@@ -18,6 +17,7 @@ from reconciler.plan import build_plan
 from reconciler.targets.base import Target
 from reconciler.targets.ductape import Credentials, DuctapeTarget, RetryPolicy
 from reconciler.targets.local import LocalTarget
+from testing.wire import proxy_to, server_with
 
 TAGS = [f"job_{i}" for i in range(6)]
 POLICY = RetryPolicy(attempts=8, base=0.01, cap=0.02, budget=5, confirm_window=0.2)

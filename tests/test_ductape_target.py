@@ -15,16 +15,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
-from conftest import RunningServer, login, serve_app
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from reconciler.cli import main
 from reconciler.errors import AuthError, TargetError, UsageError
 from reconciler.targets.ductape import Credentials, DuctapeTarget, RetryPolicy
+from testing.cli import invoke
+from testing.server import RunningServer, login, serve_app
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
 FAST_RETRY = RetryPolicy(attempts=8, base=0.01, cap=0.05, budget=20, confirm_window=0.3)
@@ -43,10 +42,7 @@ def env_for(server: RunningServer, **overrides: str) -> dict[str, str]:
 
 
 def cli(env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), env=env)
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
+    return invoke(*args, env=env)
 
 
 @pytest.fixture

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from click.testing import CliRunner
-from conftest import RunningServer, login
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.cli import main
 from reconciler.desired import load_desired
 from reconciler.model import EventType, Job
 from reconciler.targets.local import LocalTarget
+from testing.cli import invoke as run
+from testing.server import RunningServer, login
 
 MAX_SAFE = 2**53 - 1
 
@@ -35,13 +34,6 @@ jobs = st.builds(
     start_at=st.integers(1_000_000_000_000, 4_102_444_800_000),  # 2001 to 2100
 )
 job_sets = st.lists(jobs, max_size=12, unique_by=lambda j: j.tag)
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
-    result = CliRunner(env=env).invoke(main, list(args))
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 @settings(

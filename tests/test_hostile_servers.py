@@ -16,71 +16,34 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
-from conftest import EXAMPLE_SEED, RunningServer
-from wire_servers import (
+
+from reconciler.apply import apply_plan
+from reconciler.errors import TargetError
+from reconciler.plan import build_plan
+from reconciler.server import create_app, load_seed
+from reconciler.server.accounts import Accounts
+from reconciler.server.run import GuardedH11Protocol
+from reconciler.targets.ductape import DuctapeTarget, RetryPolicy
+from reconciler.targets.store import Store
+from testing.process import EXAMPLE_SEED
+from testing.server import RunningServer
+from testing.wire import (
+    CREDS,
     LOGIN_OK,
+    PRODUCT,
+    WORKSPACE,
     access_lines,
     answer,
+    envelope,
+    fake_ductape,
+    job,
     raw_server,
     read_request,
     server_with,
     target_for,
 )
 
-from reconciler.apply import apply_plan
-from reconciler.errors import TargetError
-from reconciler.model import Job
-from reconciler.plan import build_plan
-from reconciler.server import create_app, load_seed
-from reconciler.server.accounts import Accounts
-from reconciler.server.run import GuardedH11Protocol
-from reconciler.targets.ductape import Credentials, DuctapeTarget, RetryPolicy
-from reconciler.targets.store import Store
-
-USER, WORKSPACE, PRODUCT = "a" * 24, "b" * 24, "c" * 24
-CREDS = Credentials(USER, WORKSPACE, private_key="k")
 QUICK = RetryPolicy(attempts=3, base=0.01, cap=0.05, budget=5, request_timeout=1.0)
-
-
-def job(tag: str) -> Job:
-    return Job.from_mapping(
-        {
-            "tag": tag,
-            "name": tag,
-            "event_type": "function",
-            "event_tag": "f",
-            "intervals": 60_000,
-            "start_at": 1_796_083_200_000,
-        }
-    )
-
-
-def envelope(data: Any) -> bytes:
-    return json.dumps({"status": True, "meta": {}, "data": data}).encode()
-
-
-def fake_ductape(
-    on_read: Callable[[socket.socket], None] | None = None,
-    on_put: Callable[[socket.socket], None] | None = None,
-) -> Callable[[socket.socket], None]:
-    """A Ductape that logs anyone in and serves an empty product; reads and PUTs as told."""
-
-    def handle(conn: socket.socket) -> None:
-        for _ in range(100):  # keep-alive, bounded
-            request = read_request(conn)
-            if not request:
-                return
-            method, path = request.split(b" ", 2)[:2]
-            if path.endswith(b"/login/authKey"):
-                answer(conn, 201, LOGIN_OK)
-            elif method == b"PUT":
-                (on_put or (lambda c: answer(c, 200, envelope({}))))(conn)
-            elif on_read is not None:
-                on_read(conn)
-            else:
-                answer(conn, 200, envelope({"_id": PRODUCT, "name": "p", "jobs": []}))
-
-    return handle
 
 
 def one_line(message: str) -> None:
@@ -228,9 +191,10 @@ class LaggingReads:
 
 @contextmanager
 def lagging(server: RunningServer, lag: float) -> Iterator[tuple[str, LaggingReads]]:
-    from conftest import serve_app
     from starlette.applications import Starlette
     from starlette.routing import Route
+
+    from testing.server import serve_app
 
     proxy = LaggingReads(server.base_url, lag)
     app = Starlette(routes=[Route("/{path:path}", proxy.handle, methods=["GET", "POST", "PUT"])])

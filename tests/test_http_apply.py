@@ -9,8 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import RunningServer, login
-from wire_servers import access_lines, proxy_to, server_with, target_for
 
 from reconciler.apply import apply_plan
 from reconciler.desired import load_desired
@@ -20,6 +18,8 @@ from reconciler.plan import build_plan
 from reconciler.targets.base import Target, WriteResult
 from reconciler.targets.ductape import Credentials, DuctapeTarget
 from reconciler.targets.local import LocalTarget
+from testing.server import RunningServer, login
+from testing.wire import access_lines, proxy_to, server_with, target_for
 
 START = 1_796_083_200_000
 

@@ -8,7 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPT, clean_env, run_script
+
+from testing.process import SCRIPT, clean_env, run_script
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
 

@@ -11,7 +11,6 @@ import pytest
 import requests
 import schemathesis
 import yaml
-from conftest import ROOT, RunningServer
 from hypothesis import HealthCheck, Phase, given, settings
 from jsonschema import Draft202012Validator
 from schemathesis.core.failures import FailureGroup
@@ -19,6 +18,8 @@ from starlette.routing import Route
 
 from reconciler.server import create_app
 from reconciler.targets.local import Store
+from testing.process import ROOT
+from testing.server import RunningServer
 
 SPEC = ROOT / "schemas" / "ductape-openapi.yaml"
 PRODUCTS = "/integrations/integrations/v1"

@@ -14,10 +14,10 @@ from typing import Any
 
 import jsonschema
 import pytest
-from click.testing import CliRunner
 
-from reconciler.cli import crash_log_path, main
+from reconciler.cli import crash_log_path
 from reconciler.errors import EXIT_CODES
+from testing.cli import invoke as run
 
 ROOT = Path(__file__).parent.parent
 EXAMPLES = ROOT / "examples" / "jobs"
@@ -31,13 +31,6 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     for name in ("NO_COLOR", "RECONCILER_TARGET", "DUCTAPE_PRODUCT"):
         monkeypatch.delenv(name, raising=False)
     return tmp_path
-
-
-def run(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(main, list(args), prog_name="reconciler")
-    if result.exception and not isinstance(result.exception, SystemExit):
-        raise result.exception
-    return result.exit_code, result.stdout, result.stderr
 
 
 def check_schema(document: dict[str, Any]) -> None:

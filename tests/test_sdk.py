@@ -14,7 +14,8 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from wire_servers import access_lines, server_with
+
+from testing.wire import access_lines, server_with
 
 SDK_VERSION = "1.0.19"
 CACHE = Path(tempfile.gettempdir()) / "reconciler-sdk-cache" / SDK_VERSION

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import SCRIPT, clean_env, run_script
+
+from testing.process import SCRIPT, clean_env, run_script
 
 ROOT = Path(__file__).parent.parent
 

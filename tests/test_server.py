@@ -13,13 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import EXAMPLE_SEED, RunningServer, ServerFactory, login
-from wire_servers import server_with
 
 from reconciler.errors import UsageError
 from reconciler.server import load_seed
 from reconciler.server.run import connection_lines
 from reconciler.targets.local import Store
+from testing.process import EXAMPLE_SEED
+from testing.server import RunningServer, ServerFactory, login
+from testing.wire import server_with
 
 HEX24 = re.compile(r"^[0-9a-f]{24}$")
 PRODUCTS = "/integrations/integrations/v1"

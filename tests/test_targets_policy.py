@@ -6,11 +6,11 @@ from __future__ import annotations
 import socket
 
 import pytest
-from wire_servers import raw_server
 
 from reconciler.errors import UsageError
 from reconciler.targets import open_target
 from reconciler.targets.ductape import DuctapeTarget
+from testing.wire import raw_server
 
 ENV = {
     "DUCTAPE_USER_ID": "a" * 24,

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import SCRIPT, clean_env
+
+from testing.process import SCRIPT, clean_env
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
 

@@ -7,6 +7,7 @@ handled in a daemon thread that gives up after a few seconds.
 
 from __future__ import annotations
 
+import json
 import logging
 import socket
 import threading
@@ -16,11 +17,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from conftest import EXAMPLE_SEED, RunningServer, serve_app
-
+from reconciler.model import Job
 from reconciler.server import create_app, load_seed
 from reconciler.targets.ductape import Credentials, DuctapeTarget, RetryPolicy
 from reconciler.targets.store import Store
+
+from .process import EXAMPLE_SEED
+from .server import RunningServer, serve_app
 
 FAST = RetryPolicy(attempts=4, base=0.01, cap=0.05, budget=5, confirm_window=0.5)
 
@@ -219,3 +222,50 @@ def proxy_to(upstream: str, fault: Callable[[str, str, int], str | None]) -> Ite
     with serve_app(app) as url:
         proxy.url = url  # type: ignore[attr-defined]
         yield proxy
+
+
+# --- a fake Ductape on a raw socket, for faults the real server cannot make -----------
+
+USER, WORKSPACE, PRODUCT = "a" * 24, "b" * 24, "c" * 24
+CREDS = Credentials(USER, WORKSPACE, private_key="k")
+
+
+def job(tag: str) -> Job:
+    return Job.from_mapping(
+        {
+            "tag": tag,
+            "name": tag,
+            "event_type": "function",
+            "event_tag": "f",
+            "intervals": 60_000,
+            "start_at": 1_796_083_200_000,
+        }
+    )
+
+
+def envelope(data: Any) -> bytes:
+    return json.dumps({"status": True, "meta": {}, "data": data}).encode()
+
+
+def fake_ductape(
+    on_read: Callable[[socket.socket], None] | None = None,
+    on_put: Callable[[socket.socket], None] | None = None,
+) -> Callable[[socket.socket], None]:
+    """A Ductape that logs anyone in and serves an empty product; reads and PUTs as told."""
+
+    def handle(conn: socket.socket) -> None:
+        for _ in range(100):  # keep-alive, bounded
+            request = read_request(conn)
+            if not request:
+                return
+            method, path = request.split(b" ", 2)[:2]
+            if path.endswith(b"/login/authKey"):
+                answer(conn, 201, LOGIN_OK)
+            elif method == b"PUT":
+                (on_put or (lambda c: answer(c, 200, envelope({}))))(conn)
+            elif on_read is not None:
+                on_read(conn)
+            else:
+                answer(conn, 200, envelope({"_id": PRODUCT, "name": "p", "jobs": []}))
+
+    return handle
