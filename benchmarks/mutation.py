@@ -14,7 +14,6 @@ mutmut itself could not run. Needs ``pip install mutmut`` (3.x).
 from __future__ import annotations
 
 import argparse
-import difflib
 import json
 import os
 import re
@@ -34,6 +33,7 @@ DEFAULT_MODULES = "model,plan,diff"
 DEFAULT_TESTS = "test_model.py,test_plan.py,test_schema.py,test_manifests.py"
 KILLED = {"killed", "timeout", "segfault", "caught by type check"}
 SURVIVED = {"survived"}
+UNCOVERED = {"no tests"}  # no selected test runs the mutated code: nothing would catch it
 
 
 def copy_tree(dest: Path) -> None:
@@ -109,30 +109,40 @@ def statuses(cwd: Path) -> dict[str, str]:
     return {m.group(1): m.group(2) for line in out.splitlines() if (m := _RESULT.match(line))}
 
 
+def _function(name: str) -> str:
+    """The mutated function: ``mod.x_func__mutmut_3`` or ``mod.xǁClassǁmethod__mutmut_3``."""
+    last = name.rsplit("__mutmut_", 1)[0].rsplit(".", 1)[-1]
+    return last.split("ǁ")[-1] if "ǁ" in last else last.removeprefix("x_")
+
+
 def where(cwd: Path, name: str) -> str:
-    """``file:line: the mutated line`` for one mutant, from ``mutmut show``."""
-    shown = mutmut("show", name, cwd=cwd)
-    path, line = "?", "?"
-    removed = added = ""
-    for text in shown.splitlines():
-        if text.startswith("+++ ") or text.startswith("--- "):
-            path = text[4:].strip().removeprefix("a/").removeprefix("b/")
-        elif text.startswith("@@"):
-            found = re.search(r"-(\d+)", text)
-            line = found.group(1) if found else "?"
-        elif text.startswith("-") and not removed:
-            removed = text[1:].strip()
-        elif text.startswith("+") and not added:
-            added = text[1:].strip()
-    if removed and added:
-        ops = difflib.SequenceMatcher(None, removed, added).get_opcodes()
-        change = "; ".join(
-            f"{removed[i1:i2]!r} -> {added[j1:j2]!r}"
-            for tag, i1, i2, j1, j2 in ops
-            if tag != "equal"
-        )
-        return f"{path}:{line}: {removed}   [{change}]"
-    return f"{path}:{line}: {removed or added}"
+    """``file:line: old -> new`` for one mutant; mutmut's diff is numbered within the function."""
+    shown = mutmut("show", name, cwd=cwd).splitlines()
+    path = next((t[4:].strip() for t in shown if t.startswith("--- ")), "?")
+    hunk = next((i for i, t in enumerate(shown) if t.startswith("@@")), None)
+    removed = next((t[1:] for t in shown if t.startswith("-") and not t.startswith("---")), "")
+    added = next((t[1:] for t in shown if t.startswith("+") and not t.startswith("+++")), "")
+    line: int | None = None
+    source = REPO / path
+    if hunk is not None and source.is_file():
+        found = re.search(r"-(\d+)", shown[hunk])
+        start = int(found.group(1)) if found else 1
+        before = 0
+        for text in shown[hunk + 1 :]:
+            if text.startswith("-"):
+                break
+            before += 1
+        lines = source.read_text(encoding="utf-8").splitlines()
+        define = re.compile(rf"\s*(async\s+)?def {re.escape(_function(name))}\(")
+        for i, text in enumerate(lines, 1):
+            at = i + start - 1 + before
+            # Methods are shown dedented: compare the lines without their indentation.
+            if define.match(text) and at <= len(lines) and lines[at - 1].strip() == removed.strip():
+                line = at
+                break
+        else:
+            line = next((i for i, t in enumerate(lines, 1) if t.strip() == removed.strip()), None)
+    return f"{path}:{line or '?'}: {removed.strip()}  ->  {added.strip()}"
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -142,6 +152,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--minutes", type=float, default=25.0, help="wall-time cap")
     parser.add_argument("--children", type=int, default=2, help="mutants tested at once")
     parser.add_argument("--keep", metavar="DIR", help="work in DIR and keep it")
+    parser.add_argument(
+        "--results-of", metavar="DIR", help="only report on a run kept with --keep in DIR"
+    )
     return parser.parse_args(argv)
 
 
@@ -149,11 +162,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     modules = [m.strip() for m in args.modules.split(",") if m.strip()]
     tests = [t.strip() for t in args.tests.split(",") if t.strip()]
-    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="reconciler-mutmut-"))
+    kept = args.keep or args.results_of
+    work = Path(kept) if kept else Path(tempfile.mkdtemp(prefix="reconciler-mutmut-"))
+    elapsed, capped = 0.0, False
     try:
-        copy_tree(work)
-        configure(work, modules, tests)
-        elapsed, capped = run_capped(work, args.children, args.minutes * 60)
+        if not args.results_of:
+            copy_tree(work)
+            configure(work, modules, tests)
+            elapsed, capped = run_capped(work, args.children, args.minutes * 60)
         found = statuses(work)
         survivors = sorted(n for n, s in found.items() if s in SURVIVED)
         shown = [where(work, n) for n in survivors]
@@ -161,32 +177,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     finally:
-        if not args.keep:
+        if not kept:
             shutil.rmtree(work, ignore_errors=True)
     counts = Counter(found.values())
     killed = sum(n for s, n in counts.items() if s in KILLED)
+    uncovered = sum(n for s, n in counts.items() if s in UNCOVERED)
     tested = killed + len(survivors)
     per_module: dict[str, list[int]] = {}
     for name, status in found.items():
         module = name.split(".")[1] if name.startswith("reconciler.") else name.split(".")[0]
-        row = per_module.setdefault(module, [0, 0])
-        if status in KILLED:
-            row[0] += 1
-        if status in KILLED | SURVIVED:
-            row[1] += 1
-    score = killed / tested if tested else None
+        row = per_module.setdefault(module, [0, 0, 0])
+        row[0] += status in KILLED
+        row[1] += status in KILLED | SURVIVED
+        row[2] += status in UNCOVERED
+    # The score counts uncovered mutants as not killed: they would break nothing the tests see.
+    judged = tested + uncovered
+    score = killed / judged if judged else None
     print(
         f"mutation score of reconciler/{{{','.join(modules)}}}.py with {', '.join(tests)}: "
-        + (f"{score:.1%} ({killed} killed of {tested} tested)" if score is not None else "n/a")
+        + (f"{score:.1%} ({killed} killed of {judged})" if score is not None else "n/a")
     )
+    if tested:
+        print(f"  of the {tested} mutants a test ran: {killed / tested:.1%} killed")
     print(f"  {len(found)} mutants; statuses {dict(sorted(counts.items()))}")
-    print(
-        f"  {elapsed / 60:.1f} min"
-        + (" (stopped at the cap: not every mutant ran)" if capped else "")
-    )
-    for module, (k, t) in sorted(per_module.items()):
-        print(f"  {module}: {k}/{t}" + (f" = {k / t:.1%}" if t else ""))
-    print(f"surviving mutants ({len(survivors)}):")
+    stopped = " (stopped at the cap: not every mutant ran)" if capped else ""
+    print(f"  {elapsed / 60:.1f} min{stopped}")
+    for module, (k, t, u) in sorted(per_module.items()):
+        share = f" = {k / (t + u):.1%}" if t + u else ""
+        print(f"  {module}: {k} killed of {t + u}{share} ({u} with no test)")
+    print(f"surviving mutants ({len(survivors)}; the {uncovered} with no test are not listed):")
     for line in shown:
         print(f"  {line}")
     report: dict[str, Any] = {
@@ -196,6 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "score": score,
         "killed": killed,
         "tested": tested,
+        "no_tests": uncovered,
         "mutants": len(found),
         "statuses": dict(counts),
         "minutes": elapsed / 60,

@@ -126,7 +126,9 @@ def test_load_script_writes_everything_and_loses_nothing() -> None:
 
 
 def test_load_script_stops_by_itself_when_time_runs_out() -> None:
-    proc, report = _run("load.py", "--clients", "2", "--writes", "100000", "--seconds", "0.5")
+    proc, report = _run(
+        "load.py", "--clients", "2", "--writes", "100000", "--preload", "10", "--seconds", "0.5"
+    )
 
     assert proc.returncode == 0, proc.stderr
     assert report["stopped_by_time"] is True

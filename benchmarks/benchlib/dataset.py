@@ -57,7 +57,8 @@ def wire_job(i: int) -> dict[str, Any]:
     """Job ``i`` in canonical wire form, as the target would send it."""
     from reconciler.model import Job
 
-    return Job.from_mapping(job_fields(i)).to_wire()
+    wire: dict[str, Any] = Job.from_mapping(job_fields(i)).to_wire()
+    return wire
 
 
 def changed_live(i: int, wire: dict[str, Any]) -> dict[str, Any]:

@@ -46,7 +46,7 @@ def _growth(key: str) -> Callable[[Figures], float | None]:
         small, big = (f.results.get(n) for n in SCALING_SIZES)
         if not small or not big:
             return None
-        return (big[key] / big["jobs"]) / (small[key] / small["jobs"])
+        return float((big[key] / big["jobs"]) / (small[key] / small["jobs"]))
 
     return value
 

@@ -348,26 +348,39 @@ class WireClient:
         answer = self._http.put(PRODUCT_PATH, json=body, headers=self.session.headers)
         return answer.status_code
 
-    def job_tags(self) -> list[str]:
-        """The tags of every job the product holds, from one read."""
+    def jobs(self) -> list[dict[str, Any]]:
+        """Every job document the product holds, from one read."""
         params = {"workspace_id": WORKSPACE_ID, **self.session.ids}
         answer = self._http.get(PRODUCT_PATH, params=params, headers=self.session.headers)
         if answer.status_code != 200:
             raise CommandFailed(f"read the benchmark product: HTTP {answer.status_code}")
-        return [str(job.get("tag")) for job in answer.json()["data"].get("jobs") or ()]
+        return [job for job in answer.json()["data"].get("jobs") or () if isinstance(job, dict)]
+
+    def job_tags(self) -> list[str]:
+        return [str(job.get("tag")) for job in self.jobs()]
 
 
-def check_holds(url: str, tags: list[str]) -> None:
-    """CommandFailed unless the product holds each of ``tags`` exactly once."""
+def check_holds(url: str, expected: list[dict[str, Any]]) -> None:
+    """CommandFailed unless the product holds each expected job exactly once, as sent."""
     client = WireClient(url)
     try:
-        held = Counter(client.job_tags())
+        held = client.jobs()
     finally:
         client.close()
-    missing = [t for t in tags if held[t] == 0]
-    twice = [t for t, n in held.items() if n > 1]
-    if missing or twice:
-        raise CommandFailed(f"the product lacks {len(missing)} job(s), holds {len(twice)} twice")
+    count = Counter(str(job.get("tag")) for job in held)
+    by_tag = {str(job.get("tag")): job for job in held}
+    missing = [j["tag"] for j in expected if count[j["tag"]] == 0]
+    twice = [tag for tag, n in count.items() if n > 1]
+    differ = [
+        j["tag"]
+        for j in expected
+        if j["tag"] in by_tag and any(by_tag[j["tag"]].get(k) != v for k, v in j.items())
+    ]
+    if missing or twice or differ:
+        raise CommandFailed(
+            f"the product lacks {len(missing)} job(s), holds {len(twice)} twice, "
+            f"and {len(differ)} differ from what was sent"
+        )
 
 
 # --- the figures --------------------------------------------------------------------------------
@@ -393,7 +406,7 @@ def plan_http(data: Dataset, workdir: Path, repeat: int) -> float:
 
 
 def _apply_once(
-    workdir: Path, root: Path, tags: list[str], parallelism: int, name: str
+    workdir: Path, root: Path, expected: list[dict[str, Any]], parallelism: int, name: str
 ) -> tuple[float, Traffic]:
     """One ``reconciler apply`` of every manifest under ``root`` into an empty product."""
     db = seeded_store(workdir, name, [])
@@ -403,7 +416,7 @@ def _apply_once(
         start = time.perf_counter()
         run([*cmd, "--target", proxy.url], env=client_env())
         elapsed = time.perf_counter() - start
-        check_holds(url, tags)  # straight to the server: not counted
+        check_holds(url, expected)  # straight to the server: not counted
     if proxy.errors:
         raise CommandFailed(f"the counting proxy saw {proxy.errors} broken exchange(s)")
     return elapsed, proxy.traffic
@@ -425,7 +438,7 @@ def _writes_alone_once(workdir: Path, count: int, parallelism: int, name: str) -
         bad = [s for s in statuses if s != 200]
         if bad:
             raise CommandFailed(f"writes alone: {len(bad)} PUT(s) failed (HTTP {bad[0]})")
-        check_holds(url, [j["tag"] for j in jobs])
+        check_holds(url, jobs)
     return elapsed
 
 
@@ -436,7 +449,7 @@ def apply_http(workdir: Path, count: int, repeat: int) -> dict[str, Any]:
 
     root = workdir / f"apply-{count}"
     write_manifests(root, count, layout="")
-    tags = [f"job_{i:06d}" for i in range(count)]
+    expected = [wire_job(i) for i in range(count)]
     out: dict[str, Any] = {
         "jobs": count,
         "latency_s": LATENCY_S,
@@ -447,7 +460,7 @@ def apply_http(workdir: Path, count: int, repeat: int) -> dict[str, Any]:
         times = []
         for r in range(repeat):
             elapsed, traffic = _apply_once(
-                workdir, root, tags, parallelism, f"apply-p{parallelism}-{r}"
+                workdir, root, expected, parallelism, f"apply-p{parallelism}-{r}"
             )
             times.append(elapsed)
         out[f"p{parallelism}_s"] = statistics.median(times)
