@@ -138,3 +138,43 @@ def test_apply_then_plan_again_has_no_changes(
         )
     finally:
         target.close()
+
+
+def test_orphans_renames_sources_and_ignored_fields_survive_a_save() -> None:
+    """Everything a saved plan holds comes back: sources, renames, orphans, ignore_fields."""
+    from reconciler.model import Location
+
+    renamed = job("new_name", name="Job old_name")  # equal to old_name but for the tag
+    desired = {"new_name": renamed, "u": job("u", intervals=60_000, executions=3)}
+    live = [job("old_name"), job("u", executions=5), job("theirs", name="Other")]
+    sources = {"new_name": Location("jobs/a:b.yaml", 3, 6), "u": Location("jobs/u.yaml", 2, 6)}
+    plan = build_plan(
+        desired, live, sources, "t", owns=["*_name", "u"], ignore_fields=["executions"]
+    )
+    assert [(c.action.value, c.tag, c.rename) for c in plan.changes] == [
+        ("create", "new_name", "old_name"),
+        ("update", "u", None),
+        ("orphan", "old_name", "new_name"),
+        ("foreign", "theirs", None),
+    ]
+    # executions is ignored: only intervals is an update, and only intervals is written.
+    assert [f.field for f in plan.changes[1].fields] == ["intervals"]
+    assert plan.summary() == "Plan: 1 to create, 1 to update, 0 unchanged, 1 orphan, 1 foreign."
+    assert plan.has_changes and plan.has_drift
+    data = json.loads(json.dumps(plan_to_dict(plan)))
+    assert data["summary"] == {"create": 1, "update": 1, "unchanged": 0, "orphan": 1, "foreign": 1}
+    assert data["changes"][0]["source"] == "jobs/a:b.yaml:3:6"
+    assert data["changes"][2]["desired"] is None and data["ignore_fields"] == ["executions"]
+    again = plan_from_dict(data)
+    assert again == plan
+    assert again.changes[0].source == Location("jobs/a:b.yaml", 3, 6)
+    # A live change to an ignored field does not make the saved plan stale.
+    check_fresh(again, [job("old_name"), job("u", executions=9), job("theirs")], "t")
+
+
+def test_orphans_alone_are_drift_but_not_changes() -> None:
+    plan = build_plan({"a": job("a")}, [job("a"), job("gone")])
+    assert not plan.has_changes and plan.has_drift
+    plan = build_plan({"a": job("a")}, [job("a"), job("gone")], owns=["a"])
+    assert not plan.has_changes and not plan.has_drift
+    assert plan.summary() == "Plan: 0 to create, 0 to update, 1 unchanged, 1 foreign."
