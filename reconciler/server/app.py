@@ -207,8 +207,8 @@ async def _json_body(request: Request, limit: int) -> Any:
     if declared is not None:
         try:
             size = int(declared)
-        except ValueError:
-            raise ApiError(400, "invalid Content-Length header") from None
+        except ValueError as exc:
+            raise ApiError(400, "invalid Content-Length header") from exc
         if size > limit:
             await _drain(request.stream(), 0)
             raise too_big
@@ -228,10 +228,10 @@ async def _json_body(request: Request, limit: int) -> Any:
         raise ApiError(400, "the request body is empty; a JSON object is expected")
     try:
         return json.loads(raw)
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "the request body is not valid JSON") from None
-    except RecursionError:
-        raise ApiError(400, "the request body nests too deeply") from None
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "the request body is not valid JSON") from exc
+    except RecursionError as exc:
+        raise ApiError(400, "the request body nests too deeply") from exc
 
 
 async def _drain(stream: AsyncIterator[bytes], seen: int) -> None:
@@ -477,7 +477,7 @@ def _canonical(fields: Mapping[str, Any]) -> dict[str, Any]:
     try:
         return Job.from_mapping(fields).to_wire()
     except ValueError as exc:
-        raise ApiError(422, str(exc)) from None
+        raise ApiError(422, str(exc)) from exc
 
 
 def _store_write(write: Callable[[], object]) -> None:
@@ -486,7 +486,7 @@ def _store_write(write: Callable[[], object]) -> None:
     except JobExists as exc:
         # A tag clash lost to a concurrent writer is the client's problem; any other store
         # error (disk, lock) is ours and stays a 500 whose message names no path.
-        raise ApiError(422, str(exc)) from None
+        raise ApiError(422, str(exc)) from exc
 
 
 def _shown(value: object) -> str:

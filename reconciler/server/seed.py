@@ -151,7 +151,7 @@ def _load_product(
     try:
         row = store.ensure_product(name, workspace_id, doc)
     except TargetError as exc:
-        raise UsageError(f"{where}: cannot create product {name!r}: {exc}") from None
+        raise UsageError(f"{where}: cannot create product {name!r}: {exc}") from exc
     if "_id" in doc and row.id != doc["_id"]:
         raise UsageError(f"{where}: product {name!r} already exists with _id {row.id}")
     for job in wire_jobs:
@@ -168,7 +168,7 @@ def _job(raw: Any, where: str) -> dict[str, Any]:
     try:
         return Job.from_mapping(raw).to_wire()
     except ValueError as exc:
-        raise UsageError(f"{where}: {exc}") from None
+        raise UsageError(f"{where}: {exc}") from exc
 
 
 def _mapping(value: Any, where: str) -> Mapping[str, Any]:

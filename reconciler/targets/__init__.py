@@ -104,8 +104,8 @@ def _allowed_url(spec: str, origin: Origin, env: Mapping[str, str]) -> str:
         parts = urlsplit(spec)
         host = (parts.hostname or "").lower()
         parts.port  # noqa: B018 - raises ValueError for a port that is not a number
-    except ValueError:
-        raise UsageError(f"target {shown}: not a valid URL") from None
+    except ValueError as exc:
+        raise UsageError(f"target {shown}: not a valid URL") from exc
     if not host:
         raise UsageError(f"target {shown}: no host in the URL")
     if parts.username is not None or parts.password is not None:

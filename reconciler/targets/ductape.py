@@ -386,7 +386,7 @@ class DuctapeTarget:
                 raise OutcomeUnknown(
                     f"Ductape {operation}: {exc}, and the job did not appear within "
                     f"{self._retry.confirm_window:g}s; outcome unknown; re-run plan"
-                ) from None
+                ) from exc
         with self._state_lock:
             job_id = self._ids.get(job.tag, "")
         return WriteResult(job, job_id)
@@ -406,7 +406,7 @@ class DuctapeTarget:
         try:
             expected = Job.from_mapping({**live, **changes})
         except ValueError as exc:
-            raise TargetError(f"Ductape {operation}: {shorten(str(exc))}") from None
+            raise TargetError(f"Ductape {operation}: {shorten(str(exc))}") from exc
         body = {"component": "job", **dict(changes), "_id": job_id, **self._envelope()}
         self._retrying(operation, lambda _: self._update_once(operation, body, tag, expected))
         return WriteResult(expected, job_id)
@@ -504,12 +504,12 @@ class DuctapeTarget:
             except _NotSent:
                 raise
             except _Retryable as exc:
-                raise _MaybeApplied(str(exc)) from None
+                raise _MaybeApplied(str(exc)) from exc
 
         try:
             return self._retrying(operation, once)
         except _MaybeApplied as exc:
-            raise _Retryable(str(exc)) from None
+            raise _Retryable(str(exc)) from exc
 
     def _look_for(self, tag: str) -> Job | None:
         """Re-read with backoff until ``tag`` is live or the confirm window ends."""
@@ -570,12 +570,12 @@ class DuctapeTarget:
                 raise AuthError(
                     f"{exc}; the DUCTAPE_TOKEN was refused: it has expired or was revoked; "
                     "set a fresh one, or DUCTAPE_PRIVATE_KEY to log in"
-                ) from None
+                ) from exc
         token, _ = self._login()
         try:
             return self._request(operation, method, path, token, **kwargs)
         except _Unauthorized as exc:
-            raise AuthError(str(exc)) from None
+            raise AuthError(str(exc)) from exc
 
     def _request(
         self, operation: str, method: str, path: str, token: str | None, **kwargs: Any
@@ -594,20 +594,20 @@ class DuctapeTarget:
             headers["Authorization"] = token if "/workspaces/" in path else f"Bearer {token}"
         try:
             response, content = self._fetch(method, path, headers, kwargs)
-        except _TooLarge:
+        except _TooLarge as exc:
             raise TargetError(
                 f"Ductape {operation}: the answer is larger than {self._max_answer:,} bytes"
-            ) from None
+            ) from exc
         except httpx.ConnectError as exc:
-            raise _NotSent(f"connection failed ({type(exc).__name__})") from None
+            raise _NotSent(f"connection failed ({type(exc).__name__})") from exc
         except httpx.TimeoutException as exc:
             if self._run_end is not None and time.monotonic() >= self._run_end:
                 raise DeadlineExceeded(
                     f"Ductape {operation}: the run's time limit of {self._timeout:g}s is up"
-                ) from None
-            raise _Retryable(f"timed out ({type(exc).__name__})") from None
+                ) from exc
+            raise _Retryable(f"timed out ({type(exc).__name__})") from exc
         except httpx.TransportError as exc:
-            raise _Retryable(f"connection failed ({type(exc).__name__})") from None
+            raise _Retryable(f"connection failed ({type(exc).__name__})") from exc
         finally:
             _deadline.end = None
         status = response.status_code

@@ -93,7 +93,7 @@ def job_from_wire(doc: object) -> Job:
     except ValueError as exc:
         tag = doc.get("tag")
         shown = shorten(tag, 80) if isinstance(tag, str) else "without a tag"
-        raise TargetError(f"live job {shown} is malformed: {shorten(str(exc))}") from None
+        raise TargetError(f"live job {shown} is malformed: {shorten(str(exc))}") from exc
 
 
 def live_jobs(docs: Iterable[object]) -> LiveJobs:
