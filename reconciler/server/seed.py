@@ -90,6 +90,7 @@ def load_seed(store: Store, path: str) -> SeedInfo:
 def _load_product(
     store: Store, accounts: Accounts, workspace_id: str, raw: Any, where: str
 ) -> SeedProduct:
+    """Check one seed product, build its document and write it with its jobs."""
     item = _mapping(raw, where)
     name = _text(item.get("name"), f"{where}.name")
     status = item.get("status", "private")
@@ -100,10 +101,39 @@ def _load_product(
     if not isinstance(jobs, list):
         raise UsageError(f"{where}.jobs must be a list")
     wire_jobs = [_job(job, f"{where}.jobs[{i}]") for i, job in enumerate(jobs)]
+    doc = _product_document(item, name, status, workspace_id)
+    doc.update(_catalogue(accounts, workspace_id, catalogue, f"{where}.catalogue"))
+    if "_id" in item:
+        doc["_id"] = _hex_id(item["_id"], f"{where}._id")
+    return _write_product(store, doc, wire_jobs, where)
 
+
+def _product_document(
+    item: Mapping[str, Any], name: str, status: str, workspace_id: str
+) -> dict[str, Any]:
+    """A product's document, its catalogue aside."""
+    return {
+        "name": name,
+        "description": str(item.get("description", "")),
+        "status": status,
+        "workspace_id": workspace_id,
+        "envs": [{"_id": new_id(), "slug": "prd", "name": "Production"}],
+        "caches": [],
+        "features": [],
+        # Ductape products carry their own key; a random one here lets tests prove that
+        # clients never print it.
+        "private_key": f"product_dev_{secrets.token_hex(16)}",
+    }
+
+
+def _catalogue(
+    accounts: Accounts, workspace_id: str, catalogue: Mapping[str, Any], where: str
+) -> dict[str, Any]:
+    """The product's apps (registered with the apps service), functions, notifications and
+    database actions, as the product document holds them."""
     apps = []
     for i, app in enumerate(catalogue.get("apps") or []):
-        app_where = f"{where}.catalogue.apps[{i}]"
+        app_where = f"{where}.apps[{i}]"
         app = _mapping(app, app_where)
         access_tag = _text(app.get("access_tag"), f"{app_where}.access_tag")
         actions = _tags(app.get("actions"), f"{app_where}.actions")
@@ -113,7 +143,7 @@ def _load_product(
         )
     databases = []
     for i, database in enumerate(catalogue.get("databases") or []):
-        db_where = f"{where}.catalogue.databases[{i}]"
+        db_where = f"{where}.databases[{i}]"
         database = _mapping(database, db_where)
         databases.append(
             {
@@ -124,32 +154,27 @@ def _load_product(
                 ],
             }
         )
-    doc: dict[str, Any] = {
-        "name": name,
-        "description": str(item.get("description", "")),
-        "status": status,
-        "workspace_id": workspace_id,
+    return {
         "apps": apps,
-        "envs": [{"_id": new_id(), "slug": "prd", "name": "Production"}],
         "functions": [
             {"_id": new_id(), "tag": t}
-            for t in _tags(catalogue.get("functions"), f"{where}.catalogue.functions")
+            for t in _tags(catalogue.get("functions"), f"{where}.functions")
         ],
         "notifications": [
             {"_id": new_id(), "tag": t}
-            for t in _tags(catalogue.get("notifications"), f"{where}.catalogue.notifications")
+            for t in _tags(catalogue.get("notifications"), f"{where}.notifications")
         ],
         "databases": databases,
-        "caches": [],
-        "features": [],
-        # Ductape products carry their own key; a random one here lets tests prove that
-        # clients never print it.
-        "private_key": f"product_dev_{secrets.token_hex(16)}",
     }
-    if "_id" in item:
-        doc["_id"] = _hex_id(item["_id"], f"{where}._id")
+
+
+def _write_product(
+    store: Store, doc: dict[str, Any], wire_jobs: list[dict[str, Any]], where: str
+) -> SeedProduct:
+    """Create the product (or find it, when seeded before) and the jobs it lacks."""
+    name = doc["name"]
     try:
-        row = store.ensure_product(name, workspace_id, doc)
+        row = store.ensure_product(name, doc["workspace_id"], doc)
     except TargetError as exc:
         raise UsageError(f"{where}: cannot create product {name!r}: {exc}") from exc
     if "_id" in doc and row.id != doc["_id"]:
