@@ -454,6 +454,7 @@ def _document(loader: Any, path: str, index: int, node: yaml.Node) -> Document:
         # must not see it.
         loader.constructed_objects = {}
         loader.recursive_objects = {}
+        loader.state_generators = []
     start = (node.start_mark.line, node.start_mark.column)
     document = Document(path, index, data, start, key_at, value_at, written)
     if not found:
@@ -476,8 +477,12 @@ def _check_tree(loader: Any, root: yaml.Node, found: list[tuple[Any, str | None,
     on its top-level field and is then kept as its text, so the rest still builds.
     """
     stack: list[tuple[yaml.Node, str | None]] = [(root, None)]
+    visits = 0
     while stack:
         current, name = stack.pop()
+        visits += 1
+        if visits > MAX_NODES:  # cannot happen after _compose_document; kept as a backstop
+            raise Refused(_too_many(MAX_NODES), current.start_mark)
         if isinstance(current, yaml.ScalarNode):
             if current.tag != _STR:
                 _build_scalar(loader, current, name, found)

@@ -279,3 +279,52 @@ def test_load_yaml_refuses_a_fifo_and_a_huge_file(
         load_yaml("big.yaml", "seed file")
     Path("ok.yaml").write_text("a: &v 1\nb: *v\nwhen: 2026-12-01T00:00:00Z\n")
     assert load_yaml("ok.yaml", "seed file") == {"a": 1, "b": 1, "when": "2026-12-01T00:00:00Z"}
+
+
+# --- defences behind the first line ----------------------------------------------------------
+
+
+def test_the_walk_is_bounded_even_on_a_graph_with_a_cycle() -> None:
+    """PyYAML's own composer builds `&r [*r]` into a list that holds itself; the walk that
+    checks keys and values must still stop (ours never builds such a graph: a backstop)."""
+    import yaml
+
+    node = yaml.compose("name: &r [*r]\n", Loader=yaml.SafeLoader)
+    inner = node.value[0][1]
+    assert inner.value[0] is inner  # a cycle, as in issue 9
+    loader = manifests._Loader("")
+    with pytest.raises(manifests.Refused, match="more than 1,000 values"):
+        manifests._check_tree(loader, node, [])
+
+
+def test_an_oversized_file_is_refused_before_any_byte_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "sparse.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(64 * MAX_FILE_BYTES)  # 64 MiB that occupy no disk
+    reads: list[int] = []
+    real_read = os.read
+
+    def counting_read(fd: int, size: int) -> bytes:
+        reads.append(size)
+        return real_read(fd, size)
+
+    monkeypatch.setattr(manifests.os, "read", counting_read)
+    with pytest.raises(manifests.Refused, match="larger than 1 MiB"):
+        manifests.read_bounded(str(path))
+    assert reads == []
+
+
+def test_a_document_yaml_cannot_build_leaves_the_next_one_intact(tmp_path: Path) -> None:
+    """A failed build stops half way; what it left behind must not spill into the next."""
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        "name: Broken\ntag: broken\nnested:\n  deeper:\n    ? [a, b]\n    : x\n---\n"
+        + JOB.format(tag="fine")
+    )
+    desired = load_desired([str(path)])
+    assert [str(p) for p in desired.problems] == [
+        f"{path}:5:7: -: -: YAML cannot build this value: found unhashable key"
+    ]
+    assert list(desired.jobs) == ["fine"]
