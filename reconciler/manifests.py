@@ -724,7 +724,10 @@ def _read_config(path: str) -> dict[str, str]:
                 if any(word in str(key).lower() for word in ("key", "token", "secret", "pass"))
                 else ""
             )
-            raise UsageError(f"{path}: unknown setting {key!r} (known: target, product){hint}")
+            shown = _quoted(str(key))  # the file is the repository's: no escapes, no blob
+            raise UsageError(
+                f"{printable(path)}: unknown setting {shown} (known: target, product){hint}"
+            )
         if not isinstance(value, str) or not value:
             raise UsageError(f"{path}: {key} must be a non-empty string")
         out[key] = value

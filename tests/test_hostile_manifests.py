@@ -328,3 +328,15 @@ def test_a_document_yaml_cannot_build_leaves_the_next_one_intact(tmp_path: Path)
         f"{path}:5:7: -: -: YAML cannot build this value: found unhashable key"
     ]
     assert list(desired.jobs) == ["fine"]
+
+
+def test_an_unknown_setting_is_named_short_and_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path(".reconciler.yaml").write_text('"\\e[2J' + "k" * 900 + '": 1\n')
+    with pytest.raises(UsageError) as caught:
+        manifests.load_config(["."])
+    message = str(caught.value)
+    assert message.startswith("./.reconciler.yaml: unknown setting '\\x1b[2Jkkk")
+    assert "\x1b" not in message and len(message) < 200
