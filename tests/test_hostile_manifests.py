@@ -340,3 +340,18 @@ def test_an_unknown_setting_is_named_short_and_escaped(
     message = str(caught.value)
     assert message.startswith("./.reconciler.yaml: unknown setting '\\x1b[2Jkkk")
     assert "\x1b" not in message and len(message) < 200
+
+
+def test_a_file_of_many_bad_documents_does_not_flood_the_log(tmp_path: Path) -> None:
+    """10,000 two-line documents, each missing six fields: 70,000 lines before the bound."""
+    (tmp_path / "flood.yaml").write_text("a: 1\n---\n" * 9_999)
+    (tmp_path / "other.yaml").write_text("name: [\n")
+    code, out, err, cpu, rss_mb = validate(tmp_path, ".")
+    print(f"flood: exit {code}, {cpu:.2f} s CPU, {rss_mb:.0f} MB peak")
+    lines = err.splitlines()
+    assert code == 1 and "Traceback" not in err and out == ""
+    assert lines[0] == "./flood.yaml: -: -: more than 100 problems; the rest are not shown"
+    flood = [line for line in lines if line.startswith("./flood.yaml:")]
+    assert 100 < len(flood) <= 100 + 8  # the bound, overshot by at most one document's worth
+    assert lines[-2].startswith("./other.yaml:2:1: -: -: YAML syntax error")  # others still read
+    assert cpu < MAX_SECONDS and rss_mb < MAX_RSS_MB
