@@ -194,28 +194,35 @@ def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) ->
 
     Directory links are not followed, so below ``top`` only a file link needs resolving; the
     others' real paths are known from their directory's. A loop, not recursion: a repository
-    may nest directories deeper than Python's stack.
+    may nest directories deeper than Python's stack. A directory that cannot be listed is a
+    problem, like a file that cannot be read.
     """
     pending = [(root, top)]
     while pending:
         directory, real_dir = pending.pop()
-        with os.scandir(directory) as listing:
-            for entry in listing:
-                name = entry.name
-                if name.startswith("."):
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            message = f"cannot list this directory: {exc.strerror or 'error'}"
+            refused.append(Problem(Location(directory), message))
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            path = os.path.join(directory, name)
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((path, os.path.join(real_dir, name)))
+            elif name.endswith(SUFFIXES):
+                if not entry.is_symlink():
+                    found.setdefault(os.path.join(real_dir, name), path)
                     continue
-                path = os.path.join(directory, name)
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append((path, os.path.join(real_dir, name)))
-                elif name.endswith(SUFFIXES):
-                    if not entry.is_symlink():
-                        found.setdefault(os.path.join(real_dir, name), path)
-                        continue
-                    real = os.path.realpath(path)
-                    if os.path.commonpath([top, real]) != top:
-                        refused.append(Problem(Location(path), _OUTSIDE))
-                    else:
-                        found.setdefault(real, path)
+                real = os.path.realpath(path)
+                if os.path.commonpath([top, real]) != top:
+                    refused.append(Problem(Location(path), _OUTSIDE))
+                else:
+                    found.setdefault(real, path)
 
 
 # --- reading files ---------------------------------------------------------------------------

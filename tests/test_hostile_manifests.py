@@ -355,3 +355,24 @@ def test_a_file_of_many_bad_documents_does_not_flood_the_log(tmp_path: Path) -> 
     assert 100 < len(flood) <= 100 + 8  # the bound, overshot by at most one document's worth
     assert lines[-2].startswith("./other.yaml:2:1: -: -: YAML syntax error")  # others still read
     assert cpu < MAX_SECONDS and rss_mb < MAX_RSS_MB
+
+
+def test_a_directory_that_cannot_be_listed_is_one_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Permissions cannot stop root (the test may run as root): the fault is injected."""
+    (tmp_path / "ok.yaml").write_text(JOB.format(tag="ok"))
+    (tmp_path / "locked").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(manifests.os, "scandir", scandir)
+    desired = load_desired([str(tmp_path)])
+    assert [str(p) for p in desired.problems] == [
+        f"{tmp_path}/locked: -: -: cannot list this directory: Permission denied"
+    ]
+    assert list(desired.jobs) == ["ok"]
