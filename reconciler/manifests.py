@@ -251,8 +251,10 @@ def read_bounded(path: str) -> bytes:
             raise Refused(_TOO_LARGE)
         chunks: list[bytes] = []
         size = 0
+        want = info.st_size + 1  # then small steps: os.read allocates what it is asked for
         while size <= MAX_FILE_BYTES:
-            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            chunk = os.read(fd, min(want, MAX_FILE_BYTES + 1 - size))
+            want = 64 * 1024
             if not chunk:
                 break
             chunks.append(chunk)
