@@ -26,6 +26,10 @@ from .schema import check_document
 # Intervals shorter than this draw a warning: a job that runs more than once a minute is
 # more often a unit mistake (seconds written as milliseconds) than a wish.
 SHORT_INTERVAL_MS = 60_000
+# Problems shown for one file. A 100 KB file of 10,000 two-line documents made 70,000 lines
+# (each missing six fields): a CI log flooded, a reviewer no wiser. Past the bound, one line
+# says so, and the file's remaining documents are parsed (bounded) but not checked.
+MAX_PROBLEMS_PER_FILE = 100
 
 
 @dataclass(frozen=True)
@@ -92,22 +96,40 @@ def load_desired(paths: Iterable[str]) -> Desired:
     documents = load_documents(found.files, problems)  # streamed: one file at a time
     entries: dict[str, Entry] = {}
     first_seen: dict[str, Location] = {}
+    shown: dict[str, int] = {}  # problems reported per file
     for document in documents:
-        faults = _check(document, first_seen)
-        problems.extend(faults)
-        if any(p.is_error for p in faults):
+        path = document.path
+        count = shown.get(path, 0)
+        if count >= MAX_PROBLEMS_PER_FILE:
             continue
-        try:
-            job = Job.from_mapping(document.data)
-        except FieldError as exc:
-            # The schema accepts the shape; only a value such as 2026-02-30 gets here.
-            where = document.where(exc.field)
-            problems.append(Problem(where, exc.message, document.tag, exc.field))
-            continue
-        problems.extend(_warnings(document, job))
-        entries[job.tag] = Entry(job, document)
+        faults, entry = _read(document, first_seen)
+        if faults:
+            count += len(faults)
+            shown[path] = count
+            problems.extend(faults)
+            if count >= MAX_PROBLEMS_PER_FILE:
+                message = f"more than {MAX_PROBLEMS_PER_FILE} problems; the rest are not shown"
+                problems.append(Problem(Location(path), message))
+        if entry is not None:
+            entries[entry.job.tag] = entry
     problems.sort(key=lambda p: (p.location, p.field or "", p.message))
     return Desired(MappingProxyType(entries), tuple(problems), len(found.files))
+
+
+def _read(
+    document: Document, first_seen: dict[str, Location]
+) -> tuple[list[Problem], Entry | None]:
+    """One document's problems, and its job when it has no error."""
+    found = _check(document, first_seen)
+    if any(p.is_error for p in found):
+        return found, None
+    try:
+        job = Job.from_mapping(document.data)
+    except FieldError as exc:
+        # The schema accepts the shape; only a value such as 2026-02-30 gets here.
+        where = document.where(exc.field)
+        return [*found, Problem(where, exc.message, document.tag, exc.field)], None
+    return [*found, *_warnings(document, job)], Entry(job, document)
 
 
 def _check(document: Document, first_seen: dict[str, Location]) -> list[Problem]:

@@ -194,28 +194,35 @@ def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) ->
 
     Directory links are not followed, so below ``top`` only a file link needs resolving; the
     others' real paths are known from their directory's. A loop, not recursion: a repository
-    may nest directories deeper than Python's stack.
+    may nest directories deeper than Python's stack. A directory that cannot be listed is a
+    problem, like a file that cannot be read.
     """
     pending = [(root, top)]
     while pending:
         directory, real_dir = pending.pop()
-        with os.scandir(directory) as listing:
-            for entry in listing:
-                name = entry.name
-                if name.startswith("."):
+        try:
+            with os.scandir(directory) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            message = f"cannot list this directory: {exc.strerror or 'error'}"
+            refused.append(Problem(Location(directory), message))
+            continue
+        for entry in entries:
+            name = entry.name
+            if name.startswith("."):
+                continue
+            path = os.path.join(directory, name)
+            if entry.is_dir(follow_symlinks=False):
+                pending.append((path, os.path.join(real_dir, name)))
+            elif name.endswith(SUFFIXES):
+                if not entry.is_symlink():
+                    found.setdefault(os.path.join(real_dir, name), path)
                     continue
-                path = os.path.join(directory, name)
-                if entry.is_dir(follow_symlinks=False):
-                    pending.append((path, os.path.join(real_dir, name)))
-                elif name.endswith(SUFFIXES):
-                    if not entry.is_symlink():
-                        found.setdefault(os.path.join(real_dir, name), path)
-                        continue
-                    real = os.path.realpath(path)
-                    if os.path.commonpath([top, real]) != top:
-                        refused.append(Problem(Location(path), _OUTSIDE))
-                    else:
-                        found.setdefault(real, path)
+                real = os.path.realpath(path)
+                if os.path.commonpath([top, real]) != top:
+                    refused.append(Problem(Location(path), _OUTSIDE))
+                else:
+                    found.setdefault(real, path)
 
 
 # --- reading files ---------------------------------------------------------------------------
@@ -244,8 +251,10 @@ def read_bounded(path: str) -> bytes:
             raise Refused(_TOO_LARGE)
         chunks: list[bytes] = []
         size = 0
+        want = info.st_size + 1  # then small steps: os.read allocates what it is asked for
         while size <= MAX_FILE_BYTES:
-            chunk = os.read(fd, MAX_FILE_BYTES + 1 - size)
+            chunk = os.read(fd, min(want, MAX_FILE_BYTES + 1 - size))
+            want = 64 * 1024
             if not chunk:
                 break
             chunks.append(chunk)
@@ -454,6 +463,7 @@ def _document(loader: Any, path: str, index: int, node: yaml.Node) -> Document:
         # must not see it.
         loader.constructed_objects = {}
         loader.recursive_objects = {}
+        loader.state_generators = []
     start = (node.start_mark.line, node.start_mark.column)
     document = Document(path, index, data, start, key_at, value_at, written)
     if not found:
@@ -476,8 +486,12 @@ def _check_tree(loader: Any, root: yaml.Node, found: list[tuple[Any, str | None,
     on its top-level field and is then kept as its text, so the rest still builds.
     """
     stack: list[tuple[yaml.Node, str | None]] = [(root, None)]
+    visits = 0
     while stack:
         current, name = stack.pop()
+        visits += 1
+        if visits > MAX_NODES:  # cannot happen after _compose_document; kept as a backstop
+            raise Refused(_too_many(MAX_NODES), current.start_mark)
         if isinstance(current, yaml.ScalarNode):
             if current.tag != _STR:
                 _build_scalar(loader, current, name, found)
@@ -719,7 +733,10 @@ def _read_config(path: str) -> dict[str, str]:
                 if any(word in str(key).lower() for word in ("key", "token", "secret", "pass"))
                 else ""
             )
-            raise UsageError(f"{path}: unknown setting {key!r} (known: target, product){hint}")
+            shown = _quoted(str(key))  # the file is the repository's: no escapes, no blob
+            raise UsageError(
+                f"{printable(path)}: unknown setting {shown} (known: target, product){hint}"
+            )
         if not isinstance(value, str) or not value:
             raise UsageError(f"{path}: {key} must be a non-empty string")
         out[key] = value

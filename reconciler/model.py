@@ -217,7 +217,9 @@ _UNIT_MS = {
 # Units largest first, so "1h30m" comes back out of format_duration as it went in.
 _UNITS_DESC = sorted(_UNIT_MS.items(), key=lambda item: -item[1])
 _DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
-DURATION_PATTERN = r"^\s*(\d+(ms|s|m|h|d|w))+\s*$"
+# At most 12 parts: "1m" repeated 500,000 times made Python's re (jsonschema's engine) keep
+# 130 MB of backtracking state for one value; a bounded repeat keeps it flat.
+DURATION_PATTERN = r"^\s*(\d+(ms|s|m|h|d|w)){1,12}\s*$"
 _DURATION_RE = re.compile(DURATION_PATTERN)
 
 

@@ -9,11 +9,14 @@ be files in Git (a FIFO, links, a file over the size limit) are built by the tes
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
 import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -25,7 +28,7 @@ from reconciler.manifests import MAX_FILE_BYTES, find_manifests, load_yaml
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 CASES = sorted(p.name for p in HOSTILE.glob("*.yaml"))
-# Loose bounds, far above what a case costs (~0.3 s, ~30 MB, mostly interpreter start-up),
+# Loose bounds, far above what a case costs (~0.2 s, ~35 MB, mostly interpreter start-up),
 # far below what an unbounded case costs (the alias bomb took 88 s and 5.4 GB before).
 MAX_SECONDS = 5.0
 MAX_RSS_MB = 200
@@ -35,37 +38,48 @@ JOB = (
 )
 
 
-def validate(cwd: Path, *paths: str) -> tuple[int, str, str, float, float]:
-    """Run ``reconciler validate`` in a child; (exit code, stdout, stderr, CPU s, peak MB).
+# Measures one run of the CLI from a small parent. Linux keeps a process's memory high-water
+# mark across fork and exec, so a child of pytest itself would report pytest's own size; a
+# grandchild forked from this small wrapper reports its own.
+_MEASURE = """
+import json, os, subprocess, sys
+out_path, err_path, *args = sys.argv[1:]
+with open(out_path, "w") as out, open(err_path, "w") as err:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "reconciler", "validate", *args],
+        stdin=subprocess.DEVNULL, stdout=out, stderr=err,
+    )
+    _, status, usage = os.wait4(child.pid, 0)
+    child.returncode = os.waitstatus_to_exitcode(status)
+print(json.dumps([child.returncode, usage.ru_utime + usage.ru_stime, usage.ru_maxrss]))
+"""
 
-    The child is reaped with ``os.wait4``, which gives that one process's own CPU time and
-    peak memory; output goes to files, so nothing waits on a full pipe meanwhile.
+
+def validate(cwd: Path, *paths: str) -> tuple[int, str, str, float, float]:
+    """Run ``reconciler validate`` in its own process; (exit code, stdout, stderr, CPU s, MB).
+
+    CPU time and peak memory are that process's own, taken by ``os.wait4``; the run is
+    bounded to 30 s, after which the whole process group is killed.
     """
-    with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
-        child = subprocess.Popen(
-            [sys.executable, "-m", "reconciler", "validate", *paths],
+    with tempfile.TemporaryDirectory() as scratch:
+        out_path, err_path = Path(scratch, "out"), Path(scratch, "err")
+        wrapper = subprocess.Popen(
+            [sys.executable, "-c", _MEASURE, str(out_path), str(err_path), *paths],
             cwd=cwd,
             stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
+            stdout=subprocess.PIPE,
             text=True,
             env={**os.environ, "NO_COLOR": "1"},
+            start_new_session=True,
         )
-        deadline = time.monotonic() + 30
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                child.kill()
-                child.wait()
-                pytest.fail(f"validate {paths} still running after 30 s")
-            time.sleep(0.01)
-        child.returncode = os.waitstatus_to_exitcode(status)  # reaped here, not by Popen
-        out.seek(0)
-        err.seek(0)
-        cpu = usage.ru_utime + usage.ru_stime
-        return child.returncode, out.read(), err.read(), cpu, usage.ru_maxrss / 1024
+        try:
+            figures, _ = wrapper.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(wrapper.pid, signal.SIGKILL)
+            wrapper.communicate()
+            pytest.fail(f"validate {paths} still running after 30 s")
+        code, cpu, rss_kb = json.loads(figures)
+        return code, out_path.read_text(), err_path.read_text(), cpu, rss_kb / 1024
 
 
 def expected_lines(name: str) -> list[str]:
@@ -105,12 +119,17 @@ def test_case_fails_validate_in_one_line_within_bounds(name: str) -> None:
 def test_the_13_byte_recursive_alias_and_the_bomb_cost_almost_nothing() -> None:
     """In-process, with the interpreter already warm: each is refused in milliseconds."""
     assert (HOSTILE / "recursive-alias.yaml").stat().st_size == 13
+    load_desired([str(HOSTILE / "recursive-alias.yaml")])  # warm: schema and validators built
     for name in ("recursive-alias.yaml", "alias-bomb.yaml", "merge-alias.yaml"):
+        tracemalloc.start()
         started = time.perf_counter()
         desired = load_desired([str(HOSTILE / name)])
         elapsed = time.perf_counter() - started
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        print(f"{name}: {elapsed * 1000:.1f} ms, {peak / 1024:.0f} KiB allocated at peak")
         assert "names a list or mapping" in desired.problems[0].message
-        assert elapsed < 0.1, (name, elapsed)
+        assert elapsed < 0.1 and peak < 1024 * 1024, (name, elapsed, peak)
 
 
 # --- cases built on disk: FIFOs, links, sizes ------------------------------------------------
@@ -279,3 +298,123 @@ def test_load_yaml_refuses_a_fifo_and_a_huge_file(
         load_yaml("big.yaml", "seed file")
     Path("ok.yaml").write_text("a: &v 1\nb: *v\nwhen: 2026-12-01T00:00:00Z\n")
     assert load_yaml("ok.yaml", "seed file") == {"a": 1, "b": 1, "when": "2026-12-01T00:00:00Z"}
+
+
+# --- defences behind the first line ----------------------------------------------------------
+
+
+def test_the_walk_is_bounded_even_on_a_graph_with_a_cycle() -> None:
+    """PyYAML's own composer builds `&r [*r]` into a list that holds itself; the walk that
+    checks keys and values must still stop (ours never builds such a graph: a backstop)."""
+    import yaml
+
+    node = yaml.compose("name: &r [*r]\n", Loader=yaml.SafeLoader)
+    inner = node.value[0][1]
+    assert inner.value[0] is inner  # a cycle, as in issue 9
+    loader = manifests._Loader("")
+    with pytest.raises(manifests.Refused, match="more than 1,000 values"):
+        manifests._check_tree(loader, node, [])
+
+
+def test_an_oversized_file_is_refused_before_any_byte_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "sparse.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(64 * MAX_FILE_BYTES)  # 64 MiB that occupy no disk
+    reads: list[int] = []
+    real_read = os.read
+
+    def counting_read(fd: int, size: int) -> bytes:
+        reads.append(size)
+        return real_read(fd, size)
+
+    monkeypatch.setattr(manifests.os, "read", counting_read)
+    with pytest.raises(manifests.Refused, match="larger than 1 MiB"):
+        manifests.read_bounded(str(path))
+    assert reads == []
+
+
+def test_a_document_yaml_cannot_build_leaves_the_next_one_intact(tmp_path: Path) -> None:
+    """A failed build stops half way; what it left behind must not spill into the next."""
+    path = tmp_path / "two.yaml"
+    path.write_text(
+        "name: Broken\ntag: broken\nnested:\n  deeper:\n    ? [a, b]\n    : x\n---\n"
+        + JOB.format(tag="fine")
+    )
+    desired = load_desired([str(path)])
+    assert [str(p) for p in desired.problems] == [
+        f"{path}:5:7: -: -: YAML cannot build this value: found unhashable key"
+    ]
+    assert list(desired.jobs) == ["fine"]
+
+
+def test_an_unknown_setting_is_named_short_and_escaped(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path(".reconciler.yaml").write_text('"\\e[2J' + "k" * 900 + '": 1\n')
+    with pytest.raises(UsageError) as caught:
+        manifests.load_config(["."])
+    message = str(caught.value)
+    assert message.startswith("./.reconciler.yaml: unknown setting '\\x1b[2Jkkk")
+    assert "\x1b" not in message and len(message) < 200
+
+
+def test_a_file_of_many_bad_documents_does_not_flood_the_log(tmp_path: Path) -> None:
+    """10,000 two-line documents, each missing six fields: 70,000 lines before the bound."""
+    (tmp_path / "flood.yaml").write_text("a: 1\n---\n" * 9_999)
+    (tmp_path / "other.yaml").write_text("name: [\n")
+    code, out, err, cpu, rss_mb = validate(tmp_path, ".")
+    print(f"flood: exit {code}, {cpu:.2f} s CPU, {rss_mb:.0f} MB peak")
+    lines = err.splitlines()
+    assert code == 1 and "Traceback" not in err and out == ""
+    assert lines[0] == "./flood.yaml: -: -: more than 100 problems; the rest are not shown"
+    flood = [line for line in lines if line.startswith("./flood.yaml:")]
+    assert 100 < len(flood) <= 100 + 8  # the bound, overshot by at most one document's worth
+    assert lines[-2].startswith("./other.yaml:2:1: -: -: YAML syntax error")  # others still read
+    assert cpu < MAX_SECONDS and rss_mb < MAX_RSS_MB
+
+
+def test_a_directory_that_cannot_be_listed_is_one_problem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Permissions cannot stop root (the test may run as root): the fault is injected."""
+    (tmp_path / "ok.yaml").write_text(JOB.format(tag="ok"))
+    (tmp_path / "locked").mkdir()
+    real_scandir = os.scandir
+
+    def scandir(path: str) -> object:
+        if str(path).endswith("locked"):
+            raise PermissionError(13, "Permission denied")
+        return real_scandir(path)
+
+    monkeypatch.setattr(manifests.os, "scandir", scandir)
+    desired = load_desired([str(tmp_path)])
+    assert [str(p) for p in desired.problems] == [
+        f"{tmp_path}/locked: -: -: cannot list this directory: Permission denied"
+    ]
+    assert list(desired.jobs) == ["ok"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        '"' + "1m" * 500_000 + 'x"',  # a duration of 500,000 parts
+        '"' + "1" * 1_000_000 + '"',  # a million digits, quoted
+        '"2026-12-01T00:00' + " " * 1_000_000 + 'x"',  # a timestamp padded to 1 MB
+    ],
+)
+def test_a_megabyte_value_costs_no_more_memory_than_a_small_one(tmp_path: Path, value: str) -> None:
+    """Patterns are checked by two regex engines; neither may keep state per character."""
+    (tmp_path / "small.yaml").write_text(JOB.format(tag="small"))
+    body = JOB.format(tag="huge").replace("intervals: 1h", f"intervals: {value}")
+    if "2026" in value:
+        body = JOB.format(tag="huge").replace("2026-12-01T00:00:00Z", value)
+    (tmp_path / "huge.yaml").write_text(body)
+    assert (tmp_path / "huge.yaml").stat().st_size < MAX_FILE_BYTES
+    *_, base_cpu, base_mb = validate(tmp_path, "small.yaml")
+    code, _, err, cpu, rss_mb = validate(tmp_path, "huge.yaml")
+    print(f"1 MB value: {cpu:.2f} s CPU, {rss_mb:.0f} MB peak (a small file: {base_mb:.0f} MB)")
+    assert code == 1 and len(err.splitlines()) == 2 and "Traceback" not in err
+    assert rss_mb - base_mb < 30 and cpu - base_cpu < 1.0
