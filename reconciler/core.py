@@ -16,7 +16,7 @@ from typing import Literal
 from .apply import ApplyInterrupted, Result, apply_plan
 from .desired import Desired, load_desired
 from .errors import ApplyRefused, ReconcilerError
-from .model import Location, Problem, Severity
+from .model import EventType, Location, Problem, Severity
 from .outcome import Command, Outcome
 from .plan import Action, Change, Plan, build_plan, check_fresh, select
 from .schedule import now_ms, warnings
@@ -93,7 +93,7 @@ def _planned(
     try:
         base = replace(base, target=target.describe())
         live = target.fetch_jobs()
-        catalogue = target.catalogue() if spec.references != "off" else None
+        catalogue = target.catalogue(app_tags(desired)) if spec.references != "off" else None
     except ReconcilerError as exc:
         target.close()
         return replace(base, error=str(exc)), None
@@ -138,6 +138,15 @@ def _compare(
         for m in live.malformed
     ]
     return replace(base, plan=the_plan, problems=tuple(problems), left_out=len(left_out))
+
+
+def app_tags(desired: Desired) -> set[str]:
+    """The apps whose actions the manifests name (``<app access_tag>:<action>``)."""
+    return {
+        job.event_tag.partition(":")[0]
+        for job in desired.jobs.values()
+        if job.event_type is EventType.ACTION
+    }
 
 
 def plan_warnings(the_plan: Plan, now: int) -> list[Problem]:

@@ -231,3 +231,30 @@ def test_an_unknown_product_name_suggests_the_closest(tmp_path: Path) -> None:
             target.fetch_jobs()
         target.close()
     assert str(caught.value) == "no product named 'shopp' in the workspace; did you mean shop?"
+
+
+def test_only_the_apps_the_manifests_name_are_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An app's actions cost two requests: the catalogue reads only the apps jobs name."""
+    from reconciler.core import RunSpec, plan
+
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text(
+        "name: A\ntag: a\nevent_type: action\nevent_tag: stripe:list_chargez\n"
+        "intervals: 1h\nstart_at: 2026-12-01T00:00:00Z\n"
+    )
+    with server_with(tmp_path / "apps.db") as s, access_lines() as log:
+        monkeypatch.setenv("DUCTAPE_USER_ID", s.user_id)
+        monkeypatch.setenv("DUCTAPE_WORKSPACE_ID", s.workspace_id)
+        monkeypatch.setenv("DUCTAPE_PRIVATE_KEY", s.private_key)
+        spec = RunSpec((str(jobs),), target=s.base_url, origin="option", product=s.product_id)
+        outcome = plan(spec)
+        log.settle()
+    (warning,) = [p for p in outcome.problems if p.field == "event_tag"]
+    assert "did you mean 'stripe:list_charges'" in warning.message
+    # The seed's product has two apps, stripe and catalogue: only stripe is read.
+    assert log.count("GET", "/apps/apps/v1/access/") == 1
+    assert log.count("GET", "/access/" + s.workspace_id + "/stripe") == 1
+    assert log.count("GET", "/apps/apps/v1/") == 2

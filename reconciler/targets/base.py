@@ -6,7 +6,7 @@ them into wire bodies (and wire errors into TargetError) is the target's own bus
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,8 +65,12 @@ class Target(Protocol):
         twice or different from what was sent: TargetError)."""
         ...
 
-    def catalogue(self) -> Catalogue | None:
-        """The product's event tags, or None where the target does not know them."""
+    def catalogue(self, apps: Collection[str] | None = None) -> Catalogue | None:
+        """The product's event tags, or None where the target does not know them.
+
+        ``apps``: the access tags of the apps whose actions are wanted (None: every app);
+        where an app's actions cost a request, only those are read.
+        """
         ...
 
     def close(self) -> None:

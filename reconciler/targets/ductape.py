@@ -26,7 +26,7 @@ import math
 import random
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -448,8 +448,9 @@ class DuctapeTarget:
             time.sleep(pause)
             attempt += 1
 
-    def catalogue(self) -> Catalogue | None:
-        """Event tags of the product; an app's actions come from the apps service."""
+    def catalogue(self, apps: Collection[str] | None = None) -> Catalogue | None:
+        """Event tags of the product; an app's actions come from the apps service, two
+        requests an app, so only the apps in ``apps`` are read (None: all)."""
         with self._state_lock:
             tags = self._tags
         if tags is None:
@@ -461,6 +462,8 @@ class DuctapeTarget:
         ws = self._creds.workspace_id
         actions: dict[str, list[str]] = {}
         for tag in tags["apps"]:
+            if apps is not None and tag not in apps:
+                continue
             found = self._call(
                 f"read app {shorten(tag, 80)}",
                 "GET",

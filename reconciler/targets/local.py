@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from ..errors import TargetError
@@ -105,7 +105,8 @@ class LocalTarget:
         store, product = self._writable()
         return confirm_written(written, store.job_documents(product.id))
 
-    def catalogue(self) -> Catalogue | None:
+    def catalogue(self, apps: Collection[str] | None = None) -> Catalogue | None:
+        # Apps carry their actions inline in the store: reading them all costs nothing.
         opened = self._open(create=False)
         if opened is None:
             return None
