@@ -344,20 +344,6 @@ def human(field: str, value: object) -> str | None:
     return None
 
 
-def schedule_preview(job: Job, runs: int = 3) -> str:
-    """One line describing when the job runs: cadence, count and its first run times."""
-    every = format_duration(job.intervals)
-    count = (
-        "unlimited"
-        if job.executions == 0
-        else f"{job.executions} run" + ("s" if job.executions != 1 else "")
-    )
-    shown = runs if job.executions == 0 else min(runs, job.executions)
-    times = [format_timestamp(job.start_at + i * job.intervals) for i in range(shown)]
-    more = ", ..." if job.executions == 0 or job.executions > shown else ""
-    return f"every {every}, {count}: {', '.join(times)}{more}"
-
-
 # --- where things are, and what is wrong with them ---------------------------------------
 
 

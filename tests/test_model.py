@@ -102,21 +102,33 @@ def test_schema_and_model_share_their_patterns() -> None:
     assert props["executions"]["default"] == 0
 
 
-def test_schedule_preview() -> None:
-    job = Job.from_mapping(
-        {
-            "tag": "t",
-            "name": "n",
-            "event_type": "action",
-            "event_tag": "a:b",
-            "executions": 2,
-            "intervals": "6h",
-            "start_at": "2026-12-01T00:00:00Z",
-        }
-    )
-    assert model.schedule_preview(job) == (
-        "every 6h, 2 runs: 2026-12-01T00:00:00Z, 2026-12-01T06:00:00Z"
-    )
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("executions", -1),
+        ("executions", True),
+        ("executions", 1.5),
+        ("name", ""),
+        ("name", "   "),
+        ("tag", 7),
+        ("intervals", 0),
+        ("intervals", -60_000),
+    ],
+)
+def test_the_model_refuses_what_the_schema_refuses(field: str, value: object) -> None:
+    """Live jobs reach the model without the schema: it must hold the same line."""
+    data = {
+        "tag": "t",
+        "name": "n",
+        "event_type": "action",
+        "event_tag": "a:b",
+        "intervals": "6h",
+        "start_at": "2026-12-01T00:00:00Z",
+        field: value,
+    }
+    with pytest.raises(model.FieldError) as caught:
+        Job.from_mapping(data)
+    assert caught.value.field == field
 
 
 # --- bounds: what the platform can hold -------------------------------------------------------
