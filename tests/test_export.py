@@ -155,3 +155,64 @@ def test_export_two_hundred_jobs_through_the_local_server(
     code, text, err = run("plan", str(out), "--detailed-exitcode", "--only", "onboard_*", env=env)
     assert code == 0, text + err
     assert "Plan: 0 to create, 0 to update, 200 unchanged." in text
+
+
+def test_export_then_plan_has_no_changes_through_the_local_server(
+    ductape_server: RunningServer, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """The same round trip over the wire: random live sets written with the PUT, exported
+    through the HTTP target, planned back with no changes. Each example has its own tag
+    prefix in the one server, and --only keeps the examples apart."""
+    env = {
+        "DUCTAPE_USER_ID": ductape_server.user_id,
+        "DUCTAPE_WORKSPACE_ID": ductape_server.workspace_id,
+        "DUCTAPE_PRIVATE_KEY": ductape_server.private_key,
+        "RECONCILER_TARGET": ductape_server.base_url,
+        "DUCTAPE_PRODUCT": ductape_server.product_name,
+    }
+    examples = iter(range(1000))
+
+    @settings(max_examples=10, deadline=None)
+    @given(live=job_sets)
+    def round_trip(live: list[Job]) -> None:
+        prefix = f"ex{next(examples)}x"
+        jobs = [Job(prefix + j.tag, *_rest(j)) for j in live]
+        with httpx.Client(base_url=ductape_server.base_url, timeout=30) as client:
+            data = client.post(
+                "/users/users/v1/login/authKey",
+                json={
+                    "private_key": ductape_server.private_key,
+                    "user_id": ductape_server.user_id,
+                    "workspace_id": ductape_server.workspace_id,
+                },
+            ).json()["data"]
+            for job in jobs:
+                answer = client.put(
+                    f"/integrations/integrations/v1/{ductape_server.product_id}",
+                    json={
+                        "component": "job",
+                        **job.to_wire(),
+                        "user_id": ductape_server.user_id,
+                        "workspace_id": ductape_server.workspace_id,
+                        "public_key": data["public_key"],
+                    },
+                    headers={"Authorization": f"Bearer {data['auth_token']}"},
+                )
+                assert answer.status_code < 300, answer.text
+        out = tmp_path_factory.mktemp("exported")
+        code, text, err = run("export", "--out", str(out), "--only", f"{prefix}*", env=env)
+        assert code == 0, err
+        assert f"Exported {len(jobs)} job(s)" in text
+        if not jobs:
+            return
+        assert load_desired([str(out)]).jobs == {job.tag: job for job in jobs}
+        code, text, err = run(
+            "plan", str(out), "--detailed-exitcode", "--only", f"{prefix}*", env=env
+        )
+        assert code == 0, text + err
+
+    round_trip()
+
+
+def _rest(job: Job) -> tuple[object, ...]:
+    return (job.name, job.event_type, job.event_tag, job.executions, job.intervals, job.start_at)
