@@ -552,6 +552,21 @@ def apply(
         if progress is not None and outcome.plan is not None:
             progress.start(outcome.plan.write_count)
 
+    def write(run: Callable[..., Outcome], *first: Any) -> Outcome:
+        """One product's apply (planned now, or saved), its progress closed whatever happens."""
+        try:
+            return run(
+                *first,
+                approve,
+                parallelism,
+                max_changes,
+                progress.result if progress else None,
+                progress.progress if progress else None,
+            )
+        finally:
+            if progress is not None:
+                progress.finish()
+
     outcomes: list[Outcome] = []
     if plan_file:
         if paths:
@@ -563,37 +578,10 @@ def apply(
             raise UsageError(f"{plan_file} holds no plan to apply: {saved.error or 'invalid'}")
         if text:
             _emit([saved], fmt, use_color)
-        try:
-            outcomes.append(
-                core.apply_saved(
-                    saved.plan,
-                    specs[0],
-                    approve,
-                    parallelism,
-                    max_changes,
-                    progress.result if progress else None,
-                    progress.progress if progress else None,
-                )
-            )
-        finally:
-            if progress is not None:
-                progress.finish()
+        outcomes.append(write(core.apply_saved, saved.plan, specs[0]))
     else:
         for spec in specs:
-            try:
-                outcomes.append(
-                    core.apply(
-                        spec,
-                        approve,
-                        parallelism,
-                        max_changes,
-                        progress.result if progress else None,
-                        progress.progress if progress else None,
-                    )
-                )
-            finally:
-                if progress is not None:
-                    progress.finish()
+            outcomes.append(write(core.apply, spec))
             if outcomes[-1].interrupted:
                 break  # Ctrl-C: no other product is started
     _emit(outcomes, fmt, use_color, results_shown=progress.shown if progress else frozenset())

@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+import httpx
+
 from reconciler.model import Job
 from reconciler.server import create_app, load_seed
 from reconciler.targets.ductape import Credentials, DuctapeTarget, RetryPolicy
@@ -173,6 +175,18 @@ def elapsed(start: float) -> float:
     return time.monotonic() - start
 
 
+async def forward(upstream_url: str, request: Any, timeout: float = 10) -> httpx.Response:
+    """Send a starlette ``request`` on to ``upstream_url`` as it came (Host aside)."""
+    async with httpx.AsyncClient(base_url=upstream_url, timeout=timeout) as client:
+        return await client.request(
+            request.method,
+            request.url.path,
+            params=request.query_params,
+            content=await request.body(),
+            headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
+        )
+
+
 class Proxy:
     """Forwards to ``upstream``; ``fault(method, path, n)`` may name a fault for request n:
 
@@ -188,7 +202,6 @@ class Proxy:
         self.count = 0
 
     async def handle(self, request: Any) -> Any:
-        import httpx
         from starlette.responses import Response
 
         with self.lock:
@@ -197,14 +210,7 @@ class Proxy:
         mode = self.fault(request.method, request.url.path, n)
         if mode == "refuse":
             return Response(b"busy", status_code=503)
-        async with httpx.AsyncClient(base_url=self.upstream, timeout=10) as client:
-            upstream = await client.request(
-                request.method,
-                request.url.path,
-                params=request.query_params,
-                content=await request.body(),
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-            )
+        upstream = await forward(self.upstream, request)
         if mode == "lost":
             return Response(b"bad gateway", status_code=503)
         return Response(

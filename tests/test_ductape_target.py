@@ -24,6 +24,7 @@ from reconciler.errors import AuthError, TargetError, UsageError
 from reconciler.targets.ductape import Credentials, DuctapeTarget, RetryPolicy
 from testing.cli import invoke
 from testing.server import RunningServer, login, serve_app
+from testing.wire import forward
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
 FAST_RETRY = RetryPolicy(attempts=8, base=0.01, cap=0.05, budget=20, confirm_window=0.3)
@@ -226,14 +227,7 @@ class FaultyProxy:
                 self.failed += 1
         if mode in ("503", "429"):
             return Response(b"busy", status_code=int(mode), headers={"Retry-After": "0"})
-        async with httpx.AsyncClient(base_url=self.upstream) as client:
-            upstream = await client.request(
-                request.method,
-                request.url.path,
-                params=request.query_params,
-                content=await request.body(),
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-            )
+        upstream = await forward(self.upstream, request)
         if mode == "lost":
             return Response(b"bad gateway", status_code=503)
         return Response(

@@ -36,6 +36,7 @@ from testing.wire import (
     answer,
     envelope,
     fake_ductape,
+    forward,
     job,
     raw_server,
     read_request,
@@ -167,14 +168,7 @@ class LaggingReads:
     async def handle(self, request: Any) -> Any:
         from starlette.responses import Response
 
-        async with httpx.AsyncClient(base_url=self.upstream, timeout=10) as client:
-            upstream = await client.request(
-                request.method,
-                request.url.path,
-                params=request.query_params,
-                content=await request.body(),
-                headers={k: v for k, v in request.headers.items() if k.lower() != "host"},
-            )
+        upstream = await forward(self.upstream, request)
         if request.method == "PUT":
             with self.lock:
                 self.puts += 1
