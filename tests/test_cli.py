@@ -87,6 +87,8 @@ def test_deleted_manifest_is_an_orphan_and_drift(work: Path) -> None:
     )
     assert "Plan: 0 to create, 0 to update, 5 unchanged, 1 orphan." in out
     assert "live: warm_catalogue_cache: -: warning: orphan: live only" in err
+    assert "Nothing for apply to write; the orphans above can only be removed by hand." in out
+    assert "No changes." not in out
     code, out, _ = run("drift", "jobs")
     assert code == 2
     assert "orphan warm_catalogue_cache" in out

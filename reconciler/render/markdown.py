@@ -27,6 +27,7 @@ from .common import (
     result_line,
     schedule_lines,
 )
+from .text import no_changes
 
 # Under GitHub's 65,536-character comment limit, with room for a workflow's own wrapping.
 MAX_CHARS = 60_000
@@ -115,7 +116,7 @@ def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> 
         if c.action not in (Action.UNCHANGED, Action.FOREIGN) or options.verbose
     ]
     if not shown:
-        budget.add("No changes. Live jobs match the manifests.", "")
+        budget.add(no_changes(plan), "")
     else:
         budget.add("| job | action | changed fields | next run |", "|---|---|---|---|")
         for change in shown:

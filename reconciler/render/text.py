@@ -94,8 +94,15 @@ def plan_lines(plan: Plan, now: int, paint: Painter, verbose: bool = False) -> l
     if foreign and not verbose:
         lines.append(paint(f"  {foreign} foreign job(s) not shown; -v lists them", "dim"))
     if not plan.has_changes:
-        lines.append(paint("No changes. Live jobs match the manifests.", "green"))
+        lines.append(paint(no_changes(plan), "green"))
     return lines
+
+
+def no_changes(plan: Plan) -> str:
+    """What to say when apply has nothing to write: orphans still mean live differs."""
+    if plan.counts[Action.ORPHAN]:
+        return "Nothing for apply to write; the orphans above can only be removed by hand."
+    return "No changes. Live jobs match the manifests."
 
 
 def change_lines(change: Change, now: int, paint: Painter) -> list[str]:
