@@ -552,17 +552,18 @@ def apply(
         if progress is not None and outcome.plan is not None:
             progress.start(outcome.plan.write_count)
 
+    options = core.WriteOptions(
+        approve,
+        parallelism,
+        max_changes,
+        progress.result if progress else None,
+        progress.progress if progress else None,
+    )
+
     def write(run: Callable[..., Outcome], *first: Any) -> Outcome:
         """One product's apply (planned now, or saved), its progress closed whatever happens."""
         try:
-            return run(
-                *first,
-                approve,
-                parallelism,
-                max_changes,
-                progress.result if progress else None,
-                progress.progress if progress else None,
-            )
+            return run(*first, options)
         finally:
             if progress is not None:
                 progress.finish()

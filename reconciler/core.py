@@ -66,13 +66,10 @@ def open_for(spec: RunSpec) -> Target:
 
 def plan(spec: RunSpec, command: Command = "plan") -> Outcome:
     """Validate, read the product once, compare; never writes."""
-    outcome, _ = _planned(spec, command, None)
-    return outcome
+    return _planned(spec, command, None)
 
 
-def _planned(
-    spec: RunSpec, command: Command, keep_open: list[Target] | None
-) -> tuple[Outcome, Desired | None]:
+def _planned(spec: RunSpec, command: Command, keep_open: list[Target] | None) -> Outcome:
     now = now_ms()
     desired = load_desired(spec.paths)
     base = Outcome(
@@ -85,23 +82,23 @@ def _planned(
         now=now,
     )
     if desired.errors:
-        return base, None
+        return base
     try:
         target = open_for(spec)
     except ReconcilerError as exc:
-        return replace(base, error=str(exc)), None
+        return replace(base, error=str(exc))
     try:
         base = replace(base, target=target.describe())
         live = target.fetch_jobs()
         catalogue = target.catalogue(app_tags(desired)) if spec.references != "off" else None
     except ReconcilerError as exc:
         target.close()
-        return replace(base, error=str(exc)), None
+        return replace(base, error=str(exc))
     if keep_open is None:
         target.close()
     else:
         keep_open.append(target)
-    return _compare(spec, base, desired, live, catalogue), desired
+    return _compare(spec, base, desired, live, catalogue)
 
 
 def _compare(
@@ -204,35 +201,35 @@ def check_references(
     return sorted(out, key=lambda p: p.location)
 
 
-def apply(
-    spec: RunSpec,
-    approve: Callable[[Outcome], None],
-    parallelism: int,
-    max_changes: int | None,
-    on_result: Callable[[Result], None] | None = None,
-    on_progress: Callable[[Change], None] | None = None,
-) -> Outcome:
-    """Plan, ask ``approve`` (which raises to refuse), write, report every job."""
+@dataclass(frozen=True)
+class WriteOptions:
+    """How apply writes, whatever the plan came from.
+
+    ``approve`` is shown the plan and raises ApplyRefused to refuse; ``on_result`` gets each
+    job's final result, ``on_progress`` each write call as it returns.
+    """
+
+    approve: Callable[[Outcome], None]
+    parallelism: int
+    max_changes: int | None = None
+    on_result: Callable[[Result], None] | None = None
+    on_progress: Callable[[Change], None] | None = None
+
+
+def apply(spec: RunSpec, options: WriteOptions) -> Outcome:
+    """Plan, ask for approval, write, report every job."""
     opened: list[Target] = []
     try:
-        outcome, _ = _planned(spec, "apply", opened)
+        outcome = _planned(spec, "apply", opened)
         if outcome.failed or outcome.plan is None or not outcome.plan.has_changes:
             return outcome
-        return _write(outcome, opened[0], approve, parallelism, max_changes, on_result, on_progress)
+        return _write(outcome, opened[0], options)
     finally:
         for target in opened:
             target.close()
 
 
-def apply_saved(
-    the_plan: Plan,
-    spec: RunSpec,
-    approve: Callable[[Outcome], None],
-    parallelism: int,
-    max_changes: int | None,
-    on_result: Callable[[Result], None] | None = None,
-    on_progress: Callable[[Change], None] | None = None,
-) -> Outcome:
+def apply_saved(the_plan: Plan, spec: RunSpec, options: WriteOptions) -> Outcome:
     """Apply a saved plan, refused if any job it writes changed live since it was made."""
     base = Outcome("apply", spec.name, plan=the_plan, now=now_ms())
     try:
@@ -242,23 +239,16 @@ def apply_saved(
     try:
         base = replace(base, target=target.describe())
         check_fresh(the_plan, target.fetch_jobs(), target.describe())
-        return _write(base, target, approve, parallelism, max_changes, on_result, on_progress)
+        return _write(base, target, options)
     except ReconcilerError as exc:
         return replace(base, error=str(exc))
     finally:
         target.close()
 
 
-def _write(
-    outcome: Outcome,
-    target: Target,
-    approve: Callable[[Outcome], None],
-    parallelism: int,
-    max_changes: int | None,
-    on_result: Callable[[Result], None] | None,
-    on_progress: Callable[[Change], None] | None,
-) -> Outcome:
+def _write(outcome: Outcome, target: Target, options: WriteOptions) -> Outcome:
     the_plan = outcome.plan
+    max_changes = options.max_changes
     assert the_plan is not None
     if not the_plan.has_changes:
         return outcome
@@ -269,12 +259,16 @@ def _write(
             f"{max_changes}; nothing was changed",
         )
     try:
-        approve(outcome)
+        options.approve(outcome)
     except ApplyRefused as exc:
         return replace(outcome, error=str(exc))
     try:
         report = apply_plan(
-            the_plan, target, parallelism, on_result=on_result, on_progress=on_progress
+            the_plan,
+            target,
+            options.parallelism,
+            on_result=options.on_result,
+            on_progress=options.on_progress,
         )
     except ApplyInterrupted as exc:
         # The caller reports what was written, then exits as interrupted.
