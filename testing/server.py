@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +52,37 @@ class RunningServer:
     @property
     def product_name(self) -> str:
         return self.seed.products[0].name
+
+    def client_env(self, **overrides: str) -> dict[str, str]:
+        """What a reconciler run needs in its environment to reach this server's product."""
+        return {
+            "DUCTAPE_USER_ID": self.user_id,
+            "DUCTAPE_WORKSPACE_ID": self.workspace_id,
+            "DUCTAPE_PRIVATE_KEY": self.private_key,
+            "RECONCILER_TARGET": self.base_url,
+            "DUCTAPE_PRODUCT": self.product_name,
+            "NO_COLOR": "1",
+            **overrides,
+        }
+
+    def put_jobs(self, jobs: Iterable[Mapping[str, Any]]) -> None:
+        """Write jobs (wire form) with the component PUT, as another Ductape client would."""
+        with httpx.Client(base_url=self.base_url, timeout=30) as client:
+            token = login(client, self.user_id, self.workspace_id, self.private_key)
+            for job in jobs:
+                body = {
+                    "component": "job",
+                    **job,
+                    "user_id": self.user_id,
+                    "workspace_id": self.workspace_id,
+                    "public_key": self.public_key,
+                }
+                answer = client.put(
+                    f"/integrations/integrations/v1/{self.product_id}",
+                    json=body,
+                    headers={"Authorization": f"Bearer {token}"},
+                )
+                assert answer.status_code < 300, answer.text
 
 
 @contextmanager

@@ -103,6 +103,23 @@ def hang_on_put() -> tuple[threading.Event, object]:
     return arrived, fake_ductape(on_put=hang)
 
 
+def interrupt_once_a_write_hangs(
+    process: subprocess.Popen[str], arrived: threading.Event
+) -> tuple[str, str, float]:
+    """SIGINT ``process`` once its first write hangs: its stdout, stderr, and how long it took
+    to exit after the signal."""
+    try:
+        assert arrived.wait(20), "no write reached the server"
+        time.sleep(0.2)
+        sent = time.monotonic()
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=10)
+        return out, err, time.monotonic() - sent
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
 def test_ctrl_c_returns_within_a_second_while_a_call_hangs(tmp_path: Path) -> None:
     arrived, handler = hang_on_put()
     with raw_server(handler) as url:  # type: ignore[arg-type]
@@ -113,16 +130,7 @@ def test_ctrl_c_returns_within_a_second_while_a_call_hangs(tmp_path: Path) -> No
             text=True,
             env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
         )
-        try:
-            assert arrived.wait(20), "no write reached the server"
-            time.sleep(0.2)
-            sent = time.monotonic()
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=10)
-            took = time.monotonic() - sent
-        finally:
-            if process.poll() is None:
-                process.kill()
+        out, err, took = interrupt_once_a_write_hangs(process, arrived)
     assert process.returncode == 130, err
     assert took < 1.0, took
     report = json.loads(out)
@@ -152,16 +160,7 @@ def test_ctrl_c_in_the_cli_exits_130_within_a_second(tmp_path: Path) -> None:
             text=True,
             env=env,
         )
-        try:
-            assert arrived.wait(20), "no write reached the server"
-            time.sleep(0.2)
-            sent = time.monotonic()
-            process.send_signal(signal.SIGINT)
-            out, err = process.communicate(timeout=10)
-            took = time.monotonic() - sent
-        finally:
-            if process.poll() is None:
-                process.kill()
+        out, err, took = interrupt_once_a_write_hangs(process, arrived)
     assert process.returncode == 130 and took < 1.0, (took, err)
     assert "Traceback" not in err
     # What was written, unknown and never started is reported before the exit.

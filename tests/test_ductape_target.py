@@ -31,14 +31,9 @@ FAST_RETRY = RetryPolicy(attempts=8, base=0.01, cap=0.05, budget=20, confirm_win
 
 
 def env_for(server: RunningServer, **overrides: str) -> dict[str, str]:
-    env = {
-        "DUCTAPE_USER_ID": server.user_id,
-        "DUCTAPE_WORKSPACE_ID": server.workspace_id,
-        "DUCTAPE_PRIVATE_KEY": server.private_key,
-        "DUCTAPE_PRODUCT": server.product_name,
-        "NO_COLOR": "1",
-    }
-    env.update(overrides)
+    """The server's client environment without RECONCILER_TARGET: these tests pass --target."""
+    env = server.client_env(**overrides)
+    del env["RECONCILER_TARGET"]
     return env
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -14,7 +13,7 @@ from reconciler.desired import load_desired
 from reconciler.model import EventType, Job
 from reconciler.targets.local import LocalTarget
 from testing.cli import invoke as run
-from testing.server import RunningServer, login
+from testing.server import RunningServer
 
 MAX_SAFE = 2**53 - 1
 
@@ -113,40 +112,19 @@ def test_export_refuses_to_overwrite_and_writes_inert_files(tmp_path: Path) -> N
 def test_export_two_hundred_jobs_through_the_local_server(
     ductape_server: RunningServer, tmp_path: Path
 ) -> None:
-    with httpx.Client(base_url=ductape_server.base_url, timeout=30) as client:
-        token = login(
-            client,
-            ductape_server.user_id,
-            ductape_server.workspace_id,
-            ductape_server.private_key,
-        )
-        for i in range(200):
-            body = {
-                "component": "job",
-                "tag": f"onboard_{i:03d}",
-                "name": f"Onboarded job {i}",
-                "event_type": "function",
-                "event_tag": "f",
-                "executions": i % 4,
-                "intervals": 60_000 * (i + 1),
-                "start_at": 1_796_083_200_000 + i,
-                "user_id": ductape_server.user_id,
-                "workspace_id": ductape_server.workspace_id,
-                "public_key": ductape_server.public_key,
-            }
-            answer = client.put(
-                f"/integrations/integrations/v1/{ductape_server.product_id}",
-                json=body,
-                headers={"Authorization": f"Bearer {token}"},
-            )
-            assert answer.status_code < 300, answer.text
-    env = {
-        "DUCTAPE_USER_ID": ductape_server.user_id,
-        "DUCTAPE_WORKSPACE_ID": ductape_server.workspace_id,
-        "DUCTAPE_PRIVATE_KEY": ductape_server.private_key,
-        "RECONCILER_TARGET": ductape_server.base_url,
-        "DUCTAPE_PRODUCT": ductape_server.product_name,
-    }
+    ductape_server.put_jobs(
+        {
+            "tag": f"onboard_{i:03d}",
+            "name": f"Onboarded job {i}",
+            "event_type": "function",
+            "event_tag": "f",
+            "executions": i % 4,
+            "intervals": 60_000 * (i + 1),
+            "start_at": 1_796_083_200_000 + i,
+        }
+        for i in range(200)
+    )
+    env = ductape_server.client_env()
     out = tmp_path / "exported"
     code, text, err = run("export", "--out", str(out), "--only", "onboard_*", env=env)
     assert code == 0, err
@@ -163,13 +141,7 @@ def test_export_then_plan_has_no_changes_through_the_local_server(
     """The same round trip over the wire: random live sets written with the PUT, exported
     through the HTTP target, planned back with no changes. Each example has its own tag
     prefix in the one server, and --only keeps the examples apart."""
-    env = {
-        "DUCTAPE_USER_ID": ductape_server.user_id,
-        "DUCTAPE_WORKSPACE_ID": ductape_server.workspace_id,
-        "DUCTAPE_PRIVATE_KEY": ductape_server.private_key,
-        "RECONCILER_TARGET": ductape_server.base_url,
-        "DUCTAPE_PRODUCT": ductape_server.product_name,
-    }
+    env = ductape_server.client_env()
     examples = iter(range(1000))
 
     @settings(max_examples=10, deadline=None)
@@ -177,28 +149,7 @@ def test_export_then_plan_has_no_changes_through_the_local_server(
     def round_trip(live: list[Job]) -> None:
         prefix = f"ex{next(examples)}x"
         jobs = [Job(prefix + j.tag, *_rest(j)) for j in live]
-        with httpx.Client(base_url=ductape_server.base_url, timeout=30) as client:
-            data = client.post(
-                "/users/users/v1/login/authKey",
-                json={
-                    "private_key": ductape_server.private_key,
-                    "user_id": ductape_server.user_id,
-                    "workspace_id": ductape_server.workspace_id,
-                },
-            ).json()["data"]
-            for job in jobs:
-                answer = client.put(
-                    f"/integrations/integrations/v1/{ductape_server.product_id}",
-                    json={
-                        "component": "job",
-                        **job.to_wire(),
-                        "user_id": ductape_server.user_id,
-                        "workspace_id": ductape_server.workspace_id,
-                        "public_key": data["public_key"],
-                    },
-                    headers={"Authorization": f"Bearer {data['auth_token']}"},
-                )
-                assert answer.status_code < 300, answer.text
+        ductape_server.put_jobs(job.to_wire() for job in jobs)
         out = tmp_path_factory.mktemp("exported")
         code, text, err = run("export", "--out", str(out), "--only", f"{prefix}*", env=env)
         assert code == 0, err
