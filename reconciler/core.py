@@ -14,12 +14,13 @@ from dataclasses import dataclass, replace
 from typing import Literal
 
 from .apply import ApplyInterrupted, Result, apply_plan
+from .clock import now_ms
 from .desired import Desired, load_desired
 from .errors import ApplyRefused, ReconcilerError
 from .model import EventType, Location, Problem, Severity
 from .outcome import Command, Outcome
 from .plan import Action, Change, Plan, build_plan, check_fresh, select
-from .schedule import now_ms, warnings
+from .schedule import warnings
 from .strings import printable
 from .targets import Target, open_target
 from .targets.base import Catalogue, LiveJobs

@@ -7,15 +7,9 @@ what happens next, not what a start date from last year meant.
 
 from __future__ import annotations
 
-import time
-
 from .model import Job, format_duration, format_timestamp
 
 PREVIEW_RUNS = 3
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
 
 
 def last_run(job: Job) -> int | None:

@@ -12,15 +12,22 @@ EXAMPLES = ROOT / "examples" / "jobs"
 EXAMPLE_SEED = ROOT / "examples" / "seed.yaml"
 # The console script pip installed beside this interpreter: what a user runs.
 SCRIPT = Path(sys.executable).parent / "reconciler"
+# The tests' "now" (reconciler.clock reads RECONCILER_NOW): every date in the tests and the
+# examples is seen from here, so no test depends on the day it runs (tests/conftest.py sets it).
+TEST_NOW = "2026-11-01T00:00:00Z"
 
 
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without reconciler or Ductape settings, plus ``extra``."""
+    """This process's environment without reconciler or Ductape settings, plus ``extra``.
+
+    The tests' clock (``RECONCILER_NOW``) is kept: it is not a setting a test means to drop.
+    """
     env = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("DUCTAPE_", "RECONCILER_")) and k != "NO_COLOR"
     }
+    env["RECONCILER_NOW"] = os.environ.get("RECONCILER_NOW", TEST_NOW)
     env.update(extra)
     return env
 

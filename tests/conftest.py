@@ -10,7 +10,18 @@ from typing import Any
 import httpx
 import pytest
 
+from testing.process import TEST_NOW
 from testing.server import RunningServer, ServerFactory, login, running_server
+
+
+@pytest.fixture(autouse=True)
+def fixed_now(monkeypatch: pytest.MonkeyPatch) -> str:
+    """Every test sees the same "now", whatever the date it runs on (see reconciler.clock).
+
+    Set in the environment, so the CLI run in-process and every subprocess see it too.
+    """
+    monkeypatch.setenv("RECONCILER_NOW", TEST_NOW)
+    return TEST_NOW
 
 
 @pytest.fixture
