@@ -32,6 +32,8 @@ from pathlib import Path
 COMMANDS = ("validate", "plan", "apply", "drift")
 # Commands whose exit 2 is an answer (changes to apply, drift found), not a failure.
 EXIT_2_MEANS_CHANGES = ("plan", "drift")
+# Commands that read or write a product: they must name it.
+NEEDS_TARGET = ("plan", "apply", "drift")
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 
 
@@ -91,8 +93,10 @@ class Invocation:
 
     def argv(self, fmt: str) -> list[str]:
         extra = ["--detailed-exitcode"] if self.command == "plan" else []
-        # ARGS come last: an option given there (a second --format) wins over the action's.
-        return [self.binary, self.command, *self.paths, *extra, "--format", fmt, *self.args]
+        # ARGS come after the action's options: one given there (a second --format) wins.
+        # PATHS come after "--", so a path that starts with "-" is never read as an option.
+        paths = ["--", *self.paths] if self.paths else []
+        return [self.binary, self.command, *extra, "--format", fmt, *self.args, *paths]
 
 
 def run() -> int:
@@ -170,6 +174,14 @@ def _invocation(command: str) -> Invocation:
         args = shlex.split(os.environ.get("INPUT_ARGS", ""))
     except ValueError as exc:
         raise ActionInputError(f"the input 'paths' or 'args' cannot be split: {exc}") from exc
+    target = os.environ.get("INPUT_TARGET", "").strip() or os.environ.get("RECONCILER_TARGET", "")
+    if command in NEEDS_TARGET and not target.strip():
+        # An empty target would be the runner's own throw-away file: a green run that never
+        # reached the product.
+        raise ActionInputError(
+            f"the input 'target' is required for {command}: the product's Ductape URL (such "
+            "as https://api.ductape.app), or a sqlite:/// file; or set RECONCILER_TARGET"
+        )
     binary = os.environ.get("RECONCILER_BIN") or shutil.which("reconciler")
     if not binary:
         raise ActionInputError("reconciler is not installed (RECONCILER_BIN is not set)")

@@ -311,8 +311,11 @@ def _specs(
                 "name the manifests' directory (for example: reconciler "
                 f"{ctx.info_name} jobs/), or set paths: in .reconciler.yaml"
             )
-        if target and from_option:
+        if target is not None and from_option:
             spec_target, origin = target, "option"
+        elif os.environ.get("RECONCILER_TARGET", "x").strip() == "":
+            # click treats an empty variable as unset; an empty target is an error instead.
+            spec_target, origin = "", "option"
         elif entry.target:
             spec_target, origin = entry.target, "config"
         else:

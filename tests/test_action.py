@@ -212,7 +212,12 @@ def test_the_summary_is_written_once_even_by_a_cli_that_writes_it_too(tmp_path: 
         "sys.exit(2)\n"
     )
     stand_in.chmod(0o755)
-    step = run_step(tmp_path, env_vars={"RECONCILER_BIN": str(stand_in)}, command="plan")
+    step = run_step(
+        tmp_path,
+        env_vars={"RECONCILER_BIN": str(stand_in)},
+        command="plan",
+        target=empty_target(tmp_path),
+    )
     assert step.summary == "#### reconciler: Plan: 1 to create\n"
     assert step.outputs["has-changes"] == "true"
     assert "written by the CLI" not in "".join(step.outputs.values())
@@ -438,3 +443,28 @@ def test_the_action_steps_install_then_plan(tmp_path: Path) -> None:
         [str(script), "--version"], capture_output=True, text=True, timeout=60, check=True
     )
     assert version.stdout.startswith("reconciler")
+
+
+@pytest.mark.parametrize("command", ["plan", "apply", "drift"])
+def test_commands_that_reach_a_product_require_a_target(tmp_path: Path, command: str) -> None:
+    step = run_step(tmp_path, command=command, paths="examples/jobs", target="  ")
+    assert step.returncode == 1
+    assert step.outputs["exit-code"] == "1"
+    assert f"the input 'target' is required for {command}" in step.summary
+    # The caller's RECONCILER_TARGET counts as naming one.
+    named = run_step(
+        tmp_path,
+        env_vars={"RECONCILER_TARGET": empty_target(tmp_path)},
+        command=command,
+        paths="examples/jobs",
+        args="--auto-approve" if command == "apply" else "",
+    )
+    assert named.outputs["exit-code"] in ("0", "2"), named.log
+
+
+def test_a_path_that_looks_like_an_option_is_a_path(tmp_path: Path) -> None:
+    jobs = tmp_path / "--help"
+    shutil.copytree(EXAMPLES, jobs)
+    step = run_step(tmp_path, cwd=tmp_path, command="validate", paths="--help")
+    assert step.returncode == 0, step.log
+    assert "Valid: 6 job(s) in 5 file(s)." in step.log

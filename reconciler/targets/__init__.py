@@ -49,7 +49,9 @@ def open_target(
 ) -> Target:
     """The target a ``--target`` value names.
 
-    - none: the embedded SQLite store at ``.reconciler/local.db``;
+    - none: the embedded SQLite store at ``.reconciler/local.db``, unless a ``DUCTAPE_*``
+      credential is set (then a UsageError: the user meant a real product);
+    - an empty string (``--target ""``, ``RECONCILER_TARGET=``): a UsageError, never the store;
     - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's spelling);
     - ``https://api.ductape.app`` or any ``http(s)://`` base URL: Ductape's wire, with
       credentials from ``DUCTAPE_USER_ID``, ``DUCTAPE_WORKSPACE_ID`` and ``DUCTAPE_PRIVATE_KEY``
@@ -60,8 +62,14 @@ def open_target(
     """
     environ = os.environ if env is None else env
     busy = min(10.0, timeout) if timeout is not None else 10.0
-    if not spec:
+    if spec is None:
+        _refuse_default_with_credentials(environ)
         return LocalTarget(DEFAULT_PATH, product or DEFAULT_PRODUCT, busy_timeout=busy)
+    if not spec.strip():
+        raise UsageError(
+            "the target is empty (--target or RECONCILER_TARGET): name one, such as "
+            "https://api.ductape.app or sqlite:///.reconciler/local.db, or unset it"
+        )
     if spec.startswith("sqlite:///"):
         path = spec[len("sqlite:///") :]
         if not path:
@@ -73,6 +81,26 @@ def open_target(
     raise UsageError(
         f"--target {shorten(spec)}: unknown target (use sqlite:///PATH or an http(s) URL)"
     )
+
+
+# The variables that carry Ductape credentials: with any of them set, the embedded store is
+# never a silent stand-in (a green apply that never reached Ductape).
+CREDENTIAL_VARIABLES = (
+    "DUCTAPE_USER_ID",
+    "DUCTAPE_WORKSPACE_ID",
+    "DUCTAPE_PRIVATE_KEY",
+    "DUCTAPE_TOKEN",
+    "DUCTAPE_PUBLIC_KEY",
+)
+
+
+def _refuse_default_with_credentials(env: Mapping[str, str]) -> None:
+    given = [name for name in CREDENTIAL_VARIABLES if env.get(name, "").strip()]
+    if given:
+        raise UsageError(
+            f"{given[0]} is set but no target is named: pass --target (or RECONCILER_TARGET) "
+            "https://api.ductape.app, or sqlite:///.reconciler/local.db to use the local file"
+        )
 
 
 def _normal(url: str) -> str:
