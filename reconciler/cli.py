@@ -155,6 +155,12 @@ paths_argument = click.argument(
 verbose_option = click.option(
     "-v", "--verbose", is_flag=True, help="List unchanged and foreign jobs too."
 )
+strict_option = click.option(
+    "--strict/--no-strict",
+    default=None,
+    help="Treat warnings as errors: exit 1, and apply writes nothing (default: strict: in "
+    ".reconciler.yaml, else off).",
+)
 timeout_option = click.option(
     "--timeout",
     type=click.FloatRange(min=1),
@@ -189,6 +195,7 @@ class RunOptions:
     ignore_field: tuple[str, ...] = ()
     only_product: str | None = None
     timeout: float | None = None
+    strict: bool | None = None
 
 
 _RUN_OPTION_NAMES = tuple(f.name for f in fields(RunOptions))
@@ -232,6 +239,7 @@ def run_options(func: F) -> F:
             help="With products: in .reconciler.yaml, run only this one.",
         ),
         timeout_option,
+        strict_option,
     ]
     for decorate in reversed(decorators):
         wrapper = decorate(wrapper)
@@ -334,6 +342,7 @@ def _specs(
                 exclude=run.exclude,
                 references=run.references,  # type: ignore[arg-type]
                 timeout=run.timeout,
+                strict=entry.strict if run.strict is None else run.strict,
             )
         )
     return specs
@@ -376,18 +385,22 @@ def _code(outcomes: Sequence[Outcome], detailed: bool = False) -> int:
 
 @main.command(epilog=EPILOG)
 @paths_argument
+@strict_option
 @format_option()
 @_color_option
 @click.pass_context
 @handle_errors
-def validate(ctx: click.Context, paths: tuple[str, ...], fmt: str, color: bool | None) -> int:
+def validate(
+    ctx: click.Context, paths: tuple[str, ...], strict: bool | None, fmt: str, color: bool | None
+) -> int:
     """Check every manifest under PATHS against the job schema; reads no target.
 
-    Reports every problem as path:line:col: tag: field: message. Warnings alone pass.
+    Reports every problem as path:line:col: tag: field: message. Warnings alone pass, unless
+    --strict.
     """
     from .core import validate as run
 
-    outcomes = [run(spec) for spec in _specs(ctx, paths)]
+    outcomes = [run(spec) for spec in _specs(ctx, paths, RunOptions(strict=strict))]
     _emit(outcomes, fmt, _use_color(ctx, color))
     return _code(outcomes)
 

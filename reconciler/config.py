@@ -25,7 +25,7 @@ from .model import MUTABLE_FIELDS
 from .strings import printable
 
 CONFIG_NAME = ".reconciler.yaml"
-PRODUCT_KEYS = ("paths", "product", "target", "owns", "ignore_fields")
+PRODUCT_KEYS = ("paths", "product", "target", "owns", "ignore_fields", "strict")
 TOP_KEYS = (*PRODUCT_KEYS, "products")
 _SECRET_WORDS = ("key", "token", "secret", "pass", "credential")
 
@@ -40,6 +40,7 @@ class ProductConfig:
     target: str | None = None
     owns: tuple[str, ...] = ("*",)
     ignore_fields: tuple[str, ...] = ()
+    strict: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,7 @@ def load_config(paths: Sequence[str]) -> Config:
     base = os.path.dirname(path)
     _check_keys(path, data, TOP_KEYS)
     default = _product(path, base, "", data, ProductConfig(""))
+    root = repository_root(base)
     products: list[ProductConfig] = []
     raw_products = data.get("products")
     if raw_products is not None:
@@ -91,7 +93,35 @@ def load_config(paths: Sequence[str]) -> Config:
                 raise UsageError(f"{where} must be a mapping of {', '.join(PRODUCT_KEYS)}")
             _check_keys(where, settings, PRODUCT_KEYS)
             products.append(_product(where, base, name, settings, default))
+    for entry, where in ((default, path), *((p, f"{path}: products.{p.name}") for p in products)):
+        _inside(root, where, entry)
     return Config(path, default, tuple(products))
+
+
+def repository_root(start: str) -> str:
+    """The directory holding ``.git`` at or above ``start``; ``start`` itself without one."""
+    here = os.path.realpath(start or ".")
+    while True:
+        if os.path.exists(os.path.join(here, ".git")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
+            return os.path.realpath(start or ".")
+        here = parent
+
+
+def _inside(root: str, where: str, entry: ProductConfig) -> None:
+    """A repository file points only inside its repository: its paths and its sqlite file."""
+    named = [("paths", p) for p in entry.paths]
+    if entry.target and entry.target.startswith("sqlite:///"):
+        named.append(("target", entry.target[len("sqlite:///") :]))
+    for key, value in named:
+        real = os.path.realpath(value)
+        if os.path.commonpath([root, real]) != root:
+            raise UsageError(
+                f"{where}: {key}: {printable(repr(value))} is outside the repository "
+                f"({printable(root)}); a repository file may only point inside it"
+            )
 
 
 def _check_keys(where: str, data: Mapping[Any, Any], known: Iterable[str]) -> None:
@@ -123,6 +153,9 @@ def _product(
                 f"(one of {', '.join(MUTABLE_FIELDS)}; tag is the identity)"
             )
     target = _string(where, "target", data.get("target"))
+    strict = data.get("strict")
+    if strict is not None and not isinstance(strict, bool):
+        raise UsageError(f"{where}: strict must be true or false")
     return ProductConfig(
         name=name,
         paths=tuple(_relative(base, p) for p in paths) if paths is not None else inherit.paths,
@@ -130,6 +163,7 @@ def _product(
         target=resolve_target(target, base) if target else inherit.target,
         owns=owns if owns is not None else inherit.owns,
         ignore_fields=ignore if ignore is not None else inherit.ignore_fields,
+        strict=strict if strict is not None else inherit.strict,
     )
 
 

@@ -45,19 +45,34 @@ class RunSpec:
     exclude: tuple[str, ...] = ()
     references: References = "warn"
     timeout: float | None = None
+    strict: bool = False
+
+
+def strictly(spec: RunSpec, outcome: Outcome) -> Outcome:
+    """With ``strict``, every warning is an error: the run exits 1 and apply writes nothing."""
+    if not spec.strict or not outcome.warnings:
+        return outcome
+    problems = tuple(
+        p if p.is_error else replace(p, severity="error", message=f"{p.message} [strict]")
+        for p in outcome.problems
+    )
+    return replace(outcome, problems=problems)
 
 
 def validate(spec: RunSpec) -> Outcome:
     """Check the manifests alone: no target is read."""
     desired = load_desired(spec.paths)
-    return Outcome(
-        "validate",
-        spec.name,
-        problems=desired.problems,
-        files=desired.files,
-        files_with_problems=desired.files_with_problems,
-        jobs=len(desired.jobs),
-        now=now_ms(),
+    return strictly(
+        spec,
+        Outcome(
+            "validate",
+            spec.name,
+            problems=desired.problems,
+            files=desired.files,
+            files_with_problems=desired.files_with_problems,
+            jobs=len(desired.jobs),
+            now=now_ms(),
+        ),
     )
 
 
@@ -67,7 +82,7 @@ def open_for(spec: RunSpec) -> Target:
 
 def plan(spec: RunSpec, command: Command = "plan") -> Outcome:
     """Validate, read the product once, compare; never writes."""
-    return _planned(spec, command, None)
+    return strictly(spec, _planned(spec, command, None))
 
 
 def _planned(spec: RunSpec, command: Command, keep_open: list[Target] | None) -> Outcome:
@@ -221,7 +236,7 @@ def apply(spec: RunSpec, options: WriteOptions) -> Outcome:
     """Plan, ask for approval, write, report every job."""
     opened: list[Target] = []
     try:
-        outcome = _planned(spec, "apply", opened)
+        outcome = strictly(spec, _planned(spec, "apply", opened))
         if outcome.failed or outcome.plan is None or not outcome.plan.has_changes:
             return outcome
         return _write(outcome, opened[0], options)

@@ -1,0 +1,57 @@
+"""A repository's .reconciler.yaml points only inside the repository."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from testing.cli import invoke
+from testing.process import EXAMPLES
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(EXAMPLES, root / "jobs")
+    (root / ".git").mkdir()
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "planted.yaml").write_text((EXAMPLES / "cache-warm.yaml").read_text())
+    monkeypatch.chdir(root)
+    return root
+
+
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ('paths: ["/"]', "paths: '/'"),
+        ("paths: [../outside]", "paths: '../outside'"),
+        ("products: {a: {paths: [jobs]}, b: {paths: [../outside]}}", "products.b: paths:"),
+        ("target: sqlite:///../outside/live.db", "target: '../outside/live.db'"),
+        ("target: sqlite:////tmp/live.db", "target: '/tmp/live.db'"),
+    ],
+)
+def test_paths_and_files_outside_the_repository_are_refused(
+    repo: Path, setting: str, shown: str
+) -> None:
+    (repo / ".reconciler.yaml").write_text(setting + "\n")
+    code, out, err = invoke("plan")
+    assert code == 1
+    assert len(err.splitlines()) == 1 and shown in err and "is outside the repository" in err
+    assert "planted" not in out + err
+    assert not (repo.parent / "outside" / "live.db").exists()
+
+
+def test_a_link_that_leaves_the_repository_is_outside(repo: Path) -> None:
+    (repo / "escape").symlink_to(repo.parent / "outside")
+    (repo / ".reconciler.yaml").write_text("paths: [escape]\n")
+    code, _, err = invoke("validate")
+    assert code == 1 and "'escape' is outside the repository" in err
+
+
+def test_paths_inside_are_read_from_the_files_own_directory(repo: Path) -> None:
+    (repo / "jobs" / ".reconciler.yaml").write_text("paths: [.]\ntarget: sqlite:///../live.db\n")
+    code, _out, err = invoke("apply", "--auto-approve", "jobs")
+    assert code == 0, err
+    assert (repo / "live.db").is_file()
