@@ -79,8 +79,18 @@ def _err(line: str) -> None:
     click.echo(line, err=True)
 
 
-def crash_log_path() -> str:
-    return os.path.join(tempfile.gettempdir(), "reconciler-crash.log")
+def write_crash_log() -> str:
+    """The current exception's traceback in a new file of its own; its path.
+
+    A fixed name in the shared temp directory could be a link planted by another user, or be
+    read by one: mkstemp creates a fresh file (O_EXCL, mode 0600) that no link can redirect.
+    """
+    handle, path = tempfile.mkstemp(prefix="reconciler-crash-", suffix=".log")
+    with os.fdopen(handle, "w", encoding="utf-8") as out:
+        out.write(f"reconciler {__version__}, python {sys.version}\n")
+        out.write(f"argv: {sys.argv!r}\n\n")
+        traceback.print_exc(file=out)
+    return path
 
 
 def handle_errors(func: F) -> F:
@@ -99,13 +109,8 @@ def handle_errors(func: F) -> F:
             _err("interrupted")
             sys.exit(EXIT_INTERRUPTED)
         except Exception as exc:
-            path = crash_log_path()
             try:
-                with open(path, "w", encoding="utf-8") as handle:
-                    handle.write(f"reconciler {__version__}, python {sys.version}\n")
-                    handle.write(f"argv: {sys.argv!r}\n\n")
-                    traceback.print_exc(file=handle)
-                where = f"the traceback is in {path}"
+                where = f"the traceback is in {write_crash_log()}"
             except OSError:
                 where = "no crash log could be written"
             _err(
@@ -678,10 +683,10 @@ def _confirm() -> None:
 
 
 def _save(path: str, data: dict[str, Any]) -> None:
+    from .files import write_atomic
+
     try:
-        with open(path, "w", encoding="utf-8") as handle:
-            json.dump(data, handle)
-            handle.write("\n")
+        write_atomic(path, json.dumps(data) + "\n")
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
 

@@ -14,6 +14,7 @@ import unicodedata
 from collections.abc import Iterable, Sequence
 
 from .errors import UsageError
+from .files import write_atomic
 from .model import FIELDS, Job, format_duration, format_timestamp
 from .plan import select
 from .schema import is_valid
@@ -126,10 +127,8 @@ def export_jobs(
         os.makedirs(out, exist_ok=True)
         ref = schema_ref(out)
         for job, path in zip(chosen, paths, strict=True):
-            if os.path.islink(path):
-                os.unlink(path)  # never write through a link into another place
-            with open(path, "w", encoding="utf-8") as handle:
-                handle.write(manifest_text(job, ref))
+            # Whole or not at all; the rename replaces a link rather than writing through it.
+            write_atomic(path, manifest_text(job, ref))
     except OSError as exc:
         raise UsageError(f"cannot write to {out}: {exc.strerror}") from exc
     return paths, len(left_out), warnings

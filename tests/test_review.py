@@ -9,13 +9,13 @@ import json
 import re
 import shutil
 import sqlite3
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import jsonschema
 import pytest
 
-from reconciler.cli import crash_log_path
 from reconciler.errors import EXIT_CODES
 from testing.cli import invoke as run
 
@@ -93,8 +93,33 @@ def test_a_bug_exits_3_with_a_crash_log(work: Path, monkeypatch: pytest.MonkeyPa
     assert code == 3
     assert err.startswith("internal error: RuntimeError: this is a bug in reconciler;")
     assert "boom" not in err and "Traceback" not in err
-    log = Path(crash_log_path()).read_text()
-    assert "Traceback" in log and "boom" in log
+    named = re.search(r"the traceback is in (\S+reconciler-crash-\S+\.log) ", err)
+    assert named, err
+    log = Path(named.group(1))
+    assert "Traceback" in log.read_text() and "boom" in log.read_text()
+    # A file of its own, readable by its owner only; the next crash gets another.
+    assert log.stat().st_mode & 0o777 == 0o600
+    code, _, second = run("plan", "jobs")
+    assert code == 3 and log.name not in second
+
+
+def test_a_planted_link_at_the_old_crash_log_path_is_never_followed(
+    work: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import reconciler.core
+
+    def broken(*_: object, **__: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(reconciler.core, "load_desired", broken)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
+    victim = tmp_path / "victim"
+    victim.write_text("precious\n")
+    (tmp_path / "reconciler-crash.log").symlink_to(victim)
+    code, _, err = run("plan", "jobs")
+    assert code == 3 and str(tmp_path) in err
+    assert victim.read_text() == "precious\n"
 
 
 def test_paths_come_from_the_config_or_must_be_named(work: Path) -> None:
