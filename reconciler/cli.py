@@ -34,9 +34,9 @@ from .errors import (
 
 if TYPE_CHECKING:
     from .apply import Result
-    from .core import RunSpec
     from .outcome import Outcome
     from .plan import Change
+    from .settings import RunSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("text", "json", "markdown", "github")
@@ -285,72 +285,33 @@ def _specs(
     run: RunOptions | None = None,
     need_paths: bool = True,
 ) -> list[RunSpec]:
-    """One RunSpec per product to run: options over environment over .reconciler.yaml."""
+    """One RunSpec per product: what was asked, resolved by settings.resolve."""
     from .config import load_config
-    from .core import RunSpec, product_names
-    from .model import MUTABLE_FIELDS
+    from .settings import Asked, resolve
 
     run = run or RunOptions()
-    target, product, only_product = run.target, run.product, run.only_product
-    for name in run.ignore_field:
-        if name not in MUTABLE_FIELDS:
-            raise UsageError(
-                f"--ignore-field {name}: not a job field (one of {', '.join(MUTABLE_FIELDS)})"
-            )
-    config = load_config(paths)
-    source = ctx.get_parameter_source("target")
-    from_option = source is not None and source.name in ("COMMANDLINE", "ENVIRONMENT")
-    entries = list(config.products) if config.products and not paths else [config.default]
-    if only_product:
-        names = [p.name for p in config.products]
-        if only_product not in names:
-            raise UsageError(
-                f"--only-product {only_product}: no such product in "
-                f"{config.path or '.reconciler.yaml'}{product_names(names, only_product)}"
-            )
-        entries = [p for p in config.products if p.name == only_product]
-    several = bool(config.products) and not paths
-    if several and product:
-        product_source = ctx.get_parameter_source("product")
-        if product_source is not None and product_source.name == "COMMANDLINE":
-            raise UsageError(
-                f"{config.path} lists products: pick one with --only-product, not --product"
-            )
-    specs = []
-    for entry in entries:
-        the_paths = paths or entry.paths
-        if need_paths and not the_paths:
-            raise UsageError(
-                "name the manifests' directory (for example: reconciler "
-                f"{ctx.info_name} jobs/), or set paths: in .reconciler.yaml"
-            )
-        if target is not None and from_option:
-            spec_target, origin = target, "option"
-        elif os.environ.get("RECONCILER_TARGET", "x").strip() == "":
-            # click treats an empty variable as unset; an empty target is an error instead.
-            spec_target, origin = "", "option"
-        elif entry.target:
-            spec_target, origin = entry.target, "config"
-        else:
-            spec_target, origin = None, "default"
-        specs.append(
-            RunSpec(
-                paths=tuple(the_paths),
-                name=entry.name,
-                target=spec_target,
-                origin=origin,  # type: ignore[arg-type]
-                # Each configured product names its own; DUCTAPE_PRODUCT is for one product.
-                product=(entry.product or entry.name) if several else (product or entry.product),
-                owns=entry.owns,
-                ignore_fields=tuple(dict.fromkeys((*entry.ignore_fields, *run.ignore_field))),
-                only=run.only,
-                exclude=run.exclude,
-                references=run.references,  # type: ignore[arg-type]
-                timeout=run.timeout,
-                strict=entry.strict if run.strict is None else run.strict,
-            )
-        )
-    return specs
+
+    def from_flag(name: str, *sources: str) -> bool:
+        source = ctx.get_parameter_source(name)
+        return source is not None and source.name in sources
+
+    asked = Asked(
+        command=ctx.info_name or "",
+        paths=paths,
+        target=run.target,
+        target_given=from_flag("target", "COMMANDLINE", "ENVIRONMENT"),
+        product=run.product,
+        product_from_flag=from_flag("product", "COMMANDLINE"),
+        references=run.references,  # type: ignore[arg-type]
+        only=run.only,
+        exclude=run.exclude,
+        ignore_fields=run.ignore_field,
+        only_product=run.only_product,
+        timeout=run.timeout,
+        strict=run.strict,
+        need_paths=need_paths,
+    )
+    return resolve(load_config(paths), asked, os.environ)
 
 
 def _emit(

@@ -53,15 +53,32 @@ class Config:
 
 
 def find_config(paths: Sequence[str]) -> str | None:
-    """The nearest ``.reconciler.yaml`` from the first path (or the working directory) up."""
+    """The nearest ``.reconciler.yaml`` from the first path (or the working directory) up.
+
+    The search stops at the repository root (the first directory holding ``.git``). Outside a
+    repository only the manifests' own directory is looked at: a file planted in a parent (the
+    temp directory, a home directory) must not choose the target or what is owned.
+    """
     first = paths[0] if paths else "."
     here = os.path.abspath(first if os.path.isdir(first) else os.path.dirname(first) or ".")
+    root = _git_root(here)
     while True:
         candidate = os.path.join(here, CONFIG_NAME)
         if os.path.isfile(candidate):
             return os.path.relpath(candidate)
         parent = os.path.dirname(here)
-        if os.path.exists(os.path.join(here, ".git")) or parent == here:
+        if root is None or here == root or parent == here:
+            return None
+        here = parent
+
+
+def _git_root(start: str) -> str | None:
+    here = start
+    while True:
+        if os.path.exists(os.path.join(here, ".git")):
+            return here
+        parent = os.path.dirname(here)
+        if parent == here:
             return None
         here = parent
 
@@ -100,14 +117,8 @@ def load_config(paths: Sequence[str]) -> Config:
 
 def repository_root(start: str) -> str:
     """The directory holding ``.git`` at or above ``start``; ``start`` itself without one."""
-    here = os.path.realpath(start or ".")
-    while True:
-        if os.path.exists(os.path.join(here, ".git")):
-            return here
-        parent = os.path.dirname(here)
-        if parent == here:
-            return os.path.realpath(start or ".")
-        here = parent
+    real = os.path.realpath(start or ".")
+    return _git_root(real) or real
 
 
 def _inside(root: str, where: str, entry: ProductConfig) -> None:

@@ -9,9 +9,8 @@ products of a repository still run.
 from __future__ import annotations
 
 import difflib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
-from typing import Literal
 
 from .apply import ApplyInterrupted, Result, apply_plan
 from .clock import now_ms
@@ -21,31 +20,12 @@ from .model import EventType, Location, Problem, Severity
 from .outcome import Command, Outcome
 from .plan import Action, Change, Plan, build_plan, check_fresh, select
 from .schedule import warnings
+from .settings import RunSpec
 from .strings import printable
 from .targets import Target, open_target
 from .targets.base import Catalogue, LiveJobs
 
-References = Literal["warn", "error", "off"]
-Origin = Literal["option", "config", "default"]
 NO_FILE = Location("")
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """What to run for one product: manifests, target, and what the repository owns."""
-
-    paths: tuple[str, ...]
-    name: str = ""
-    target: str | None = None
-    origin: Origin = "default"
-    product: str | None = None
-    owns: tuple[str, ...] = ("*",)
-    ignore_fields: tuple[str, ...] = ()
-    only: tuple[str, ...] = ()
-    exclude: tuple[str, ...] = ()
-    references: References = "warn"
-    timeout: float | None = None
-    strict: bool = False
 
 
 def strictly(spec: RunSpec, outcome: Outcome) -> Outcome:
@@ -77,7 +57,9 @@ def validate(spec: RunSpec) -> Outcome:
 
 
 def open_for(spec: RunSpec) -> Target:
-    return open_target(spec.target, spec.product, origin=spec.origin, timeout=spec.timeout)
+    return open_target(
+        spec.target, spec.product, origin=spec.origin, timeout=spec.timeout, home=spec.home
+    )
 
 
 def plan(spec: RunSpec, command: Command = "plan") -> Outcome:
@@ -295,12 +277,6 @@ def _write(outcome: Outcome, target: Target, options: WriteOptions) -> Outcome:
             interrupted=True,
         )
     return replace(outcome, results=report.results, stopped=report.stopped)
-
-
-def product_names(available: Sequence[str], wanted: str) -> str:
-    """A 'did you mean' for a product name that is not configured."""
-    close = difflib.get_close_matches(wanted, list(available), n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(close)}?" if close else ""
 
 
 def load_saved(data: object, command: Command) -> Outcome:

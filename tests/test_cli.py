@@ -17,6 +17,7 @@ EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
 def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A copy of the examples in a fresh working directory (the default store lives there)."""
     shutil.copytree(EXAMPLES, tmp_path / "jobs")
+    (tmp_path / ".git").mkdir()  # a repository: .reconciler.yaml is looked for up to here
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NO_COLOR", raising=False)
     monkeypatch.delenv("RECONCILER_TARGET", raising=False)

@@ -46,6 +46,7 @@ def open_target(
     *,
     origin: Origin = "option",
     timeout: float | None = None,
+    home: str = "",
 ) -> Target:
     """The target a ``--target`` value names.
 
@@ -58,13 +59,15 @@ def open_target(
       (or ``DUCTAPE_TOKEN`` with ``DUCTAPE_PUBLIC_KEY``).
 
     ``timeout`` is the whole run's time limit in seconds: every request, retry and lock wait
-    ends by then.
+    ends by then. ``home`` is the directory the embedded store lives in (beside the
+    configuration file; the working directory without one).
     """
     environ = os.environ if env is None else env
     busy = min(10.0, timeout) if timeout is not None else 10.0
     if spec is None:
         _refuse_default_with_credentials(environ)
-        return LocalTarget(DEFAULT_PATH, product or DEFAULT_PRODUCT, busy_timeout=busy)
+        path = os.path.relpath(os.path.join(home, DEFAULT_PATH)) if home else DEFAULT_PATH
+        return LocalTarget(path, product or DEFAULT_PRODUCT, busy_timeout=busy)
     if not spec.strip():
         raise UsageError(
             "the target is empty (--target or RECONCILER_TARGET): name one, such as "

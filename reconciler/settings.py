@@ -1,0 +1,173 @@
+"""What to run: the command line, the environment and ``.reconciler.yaml`` resolved into one
+:class:`RunSpec` per product, by one pure function (:func:`resolve`).
+
+Precedence, for every setting: command-line flag > environment variable > the file > default.
+The CLI only collects what was asked (:class:`Asked`, with where each value came from); every
+rule about what wins, which products run and what an empty value means lives here, and is
+tested without click.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from .config import Config, ProductConfig
+from .errors import UsageError
+from .model import MUTABLE_FIELDS
+from .strings import printable
+from .targets import Origin
+
+References = Literal["warn", "error", "off"]
+TARGET_VARIABLE = "RECONCILER_TARGET"
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """What to run for one product: manifests, target, and what the repository owns.
+
+    ``home`` is where the embedded store lives when no target is named: beside the
+    configuration file when there is one, so that a run from a subdirectory finds it.
+    """
+
+    paths: tuple[str, ...]
+    name: str = ""
+    target: str | None = None
+    origin: Origin = "default"
+    product: str | None = None
+    owns: tuple[str, ...] = ("*",)
+    ignore_fields: tuple[str, ...] = ()
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    references: References = "warn"
+    timeout: float | None = None
+    strict: bool = False
+    home: str = ""
+
+
+@dataclass(frozen=True)
+class Asked:
+    """What the command line asked for, and whether each value came from a flag."""
+
+    command: str
+    paths: tuple[str, ...] = ()
+    target: str | None = None  # from --target or RECONCILER_TARGET (click merges the two)
+    target_given: bool = False
+    product: str | None = None
+    product_from_flag: bool = False
+    references: References = "warn"
+    only: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    ignore_fields: tuple[str, ...] = ()
+    only_product: str | None = None
+    timeout: float | None = None
+    strict: bool | None = None
+    need_paths: bool = True
+
+
+def did_you_mean(wanted: str, available: Sequence[str]) -> str:
+    """``; did you mean a, b?`` for a name close to ones that exist, else empty."""
+    close = difflib.get_close_matches(wanted, list(available), n=3, cutoff=0.5)
+    return f"; did you mean {', '.join(close)}?" if close else ""
+
+
+def resolve(config: Config, asked: Asked, env: Mapping[str, str]) -> list[RunSpec]:
+    """One RunSpec per product to run; a UsageError for anything that cannot work."""
+    for name in asked.ignore_fields:
+        if name not in MUTABLE_FIELDS:
+            raise UsageError(
+                f"--ignore-field {name}: not a job field (one of {', '.join(MUTABLE_FIELDS)})"
+            )
+    target, origin = _target(asked, env)
+    several = bool(config.products) and not asked.paths
+    if several and asked.product and asked.product_from_flag:
+        raise UsageError(
+            f"{config.path} lists products: pick one with --only-product, not --product"
+        )
+    home = os.path.dirname(config.path) if config.path else ""
+    specs = []
+    for entry, paths in _entries(config, asked):
+        if asked.need_paths and not paths:
+            raise UsageError(
+                "name the manifests' directory (for example: reconciler "
+                f"{asked.command} jobs/), or set paths: in .reconciler.yaml"
+            )
+        spec_target, spec_origin = target, origin
+        if spec_origin == "default" and entry.target:
+            spec_target, spec_origin = entry.target, "config"
+        specs.append(
+            RunSpec(
+                paths=paths,
+                name=entry.name,
+                target=spec_target,
+                origin=spec_origin,
+                # Each configured product names its own; DUCTAPE_PRODUCT is for one product.
+                product=(entry.product or entry.name)
+                if config.products and entry.name
+                else (asked.product or entry.product),
+                owns=entry.owns,
+                ignore_fields=tuple(dict.fromkeys((*entry.ignore_fields, *asked.ignore_fields))),
+                only=asked.only,
+                exclude=asked.exclude,
+                references=asked.references,
+                timeout=asked.timeout,
+                strict=entry.strict if asked.strict is None else asked.strict,
+                home=home,
+            )
+        )
+    return specs
+
+
+def _target(asked: Asked, env: Mapping[str, str]) -> tuple[str | None, Origin]:
+    """The target the command line or the environment names, if any."""
+    if asked.target is not None and asked.target_given:
+        return asked.target, "option"
+    if TARGET_VARIABLE in env and not env[TARGET_VARIABLE].strip():
+        # click reads an empty variable as unset; an empty target is an error instead (the
+        # target opener says so), never the embedded store.
+        return "", "option"
+    return None, "default"
+
+
+def _entries(config: Config, asked: Asked) -> list[tuple[ProductConfig, tuple[str, ...]]]:
+    """The configured products to run, each with the manifests it reads."""
+    names = [p.name for p in config.products]
+    if asked.only_product:
+        if asked.only_product not in names:
+            raise UsageError(
+                f"--only-product {asked.only_product}: no such product in "
+                f"{config.path or '.reconciler.yaml'}{did_you_mean(asked.only_product, names)}"
+            )
+        chosen = [p for p in config.products if p.name == asked.only_product]
+        return [(p, asked.paths or p.paths) for p in chosen]
+    if not config.products:
+        return [(config.default, asked.paths or config.default.paths)]
+    if not asked.paths:
+        return [(p, p.paths) for p in config.products]
+    # Paths on the command line select the configured products they belong to.
+    by_product: dict[str, list[str]] = {}
+    for path in asked.paths:
+        owner = _owner(config.products, path)
+        if owner is None:
+            raise UsageError(
+                f"{printable(path)} belongs to none of the products in {config.path} "
+                f"({', '.join(names)}): name a path under one of theirs, or use --only-product"
+            )
+        by_product.setdefault(owner.name, []).append(path)
+    return [(p, tuple(by_product[p.name])) for p in config.products if p.name in by_product]
+
+
+def _owner(products: Sequence[ProductConfig], path: str) -> ProductConfig | None:
+    """The product one of whose paths holds ``path`` (the deepest such path wins)."""
+    real = os.path.realpath(path)
+    best: tuple[int, ProductConfig] | None = None
+    for product in products:
+        for root in product.paths:
+            base = os.path.realpath(root)
+            inside = real == base or real.startswith(base.rstrip(os.sep) + os.sep)
+            if inside and (best is None or len(base) > best[0]):
+                best = (len(base), product)
+    return best[1] if best else None
