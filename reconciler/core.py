@@ -9,6 +9,7 @@ products of a repository still run.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 
@@ -18,7 +19,7 @@ from .desired import Desired, load_desired
 from .errors import ApplyRefused, ReconcilerError
 from .model import EventType, Location, Problem, Severity
 from .outcome import Command, Outcome
-from .plan import Action, Change, Plan, build_plan, check_fresh, select
+from .plan import Action, Change, Plan, build_plan, check_fresh, owned, select
 from .schedule import warnings
 from .settings import RunSpec
 from .strings import printable
@@ -117,6 +118,19 @@ def _compare(
         spec.ignore_fields,
     )
     problems = list(base.problems)
+    problems += selection_warnings(set(desired.jobs) | {j.tag for j in live}, spec)
+    problems += [
+        Problem(
+            desired.where(tag, "tag"),
+            f"the repository creates {tag!r} but does not own it (owns: "
+            f"{', '.join(spec.owns)}): once deleted from Git it is never reported as an orphan",
+            tag,
+            "tag",
+            "warning",
+        )
+        for tag in sorted(c.tag for c in the_plan.changes if c.action is Action.CREATE)
+        if not owned(tag, spec.owns)
+    ]
     if catalogue is not None:
         severity: Severity = "error" if spec.references == "error" else "warning"
         problems += check_references(desired, wanted, catalogue, severity)
@@ -133,6 +147,24 @@ def _compare(
         for m in live.malformed
     ]
     return replace(base, plan=the_plan, problems=tuple(problems), left_out=len(left_out))
+
+
+def selection_warnings(tags: set[str], spec: RunSpec) -> list[Problem]:
+    """A warning for each --only / --exclude glob that matches no job: a typo is no green no-op."""
+    out = []
+    for option, patterns in (("--only", spec.only), ("--exclude", spec.exclude)):
+        for pattern in patterns:
+            if not any(fnmatch.fnmatchcase(tag, pattern) for tag in tags):
+                out.append(
+                    Problem(
+                        NO_FILE,
+                        f"{option} {pattern!r} matches no job in the manifests or live",
+                        None,
+                        None,
+                        "warning",
+                    )
+                )
+    return out
 
 
 def app_tags(desired: Desired) -> set[str]:

@@ -376,7 +376,8 @@ def test_event_tags_are_checked_against_the_live_catalogue(
     manifest = jobs_dir / "reports" / "nightly.yaml"
     manifest.write_text(manifest.read_text().replace("stripe:list_charges", "stripe:list_chargez"))
     # The seed's own live job belongs to someone else here: not ours, not an orphan.
-    (jobs_dir / ".reconciler.yaml").write_text("owns: [nightly_*, weekly_*, billing.*]\n")
+    owns = "owns: [nightly_*, weekly_*, billing.*, archive_*, warm_*]\n"
+    (jobs_dir / ".reconciler.yaml").write_text(owns)
     message = "the product has no action 'stripe:list_chargez'; did you mean 'stripe:list_charges'"
     code, _, err = cli(env, "plan", str(jobs_dir), "--target", url)
     assert code == 0
