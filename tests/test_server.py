@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -424,6 +425,110 @@ def test_unexpected_errors_are_a_generic_500(ductape_server_factory: ServerFacto
         )
         assert error(response, 500) == "internal server error"
         assert "Traceback" not in response.text and "secret" not in response.text
+
+
+# --- hostile clients -----------------------------------------------------------------------
+
+
+def test_strings_json_cannot_carry_are_422_and_the_product_stays_readable(
+    authed: httpx.Client, ductape_server: RunningServer
+) -> None:
+    s = ductape_server
+    url = f"{PRODUCTS}/{s.product_id}"
+    headers = {"Content-Type": "application/json"}
+
+    def raw_put(body: str) -> httpx.Response:
+        # Written by hand: httpx's own encoder would refuse the string before it is sent.
+        return authed.put(url, content=body.encode("ascii"), headers=headers)
+
+    envelope = f'"component": "job", "user_id": "{s.user_id}", "workspace_id": "{s.workspace_id}"'
+    fields = '"event_type": "function", "event_tag": "purge_sessions", "intervals": 60000'
+    created = f'{{{envelope}, {fields}, "start_at": 1796083200000'
+    message = error(raw_put(created + r', "tag": "s1", "name": "a\ud800b"}'), 422)
+    assert message.startswith("'name' holds a lone surrogate")
+    error(raw_put(created + r', "tag": "s\udc00", "name": "n"}'), 422)
+    error(raw_put(created + r', "tag": "s2", "name": "n", "x\ud83d": 1}'), 422)
+    # An update (a rename included) is checked the same way.
+    live = ok(authed.get(url))["jobs"][0]
+    error(raw_put(f'{{{envelope}, "_id": "{live["_id"]}", "name": "\\ud800"}}'), 422)
+    error(raw_put(f'{{{envelope}, "_id": "{live["_id"]}", "tag": "t\\udfff"}}'), 422)
+    # Log-in stores no such string either (the key is hashed as UTF-8): 422, not a 500.
+    login_body = f'{{"user_id": "{s.user_id}", "workspace_id": "{s.workspace_id}"'
+    login = authed.post(
+        "/users/users/v1/login/authKey",
+        content=(login_body + r', "private_key": "\ud800"}').encode(),
+        headers=headers,
+    )
+    error(login, 422)
+    # A valid pair (an emoji as its escapes) is text, and is kept.
+    ok(raw_put(created + r', "tag": "s3", "name": "ok \ud83d\ude00"}'))
+    doc = ok(authed.get(url))
+    assert [j["tag"] for j in doc["jobs"]] == ["purge_expired_sessions", "s3"]
+    assert doc["jobs"][1]["name"] == "ok \U0001f600"
+
+
+def _stall(address: tuple[str, int], head: bytes, sent: bytes = b"") -> socket.socket:
+    """A raw connection that sends a request head, maybe part of its body, then nothing."""
+    conn = socket.create_connection(address, timeout=8)  # the hard bound of every read
+    conn.sendall(head + sent)
+    return conn
+
+
+def _answer(conn: socket.socket) -> tuple[bytes, float]:
+    """Everything the server sends until it closes, and when it closed (monotonic)."""
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    return data, time.monotonic()
+
+
+def test_a_body_that_never_arrives_is_closed_within_the_limit(
+    ductape_server_factory: ServerFactory,
+) -> None:
+    s = ductape_server_factory(body_timeout=1.0)
+    with httpx.Client(base_url=s.base_url, timeout=10) as c:
+        token = login(c, s.user_id, s.workspace_id, s.private_key)
+    host, port = s.base_url.removeprefix("http://").split(":")
+    head = (
+        f"PUT {PRODUCTS}/{s.product_id} HTTP/1.1\r\nHost: {host}\r\n"
+        f"Authorization: Bearer {token}\r\nContent-Type: application/json\r\n"
+        "Content-Length: 400\r\n\r\n"
+    ).encode()
+    started = time.monotonic()
+    conns = [
+        _stall((host, int(port)), head, b'{"component": "job"' if n % 2 else b"") for n in range(4)
+    ]
+    try:
+        answers = [_answer(conn) for conn in conns]
+    finally:
+        for conn in conns:
+            conn.close()
+    for data, closed in answers:
+        assert data.startswith(b"HTTP/1.1 408 "), data[:100]
+        assert b"did not arrive within 1 seconds" in data
+        assert 0.9 < closed - started < 4, closed - started
+    # The server is still serving, and stored nothing from the stalled requests.
+    with httpx.Client(base_url=s.base_url, timeout=10) as c:
+        doc = ok(c.get(f"{PRODUCTS}/{s.product_id}", headers={"Authorization": token}))
+    assert [j["tag"] for j in doc["jobs"]] == ["purge_expired_sessions"]
+
+
+def test_no_token_is_401_without_waiting_for_the_body(
+    ductape_server_factory: ServerFactory,
+) -> None:
+    s = ductape_server_factory(body_timeout=6.0)
+    host, port = s.base_url.removeprefix("http://").split(":")
+    for auth in ("", "Authorization: Bearer not-a-token\r\n"):
+        head = (
+            f"PUT {PRODUCTS}/{s.product_id} HTTP/1.1\r\nHost: {host}\r\n{auth}"
+            "Content-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+        ).encode()
+        started = time.monotonic()
+        with _stall((host, int(port)), head) as conn:
+            data, closed = _answer(conn)
+        assert data.startswith(b"HTTP/1.1 401 "), data[:100]
+        assert b"connection: close" in data.lower()
+        assert closed - started < 2, closed - started  # the body limit is 6 s
 
 
 # --- logs, seed, output --------------------------------------------------------------------

@@ -20,13 +20,14 @@ from ..defaults import DEFAULT_DB, DEFAULT_PORT
 from ..errors import UsageError
 from ..targets.store import Store
 from .accounts import TOKEN_TTL_SECONDS
-from .app import create_app
+from .app import REQUEST_SECONDS, create_app
 from .seed import SeedInfo, load_seed
 
 DEFAULT_HOST = "127.0.0.1"
 # A connection must deliver a whole request head within this long of opening (or of its
-# last answer): half-open and trickling clients are dropped instead of held forever.
-REQUEST_HEAD_SECONDS = 15.0
+# last answer): half-open and trickling clients are dropped instead of held forever. The
+# body then has as long again (the app's own limit, which holds under any ASGI server).
+REQUEST_HEAD_SECONDS = REQUEST_SECONDS
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -114,17 +115,19 @@ def serve(
     *,
     wire: str = "strict",
     token_ttl: float | None = None,
+    request_seconds: float = REQUEST_SECONDS,
 ) -> None:
     """Serve the store at ``db`` on host:port until interrupted, after loading ``seed``.
 
     ``wire`` is "strict" (Ductape's answers) or "full" (a PUT answers with the product);
-    ``token_ttl`` is the tokens' lifetime in seconds: this, else the seed's, else 12 h.
+    ``token_ttl`` is the tokens' lifetime in seconds: this, else the seed's, else 12 h;
+    ``request_seconds`` bounds the wait for a request's head, and then for its body.
     """
     store = Store(db)
     try:
         info = load_seed(store, seed) if seed else None
         ttl = token_ttl or (info.token_ttl if info else None) or TOKEN_TTL_SECONDS
-        app = create_app(store, wire=wire, token_ttl=ttl)
+        app = create_app(store, wire=wire, token_ttl=ttl, body_timeout=request_seconds)
         sock = listen(host, port)
         try:
             real_port = sock.getsockname()[1]
@@ -134,9 +137,8 @@ def serve(
             sys.stdout.flush()
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
             # access_log off: uvicorn's line carries the query string, where public_key travels.
-            config: Any = uvicorn.Config(
-                app, access_log=False, http=GuardedH11Protocol, lifespan="off"
-            )
+            guard = type("Guard", (GuardedH11Protocol,), {"head_seconds": request_seconds})
+            config: Any = uvicorn.Config(app, access_log=False, http=guard, lifespan="off")
             uvicorn.Server(config).run(sockets=[sock])
         finally:
             sock.close()
