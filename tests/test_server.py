@@ -18,6 +18,7 @@ import pytest
 from reconciler.errors import UsageError
 from reconciler.server import load_seed
 from reconciler.server.run import connection_lines
+from reconciler.targets import open_target
 from reconciler.targets.local import Store
 from testing.process import EXAMPLE_SEED
 from testing.server import RunningServer, ServerFactory, login
@@ -568,12 +569,47 @@ def test_seed_loading_is_idempotent_and_hides_the_key(tmp_path: Path) -> None:
 def test_connection_lines_point_at_the_key_without_printing_it(
     ductape_server: RunningServer,
 ) -> None:
-    text = "\n".join(connection_lines("http://127.0.0.1:8787", ductape_server.seed))
+    text = "\n".join(connection_lines("127.0.0.1", 8787, ductape_server.seed))
+    assert "export RECONCILER_TARGET=http://127.0.0.1:8787" in text
     assert f"export DUCTAPE_USER_ID={ductape_server.user_id}" in text
     assert f"export DUCTAPE_WORKSPACE_ID={ductape_server.workspace_id}" in text
     assert "export DUCTAPE_PRODUCT=shop" in text
     assert ductape_server.private_key not in text
     assert f"user.private_key in {ductape_server.seed.path}" in text
+
+
+def _exports(lines: list[str]) -> dict[str, str]:
+    return dict(re.findall(r"^export (\w+)=(\S+)$", "\n".join(lines), re.M))
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "127.0.0.1", "localhost"])
+def test_the_printed_target_is_one_the_client_accepts(
+    ductape_server: RunningServer, host: str
+) -> None:
+    s = ductape_server
+    port = int(s.base_url.rsplit(":", 1)[1])
+    lines = connection_lines(host, port, s.seed)
+    if host in ("0.0.0.0", "::"):
+        assert any("listening on all interfaces" in line for line in lines)
+    env = {**_exports(lines), "DUCTAPE_PRIVATE_KEY": s.private_key}
+    url = env["RECONCILER_TARGET"]
+    if host == "::":  # the test server listens on IPv4 only: same URL check, its address
+        assert url == f"http://[::1]:{port}"
+        url = url.replace("[::1]", "127.0.0.1")
+    # The client's own resolver takes the URL, and it reaches the server.
+    target = open_target(url, env["DUCTAPE_PRODUCT"], env)
+    try:
+        assert [job.tag for job in target.fetch_jobs()] == ["purge_expired_sessions"]
+    finally:
+        target.close()
+
+
+def test_a_non_loopback_bind_prints_no_export_the_client_refuses() -> None:
+    lines = connection_lines("192.0.2.7", 8080, None)
+    assert "RECONCILER_TARGET" not in _exports(lines)
+    assert any("http://192.0.2.7:8080 is not this machine's loopback" in line for line in lines)
+    with pytest.raises(UsageError, match="plain http only to this machine"):
+        open_target("http://192.0.2.7:8080", "shop", {})
 
 
 def test_the_seed_may_set_the_token_lifetime(tmp_path: Path) -> None:

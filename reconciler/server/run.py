@@ -7,6 +7,7 @@ The socket is bound before anything is printed: a taken port is one error line, 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import sys
@@ -72,10 +73,53 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
-def connection_lines(base_url: str, info: SeedInfo | None) -> list[str]:
+# A wildcard bind and the loopback address of its family, which the client accepts.
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def client_url(host: str, port: int) -> tuple[str, str | None, bool]:
+    """For a server bound to host:port: the base URL, a note, and whether a client takes it.
+
+    The client sends credentials over plain http to loopback only: a wildcard bind is
+    reached through loopback (and the note says it listens on all interfaces); a bind to
+    another address is named in the note, with no export the client would refuse.
+    """
+    loopback = _WILDCARDS.get(host)
+    shown = loopback or host
+    url = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+    if loopback is not None:
+        note = f"# listening on all interfaces ({host or '*'}); the exports reach it by loopback"
+        return url, note, True
+    if _is_loopback(host):
+        return url, None, True
+    return (
+        url,
+        (
+            f"# {url} is not this machine's loopback: the reconciler sends the key over plain "
+            "http only to 127.0.0.1, ::1 or localhost; put an https proxy in front to reach it"
+        ),
+        False,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def connection_lines(host: str, port: int, info: SeedInfo | None) -> list[str]:
     """What a client needs, as shell lines; the private key is pointed at, never printed."""
-    # RECONCILER_TARGET is what --target reads, so the exports alone point the CLI here.
-    lines = [f"# Ductape-compatible server on {base_url}", f"export RECONCILER_TARGET={base_url}"]
+    url, note, usable = client_url(host, port)
+    lines = [f"# Ductape-compatible server on {url}"]
+    if note is not None:
+        lines.append(note)
+    if usable:
+        # RECONCILER_TARGET is what --target reads, so the exports alone point the CLI here.
+        lines.append(f"export RECONCILER_TARGET={url}")
     if info is None:
         lines.append("# no seed loaded: no user can log in until one is")
         return lines
@@ -130,9 +174,7 @@ def serve(
         app = create_app(store, wire=wire, token_ttl=ttl, body_timeout=request_seconds)
         sock = listen(host, port)
         try:
-            real_port = sock.getsockname()[1]
-            shown = f"[{host}]" if ":" in host else host
-            for line in connection_lines(f"http://{shown}:{real_port}", info):
+            for line in connection_lines(host, sock.getsockname()[1], info):
                 print(line)
             sys.stdout.flush()
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
