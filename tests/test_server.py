@@ -186,19 +186,32 @@ def test_builder_handshake(
     error(client.post("/apps/apps/v1/builder/validate", json={**ids, "public_key": "nope"}), 404)
 
 
+class Clock:
+    """A clock a test moves by hand: no test sleeps to see a token expire."""
+
+    def __init__(self) -> None:
+        self.now = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_builder_sessions_and_tokens_expire(tmp_path: Path) -> None:
-    with server_with(tmp_path / "ttl.db", token_ttl=1.0) as s:
-        _expire(s)
+    clock = Clock()
+    with server_with(tmp_path / "ttl.db", token_ttl=60.0, clock=clock) as s:
+        _expire(s, clock)
 
 
-def _expire(s: RunningServer) -> None:
+def _expire(s: RunningServer, clock: Clock) -> None:
     ids = {"user_id": s.user_id, "workspace_id": s.workspace_id}
     with httpx.Client(base_url=s.base_url, timeout=10) as c:
         token = login(c, s.user_id, s.workspace_id, s.private_key)
         bearer = {"Authorization": f"Bearer {token}"}
         ok(c.post("/apps/apps/v1/builder", json=ids, headers=bearer))
         ok(c.post("/apps/apps/v1/builder/validate", json={**ids, "public_key": s.public_key}))
-        time.sleep(1.3)
+        clock.now += 59
+        ok(c.get(f"{PRODUCTS}/{s.product_id}", headers=bearer))  # a second before expiry
+        clock.now += 2
         error(c.get(f"{PRODUCTS}/{s.product_id}", headers=bearer), 401)
         error(
             c.post("/apps/apps/v1/builder/validate", json={**ids, "public_key": s.public_key}),

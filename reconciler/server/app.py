@@ -107,13 +107,15 @@ def create_app(
     token_ttl: float = TOKEN_TTL_SECONDS,
     logins_per_minute: int = LOGINS_PER_MINUTE,
     body_timeout: float = REQUEST_SECONDS,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """The local Ductape server over ``store``; bodies above ``max_body_bytes`` get a 413.
 
     ``wire`` is "strict" (a PUT answers without the product) or "full" (with it);
     ``token_ttl`` is how many seconds a token from login or a builder session lives;
     ``logins_per_minute`` caps each user's log-ins (a load test may raise it);
-    ``body_timeout`` is how many seconds a body may take to arrive after its head (408).
+    ``body_timeout`` is how many seconds a body may take to arrive after its head (408);
+    ``clock`` is the accounts' "now" in Unix seconds (tests move it to expire a token).
     """
     if wire not in WIRE_MODES:
         raise ValueError(f"wire must be one of {', '.join(WIRE_MODES)}")
@@ -121,7 +123,7 @@ def create_app(
         raise ValueError("body_timeout must be a positive number of seconds")
     api = _Api(
         store,
-        Accounts(store, token_ttl=token_ttl, logins_per_minute=logins_per_minute),
+        Accounts(store, token_ttl=token_ttl, logins_per_minute=logins_per_minute, clock=clock),
         full_answers=wire == "full",
     )
     users, apps = "/users/users/v1", "/apps/apps/v1"
