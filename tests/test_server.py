@@ -481,6 +481,19 @@ def test_strings_json_cannot_carry_are_422_and_the_product_stays_readable(
     assert doc["jobs"][1]["name"] == "ok \U0001f600"
 
 
+def test_a_tag_with_a_trailing_newline_is_422(
+    authed: httpx.Client, ductape_server: RunningServer
+) -> None:
+    # The server checks tags with the manifests' schema and model, not a pattern of its own,
+    # so this holds once their patterns let no trailing newline pass (issue 14).
+    s = ductape_server
+    error(put_job(authed, s, job("a_job\n")), 422)
+    live = ok(authed.get(f"{PRODUCTS}/{s.product_id}"))["jobs"][0]
+    error(put_job(authed, s, {"tag": "a_job\n"}, _id=live["_id"]), 422)
+    tags = [j["tag"] for j in ok(authed.get(f"{PRODUCTS}/{s.product_id}"))["jobs"]]
+    assert tags == ["purge_expired_sessions"]
+
+
 def _stall(address: tuple[str, int], head: bytes, sent: bytes = b"") -> socket.socket:
     """A raw connection that sends a request head, maybe part of its body, then nothing."""
     conn = socket.create_connection(address, timeout=8)  # the hard bound of every read
