@@ -663,3 +663,17 @@ def test_a_damaged_product_row_is_a_500_and_one_log_line(
     assert error(response, 500) == "internal server error"
     (record,) = [r for r in caplog.records if r.name == "reconciler.server"]
     assert record.exc_info is None and "is not a JSON object" in record.getMessage()
+
+
+def test_a_stored_string_json_cannot_carry_is_an_enveloped_500(
+    authed: httpx.Client, ductape_server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # A row written before writes were checked (or by hand): the read fails in the envelope,
+    # not as Starlette's plain-text page.
+    import sqlite3
+
+    with sqlite3.connect(ductape_server.db_path) as conn:
+        conn.execute("UPDATE jobs SET doc = json_set(doc, '$.name', json('\"\\ud800\"'))")
+    with caplog.at_level(logging.ERROR, logger="reconciler.server"):
+        response = authed.get(f"{PRODUCTS}/{ductape_server.product_id}")
+    assert error(response, 500) == "internal server error"
