@@ -15,6 +15,7 @@ import httpx
 import uvicorn
 
 from reconciler.server import SeedInfo, create_app, load_seed
+from reconciler.server.app import REQUEST_SECONDS
 from reconciler.targets.store import Store
 
 from .process import EXAMPLE_SEED
@@ -116,13 +117,15 @@ def running_server(
     seed_path: str | Path = EXAMPLE_SEED,
     *,
     max_body_bytes: int = 1_000_000,
+    body_timeout: float = REQUEST_SECONDS,
     store_factory: Callable[[str], Store] = Store,
 ) -> Iterator[RunningServer]:
     """A seeded server over the SQLite file ``db_path``, stopped and closed on exit."""
     store = store_factory(str(db_path))
     try:
         info = load_seed(store, str(seed_path))
-        with serve_app(create_app(store, max_body_bytes=max_body_bytes)) as base_url:
+        app = create_app(store, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
+        with serve_app(app) as base_url:
             yield RunningServer(base_url, str(db_path), info, store)
     finally:
         store.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -22,29 +23,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def test_serve_then_plan_apply_plan(tmp_path: Path) -> None:
-    found = re.search(r"^\s+private_key:\s*(\S+)", (ROOT / "examples/seed.yaml").read_text(), re.M)
-    assert found is not None
-    key = found.group(1)
+def readme_walkthrough() -> list[str]:
+    """The shell lines of the README's local-server block, as written there."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## A local Ductape for development and CI", 1)[1]
+    block = re.search(r"```sh\n(.*?)```", section, re.S)
+    assert block is not None, "the local-server section lost its sh block"
+    return [line for line in block.group(1).splitlines() if line.strip()]
+
+
+def test_the_readme_local_server_walkthrough_as_written(tmp_path: Path) -> None:
+    """Every line of the README's block, run in order; each exit code as its comment says."""
+    lines = readme_walkthrough()
+    serve_line, rest = lines[0], lines[1:]
+    assert serve_line.startswith("reconciler serve ")
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")  # the block's relative paths
     port = free_port()
+    # The block's own port may be taken on this machine: only the port is changed.
+    serve_args = re.sub(r"--port \d+", f"--port {port}", serve_line).split()[1:]
     env = clean_env(NO_COLOR="1")
     server = subprocess.Popen(
-        [
-            str(SCRIPT),
-            "serve",
-            "--port",
-            str(port),
-            "--db",
-            str(tmp_path / "server.db"),
-            "--seed",
-            str(ROOT / "examples" / "seed.yaml"),
-        ],
+        [str(SCRIPT), *serve_args],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+    key = ""
     try:
         base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 20
@@ -56,32 +62,42 @@ def test_serve_then_plan_apply_plan(tmp_path: Path) -> None:
             except httpx.TransportError:
                 assert time.monotonic() < deadline, "the server did not start"
                 time.sleep(0.1)
-        banner = server.stdout.readline() if server.stdout else ""
-        lines = [banner]
-        while len(lines) < 6 and server.stdout:
-            lines.append(server.stdout.readline())
-        text = "".join(lines)
-        assert base in text
+        printed = []
+        while len(printed) < 6 and server.stdout:
+            printed.append(server.stdout.readline())
+        text = "".join(printed)
         exports = dict(re.findall(r"export ((?:DUCTAPE|RECONCILER)_\w+)=(\S+)", text))
         assert set(exports) >= {"DUCTAPE_USER_ID", "DUCTAPE_WORKSPACE_ID", "DUCTAPE_PRODUCT"}
         assert exports["RECONCILER_TARGET"] == base
         assert "DUCTAPE_PRIVATE_KEY" not in exports  # the key is named, never printed
+        client_env = {**env, **exports}
 
-        client_env = {**env, **exports, "DUCTAPE_PRIVATE_KEY": key}
-        shutil.copytree(ROOT / "examples" / "jobs", tmp_path / "jobs")
-
-        def reconciler(*args: str) -> subprocess.CompletedProcess[str]:
-            return run_script(list(args), tmp_path, client_env)  # target from the exports
-
-        first = reconciler("plan", "jobs", "--detailed-exitcode")
-        assert first.returncode == 2, first.stderr
-        applied = reconciler("apply", "jobs", "--auto-approve")
-        assert applied.returncode == 0, applied.stderr
-        assert "Apply: 6 created, 0 updated, 0 failed." in applied.stdout
-        again = reconciler("plan", "jobs", "--detailed-exitcode")
-        assert again.returncode == 0, again.stdout + again.stderr
-        for output in (first, applied, again):
-            assert key not in output.stdout + output.stderr
+        ran = []
+        for line in rest:
+            command, _, comment = line.partition("#")
+            command = command.strip()
+            if not command:
+                continue
+            if command.startswith("export "):
+                name, _, value = command[len("export ") :].partition("=")
+                client_env[name] = value
+                key = client_env.get("DUCTAPE_PRIVATE_KEY", key)
+                continue
+            words = shlex.split(command)
+            assert words[0] == "reconciler", line
+            expected = re.search(r"exit (\d+)(?::\s*(\w+))?", comment)
+            done = run_script(words[1:], tmp_path, client_env)
+            want = int(expected.group(1)) if expected else 0
+            assert done.returncode == want, f"{line}\n{done.stdout}{done.stderr}"
+            if want and expected and expected.group(2):  # "exit 2: <tag>": output names it
+                assert expected.group(2) in done.stdout, done.stdout
+            ran.append((words[1], done))
+        assert key, "the block sets DUCTAPE_PRIVATE_KEY"
+        assert [verb for verb, _ in ran].count("drift") >= 1
+        applied = [done for verb, done in ran if verb == "apply"]
+        assert "Apply: 6 created, 0 updated, 0 failed." in applied[0].stdout
+        for _, done in ran:
+            assert key not in done.stdout + done.stderr
     finally:
         server.terminate()
         out, err = server.communicate(timeout=20)

@@ -14,7 +14,7 @@ import json
 import secrets
 import sqlite3
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,7 +55,7 @@ _SCHEMA = (
 )
 
 # Long enough for a working day of plans and applies; short enough that a token copied out
-# of a terminal goes stale. Tests pass a short one (create_app(token_ttl=...)).
+# of a terminal goes stale. Tests move the accounts' clock instead (create_app(clock=...)).
 TOKEN_TTL_SECONDS = 12 * 3600
 # Log-ins per user per minute, right key or wrong: ample for CI, too few to guess a key.
 LOGINS_PER_MINUTE = 30
@@ -96,8 +96,12 @@ class Accounts:
         *,
         token_ttl: float = TOKEN_TTL_SECONDS,
         logins_per_minute: int = LOGINS_PER_MINUTE,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``clock`` is "now" in Unix seconds: tokens, builder sessions and the log-in
+        throttle all read it, so a test moves it instead of sleeping."""
         self.store = store
+        self.clock = clock
         self.token_ttl = token_ttl
         self.logins_per_minute = logins_per_minute
         # Recent log-in times by user, in memory: a throttle, not a record worth a table.
@@ -154,7 +158,7 @@ class Accounts:
         the last minute, right or wrong key alike (a guessing client gets no more tries).
         """
         with self.store.transaction() as conn:
-            now = time.time()
+            now = self.clock()
             recent = [t for t in self._attempts.get(user_id, []) if t > now - 60]
             if len(recent) >= self.logins_per_minute:
                 self._attempts[user_id] = recent
@@ -178,7 +182,7 @@ class Accounts:
     ) -> str:
         """A new token row; expired rows go, and a user keeps at most TOKENS_PER_USER."""
         token = secrets.token_urlsafe(32)
-        now = time.time()
+        now = self.clock()
         conn.execute("DELETE FROM server_tokens WHERE expires_at < ?", (now,))
         conn.execute(
             "INSERT INTO server_tokens (digest, user_id, workspace_id, expires_at)"
@@ -196,7 +200,7 @@ class Accounts:
     def session(self, token: str) -> Session | None:
         rows = self.store.read(
             "SELECT user_id, workspace_id FROM server_tokens WHERE digest = ? AND expires_at >= ?",
-            (digest(token), time.time()),
+            (digest(token), self.clock()),
         )
         return Session(rows[0][0], rows[0][1]) if rows else None
 
@@ -204,7 +208,7 @@ class Accounts:
 
     def open_builder(self, session: Session) -> float:
         """Record a builder session for the token's user and workspace; its expiry."""
-        expires_at = time.time() + self.token_ttl
+        expires_at = self.clock() + self.token_ttl
         with self.store.transaction() as conn:
             conn.execute(
                 "INSERT INTO server_builders (user_id, workspace_id, expires_at)"
@@ -220,7 +224,7 @@ class Accounts:
             row = conn.execute(
                 "SELECT expires_at FROM server_builders"
                 " WHERE user_id = ? AND workspace_id = ? AND expires_at > ?",
-                (user_id, workspace_id, time.time()),
+                (user_id, workspace_id, self.clock()),
             ).fetchone()
             if row is None:
                 return None

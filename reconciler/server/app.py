@@ -6,7 +6,11 @@ run in Starlette's threadpool; the Store serialises writes with its lock and BEG
 so concurrent PUTs queue rather than overwrite each other.
 
 Auth: every endpoint but login and builder validate needs a token, sent as
-``Authorization: Bearer <t>`` or a bare ``Authorization: <t>`` (the wire uses both).
+``Authorization: Bearer <t>`` or a bare ``Authorization: <t>`` (the wire uses both). The
+token is checked before the body is read: a client without one cannot make the server wait
+for a body. A body must then arrive whole within ``body_timeout`` seconds (408 otherwise),
+and every string in it must be one JSON can carry (no lone surrogate: 422), since whatever is
+stored is served back to every reader of the product.
 
 The builder handshake of the published SDK (``ductape-sdk``'s ``getProductBuilder``): builder
 validate is open on the wire and its answer's ``token`` is then used as a credential. So it
@@ -23,11 +27,12 @@ the server's old behaviour, kept for clients written against it.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.applications import Starlette
@@ -55,6 +60,10 @@ LISTED_STATUSES = ("all", *PRODUCT_STATUSES)
 # An oversized body is read and dropped up to this much so the client still gets its 413
 # (closing a socket with unread input resets it, and the answer is lost); beyond, we hang up.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
+# A request's body must arrive within this long of its head (uvicorn has no such limit: a
+# client that declares a Content-Length and sends nothing held a connection forever).
+# The same figure as the head's limit in ``run``; the README documents both.
+REQUEST_SECONDS = 15.0
 
 
 class ApiError(Exception):
@@ -97,18 +106,24 @@ def create_app(
     wire: str = "strict",
     token_ttl: float = TOKEN_TTL_SECONDS,
     logins_per_minute: int = LOGINS_PER_MINUTE,
+    body_timeout: float = REQUEST_SECONDS,
+    clock: Callable[[], float] = time.time,
 ) -> Starlette:
     """The local Ductape server over ``store``; bodies above ``max_body_bytes`` get a 413.
 
     ``wire`` is "strict" (a PUT answers without the product) or "full" (with it);
     ``token_ttl`` is how many seconds a token from login or a builder session lives;
-    ``logins_per_minute`` caps each user's log-ins (a load test may raise it).
+    ``logins_per_minute`` caps each user's log-ins (a load test may raise it);
+    ``body_timeout`` is how many seconds a body may take to arrive after its head (408);
+    ``clock`` is the accounts' "now" in Unix seconds (tests move it to expire a token).
     """
     if wire not in WIRE_MODES:
         raise ValueError(f"wire must be one of {', '.join(WIRE_MODES)}")
+    if not body_timeout > 0:
+        raise ValueError("body_timeout must be a positive number of seconds")
     api = _Api(
         store,
-        Accounts(store, token_ttl=token_ttl, logins_per_minute=logins_per_minute),
+        Accounts(store, token_ttl=token_ttl, logins_per_minute=logins_per_minute, clock=clock),
         full_answers=wire == "full",
     )
     users, apps = "/users/users/v1", "/apps/apps/v1"
@@ -132,7 +147,7 @@ def create_app(
             path,
             method,
             handler,
-            max_body_bytes,
+            _BodyLimits(max_body_bytes, body_timeout),
             auth=handler not in open_handlers,
             status=201 if handler == api.login else 200,
         )
@@ -146,12 +161,18 @@ def create_app(
     return app
 
 
+@dataclass(frozen=True)
+class _BodyLimits:
+    size: int  # bytes
+    seconds: float  # from the head's arrival to the body's last byte
+
+
 def _route(
     api: _Api,
     path: str,
     method: str,
     handler: Handler,
-    max_body_bytes: int,
+    limits: _BodyLimits,
     *,
     auth: bool = True,
     status: int = 200,
@@ -159,37 +180,50 @@ def _route(
     has_body = method in ("POST", "PUT")
 
     async def endpoint(request: Request) -> Response:
+        unread = has_body
         try:
-            body = await _json_body(request, max_body_bytes) if has_body else None
-            call = Call(dict(request.path_params), dict(request.query_params), body, None)
-            token = _token(request) if auth else None
-            data = await run_in_threadpool(_run, api, handler, call, token)
+            # The token first: nobody unauthenticated gets to make the server wait for a body.
+            session = await run_in_threadpool(api.session, _token(request)) if auth else None
+            body = await _json_body(request, limits) if has_body else None
+            unread = False
+            call = Call(dict(request.path_params), dict(request.query_params), body, session)
+            if session is not None:
+                _own_ids(call, session)
+            data = await run_in_threadpool(handler, call)
+            response = success(data, status)
         except ApiError as exc:
-            return failure(exc.status, exc.message)
+            response = failure(exc.status, exc.message)
         except LoginThrottled as exc:
-            return failure(429, str(exc))
+            response = failure(429, str(exc))
         except ClientDisconnect:
             # Nobody is left to answer; not a server fault worth a traceback.
-            return failure(400, "the client disconnected before sending its body")
+            response = failure(400, "the client disconnected before sending its body")
         except TargetError as exc:
             # The store failed (locked past its wait, a damaged row): one line in the log,
             # which names the file; the client learns only that it was the server's fault.
             log.error("store error in %s %s: %s", request.method, path, exc)
-            return failure(500, "internal server error")
+            response = failure(500, "internal server error")
         except Exception:
             # The body and headers stay out of the log: they may carry keys and tokens.
             log.error("unexpected error in %s %s", request.method, path, exc_info=True)
-            return failure(500, "internal server error")
-        return success(data, status)
+            response = failure(500, "internal server error")
+        if unread:
+            # The body was refused unread (or only in part): what is left of it would be read
+            # as the next request, so the connection ends with this answer.
+            response.headers["connection"] = "close"
+        return response
 
     return Route(path, endpoint, methods=[method], name=handler.__name__)
 
 
-def _run(api: _Api, handler: Handler, call: Call, token: str | None) -> Any:
-    """Authenticate (when a token is due) and call the handler; runs in the threadpool."""
-    if token is not None:
-        call = replace(call, session=api.session(call, token))
-    return handler(call)
+def _own_ids(call: Call, session: Session) -> None:
+    """403 when the query or body names another user or workspace than the token's."""
+    sources = [call.query, call.body if isinstance(call.body, dict) else {}]
+    for source in sources:
+        for key, own in (("workspace_id", session.workspace_id), ("user_id", session.user_id)):
+            value = source.get(key)
+            if value not in (None, "", own):
+                raise ApiError(403, f"this token may not act for another {key[:-3]}")
 
 
 def _token(request: Request) -> str:
@@ -201,7 +235,27 @@ def _token(request: Request) -> str:
     return token
 
 
-async def _json_body(request: Request, limit: int) -> Any:
+async def _json_body(request: Request, limits: _BodyLimits) -> Any:
+    """The parsed body; ApiError for one too large (413), too slow (408) or not JSON (400)."""
+    try:
+        raw = await asyncio.wait_for(_read_body(request, limits.size), limits.seconds)
+    except asyncio.TimeoutError as exc:
+        raise ApiError(
+            408, f"the request body did not arrive within {limits.seconds:g} seconds"
+        ) from exc
+    if not raw.strip():
+        raise ApiError(400, "the request body is empty; a JSON object is expected")
+    try:
+        value = json.loads(raw)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "the request body is not valid JSON") from exc
+    except RecursionError as exc:
+        raise ApiError(400, "the request body nests too deeply") from exc
+    _check_text(value)
+    return value
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
     too_big = ApiError(413, f"request body is larger than {limit} bytes")
     declared = request.headers.get("content-length")
     if declared is not None:
@@ -223,15 +277,50 @@ async def _json_body(request: Request, limit: int) -> Any:
             await _drain(stream, size)
             raise too_big
         chunks.append(chunk)
-    raw = b"".join(chunks)
-    if not raw.strip():
-        raise ApiError(400, "the request body is empty; a JSON object is expected")
+    return b"".join(chunks)
+
+
+def _check_text(value: Any) -> None:
+    """422 when a string in ``value`` (a key or a value) holds a lone surrogate.
+
+    ``json.loads`` turns ``"\\ud800"`` into a str that no UTF-8 encoder accepts: stored, it
+    made every later read of the product fail. One encoding pass finds out; only a body that
+    fails it is walked (without recursion: the parser allows deeper nesting than the
+    interpreter's stack) to name where.
+    """
     try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise ApiError(400, "the request body is not valid JSON") from exc
-    except RecursionError as exc:
-        raise ApiError(400, "the request body nests too deeply") from exc
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return
+    except UnicodeEncodeError:
+        pass
+    stack: list[tuple[str, Any]] = [("", value)]
+    while stack:
+        where, item = stack.pop()
+        if isinstance(item, dict):
+            for key, child in item.items():
+                if not _encodable(key):
+                    raise ApiError(422, f"a key{_at(where)} {_NOT_TEXT}")
+                stack.append((f"{where}.{key}" if where else key, child))
+        elif isinstance(item, list):
+            stack.extend((f"{where}[{i}]", child) for i, child in enumerate(item))
+        elif isinstance(item, str) and not _encodable(item):
+            raise ApiError(422, f"{_shown(where) if where else 'the body'} {_NOT_TEXT}")
+    raise ApiError(422, f"the body {_NOT_TEXT}")  # not reached: the pass above failed
+
+
+_NOT_TEXT = "holds a lone surrogate (\\ud800-\\udfff), which is not text JSON can carry"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _at(where: str) -> str:
+    return f" in {_shown(where)}" if where else ""
 
 
 async def _drain(stream: AsyncIterator[bytes], seen: int) -> None:
@@ -326,17 +415,11 @@ class _Api:
             "workspace_id": workspace_id,
         }
 
-    def session(self, call: Call, token: str) -> Session:
+    def session(self, token: str) -> Session:
+        """Who the token speaks for; 401 when it is unknown or expired."""
         session = self.accounts.session(token)
         if session is None:
             raise ApiError(401, "the auth token is invalid or expired; log in again")
-        # Ids a client names in the query or body must be the token's own.
-        sources = [call.query, call.body if isinstance(call.body, dict) else {}]
-        for source in sources:
-            for key, own in (("workspace_id", session.workspace_id), ("user_id", session.user_id)):
-                value = source.get(key)
-                if value not in (None, "", own):
-                    raise ApiError(403, f"this token may not act for another {key[:-3]}")
         return session
 
     def builder_validate(self, call: Call) -> dict[str, Any]:

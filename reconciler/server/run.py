@@ -7,6 +7,7 @@ The socket is bound before anything is printed: a taken port is one error line, 
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import logging
 import socket
 import sys
@@ -20,13 +21,14 @@ from ..defaults import DEFAULT_DB, DEFAULT_PORT
 from ..errors import UsageError
 from ..targets.store import Store
 from .accounts import TOKEN_TTL_SECONDS
-from .app import create_app
+from .app import REQUEST_SECONDS, create_app
 from .seed import SeedInfo, load_seed
 
 DEFAULT_HOST = "127.0.0.1"
 # A connection must deliver a whole request head within this long of opening (or of its
-# last answer): half-open and trickling clients are dropped instead of held forever.
-REQUEST_HEAD_SECONDS = 15.0
+# last answer): half-open and trickling clients are dropped instead of held forever. The
+# body then has as long again (the app's own limit, which holds under any ASGI server).
+REQUEST_HEAD_SECONDS = REQUEST_SECONDS
 
 
 class GuardedH11Protocol(H11Protocol):
@@ -71,10 +73,53 @@ class GuardedH11Protocol(H11Protocol):
         super().connection_lost(exc)
 
 
-def connection_lines(base_url: str, info: SeedInfo | None) -> list[str]:
+# A wildcard bind and the loopback address of its family, which the client accepts.
+_WILDCARDS = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1"}
+
+
+def client_url(host: str, port: int) -> tuple[str, str | None, bool]:
+    """For a server bound to host:port: the base URL, a note, and whether a client takes it.
+
+    The client sends credentials over plain http to loopback only: a wildcard bind is
+    reached through loopback (and the note says it listens on all interfaces); a bind to
+    another address is named in the note, with no export the client would refuse.
+    """
+    loopback = _WILDCARDS.get(host)
+    shown = loopback or host
+    url = f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
+    if loopback is not None:
+        note = f"# listening on all interfaces ({host or '*'}); the exports reach it by loopback"
+        return url, note, True
+    if _is_loopback(host):
+        return url, None, True
+    return (
+        url,
+        (
+            f"# {url} is not this machine's loopback: the reconciler sends the key over plain "
+            "http only to 127.0.0.1, ::1 or localhost; put an https proxy in front to reach it"
+        ),
+        False,
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def connection_lines(host: str, port: int, info: SeedInfo | None) -> list[str]:
     """What a client needs, as shell lines; the private key is pointed at, never printed."""
-    # RECONCILER_TARGET is what --target reads, so the exports alone point the CLI here.
-    lines = [f"# Ductape-compatible server on {base_url}", f"export RECONCILER_TARGET={base_url}"]
+    url, note, usable = client_url(host, port)
+    lines = [f"# Ductape-compatible server on {url}"]
+    if note is not None:
+        lines.append(note)
+    if usable:
+        # RECONCILER_TARGET is what --target reads, so the exports alone point the CLI here.
+        lines.append(f"export RECONCILER_TARGET={url}")
     if info is None:
         lines.append("# no seed loaded: no user can log in until one is")
         return lines
@@ -114,29 +159,28 @@ def serve(
     *,
     wire: str = "strict",
     token_ttl: float | None = None,
+    request_seconds: float = REQUEST_SECONDS,
 ) -> None:
     """Serve the store at ``db`` on host:port until interrupted, after loading ``seed``.
 
     ``wire`` is "strict" (Ductape's answers) or "full" (a PUT answers with the product);
-    ``token_ttl`` is the tokens' lifetime in seconds: this, else the seed's, else 12 h.
+    ``token_ttl`` is the tokens' lifetime in seconds: this, else the seed's, else 12 h;
+    ``request_seconds`` bounds the wait for a request's head, and then for its body.
     """
     store = Store(db)
     try:
         info = load_seed(store, seed) if seed else None
         ttl = token_ttl or (info.token_ttl if info else None) or TOKEN_TTL_SECONDS
-        app = create_app(store, wire=wire, token_ttl=ttl)
+        app = create_app(store, wire=wire, token_ttl=ttl, body_timeout=request_seconds)
         sock = listen(host, port)
         try:
-            real_port = sock.getsockname()[1]
-            shown = f"[{host}]" if ":" in host else host
-            for line in connection_lines(f"http://{shown}:{real_port}", info):
+            for line in connection_lines(host, sock.getsockname()[1], info):
                 print(line)
             sys.stdout.flush()
             logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
             # access_log off: uvicorn's line carries the query string, where public_key travels.
-            config: Any = uvicorn.Config(
-                app, access_log=False, http=GuardedH11Protocol, lifespan="off"
-            )
+            guard = type("Guard", (GuardedH11Protocol,), {"head_seconds": request_seconds})
+            config: Any = uvicorn.Config(app, access_log=False, http=guard, lifespan="off")
             uvicorn.Server(config).run(sockets=[sock])
         finally:
             sock.close()
