@@ -224,7 +224,9 @@ def test_model_errors_name_their_field_as_an_attribute() -> None:
         (-(10**50), "a number of 51 digits"),
         ("acton", "'acton'"),
         ("x" * 1000, "'" + "x" * 37 + "...'"),
-        ("\x1b[2Jboom\nerror: x", "'\\x1b[2Jboom error: x'"),
+        ("\x1b[2Jboom\nerror: x", "'\\x1b[2Jboom\\x0aerror: x'"),
+        # A trailing newline is shown, so 'nightly\n' never reads as the valid 'nightly'.
+        ("nightly\n", "'nightly\\x0a'"),
         ([1, 2], "[1, 2]"),
     ],
 )
