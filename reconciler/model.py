@@ -122,6 +122,29 @@ def event_type_hint(value: object) -> str:
     return f"must be one of {', '.join(names)} (any case){meant}"
 
 
+# How each number field may be written instead, for a quoted number's message.
+_UNQUOTED = {
+    "executions": "",
+    "intervals": " (milliseconds), or a duration such as '1h'",
+    "start_at": " (Unix milliseconds), or an ISO-8601 timestamp such as '2026-12-01T02:00:00Z'",
+}
+_QUOTED_NUMBER = re.compile(r"[ \t]*[0-9]+[ \t]*$(?!\n)")
+
+
+def quoted_number(field: str, value: object) -> str | None:
+    """The message for a number written as a string (``intervals: "3600000"``), else None.
+
+    YAML and JSON read a quoted number as text; saying "must be a number" to someone who
+    wrote one does not help, saying it is a string and how to write it does.
+    """
+    if field not in _UNQUOTED or not isinstance(value, str) or len(value) > 64:
+        return None
+    if not _QUOTED_NUMBER.match(value):
+        return None
+    # int(): "010" unquoted is octal 8 to YAML; the decimal the person meant is 10.
+    return f"{show(value)} is a string; write {int(value)} without quotes{_UNQUOTED[field]}"
+
+
 @dataclass(frozen=True)
 class Job:
     """A scheduled job in canonical form."""
@@ -157,6 +180,9 @@ class Job:
             raw = data.get(field, _DEFAULTS.get(field))
             if raw is None:
                 raise FieldError(field, "is required")
+            quoted = quoted_number(field, raw)
+            if quoted:
+                raise FieldError(field, quoted)
             try:
                 values[field] = convert(raw)
             except ValueError as exc:
