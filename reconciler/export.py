@@ -11,11 +11,12 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from .errors import UsageError
+from .errors import TargetError, UsageError
 from .files import write_atomic
-from .model import FIELDS, Job, format_duration, format_timestamp
+from .model import FIELDS, Job, format_duration, format_timestamp, show
 from .plan import select
 from .schema import is_valid
 from .strings import printable
@@ -89,6 +90,20 @@ def schema_ref(directory: str) -> str:
     return packaged
 
 
+def _refuse_shared_tags(jobs: Sequence[Job]) -> None:
+    # Two manifests with one tag would be a repository that never validates, and whichever
+    # copy it kept, the other would run unmanaged. The targets refuse this at the read
+    # (naming the ids); this holds for whatever else hands export its jobs.
+    counts = Counter(job.tag for job in jobs)
+    shared = sorted(tag for tag, n in counts.items() if n > 1)
+    if shared:
+        tag = shared[0]
+        raise TargetError(
+            f"the product holds {counts[tag]} live jobs tagged {show(tag, 80)}; "
+            "nothing was exported: remove or rename the extra ones in Ductape by hand"
+        )
+
+
 def export_jobs(
     jobs: Iterable[Job],
     out: str,
@@ -103,6 +118,7 @@ def export_jobs(
     exists and ``force`` is not given.
     """
     jobs = sorted(jobs, key=lambda job: job.tag)
+    _refuse_shared_tags(jobs)
     left_out = select((job.tag for job in jobs), only, exclude)
     chosen, warnings = [], []
     for job in jobs:

@@ -67,8 +67,18 @@ def show(value: object, limit: int = 40) -> str:
         text = str(value)
         return text if len(text) <= limit else f"a number of {len(text.lstrip('-'))} digits"
     if isinstance(value, str):
-        return "'" + shorten(value, limit) + "'"
+        return "'" + escaped(value, limit) + "'"
     return shorten(repr(value), limit)
+
+
+def escaped(text: str, limit: int) -> str:
+    """``text`` on one line with every control character escaped, cut to ``limit``.
+
+    Unlike :func:`~reconciler.strings.shorten`, white space is escaped, not folded: a value
+    or tag ``'nightly\\n'`` must never read as the valid ``'nightly'``.
+    """
+    text = printable(text)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def suggest(word: object, choices: Iterable[str]) -> str | None:
@@ -112,6 +122,29 @@ def event_type_hint(value: object) -> str:
     return f"must be one of {', '.join(names)} (any case){meant}"
 
 
+# How each number field may be written instead, for a quoted number's message.
+_UNQUOTED = {
+    "executions": "",
+    "intervals": " (milliseconds), or a duration such as '1h'",
+    "start_at": " (Unix milliseconds), or an ISO-8601 timestamp such as '2026-12-01T02:00:00Z'",
+}
+_QUOTED_NUMBER = re.compile(r"[ \t]*[0-9]+[ \t]*$(?!\n)")
+
+
+def quoted_number(field: str, value: object) -> str | None:
+    """The message for a number written as a string (``intervals: "3600000"``), else None.
+
+    YAML and JSON read a quoted number as text; saying "must be a number" to someone who
+    wrote one does not help, saying it is a string and how to write it does.
+    """
+    if field not in _UNQUOTED or not isinstance(value, str) or len(value) > 64:
+        return None
+    if not _QUOTED_NUMBER.match(value):
+        return None
+    # int(): "010" unquoted is octal 8 to YAML; the decimal the person meant is 10.
+    return f"{show(value)} is a string; write {int(value)} without quotes{_UNQUOTED[field]}"
+
+
 @dataclass(frozen=True)
 class Job:
     """A scheduled job in canonical form."""
@@ -147,6 +180,9 @@ class Job:
             raw = data.get(field, _DEFAULTS.get(field))
             if raw is None:
                 raise FieldError(field, "is required")
+            quoted = quoted_number(field, raw)
+            if quoted:
+                raise FieldError(field, quoted)
             try:
                 values[field] = convert(raw)
             except ValueError as exc:
@@ -216,10 +252,14 @@ _UNIT_MS = {
 }
 # Units largest first, so "1h30m" comes back out of format_duration as it went in.
 _UNITS_DESC = sorted(_UNIT_MS.items(), key=lambda item: -item[1])
-_DURATION_PART = re.compile(r"(\d+)(ms|s|m|h|d|w)")
+_DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w)")
 # At most 12 parts: "1m" repeated 500,000 times made Python's re (jsonschema's engine) keep
-# 130 MB of backtracking state for one value; a bounded repeat keeps it flat.
-DURATION_PATTERN = r"^\s*(\d+(ms|s|m|h|d|w)){1,12}\s*$"
+# 130 MB of backtracking state for one value; a bounded repeat keeps it flat. The patterns
+# here are the schema's, written so Python's re reads them as ECMA-262 does: [0-9] and [ \t]
+# rather than the Unicode-wide \d and \s, and $(?!\n) because Python's $ also matches
+# before a final newline.
+END = r"$(?!\n)"
+DURATION_PATTERN = r"^[ \t]*([0-9]+(ms|s|m|h|d|w)){1,12}[ \t]*" + END
 _DURATION_RE = re.compile(DURATION_PATTERN)
 
 
@@ -264,7 +304,8 @@ def format_duration(ms: int) -> str:
 
 # ISO-8601 date and time with a zone (Z or an offset); seconds and fractions optional.
 TIMESTAMP_PATTERN = (
-    r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?\s*([Zz]|[+-]\d{2}(:?\d{2})?)$"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?[ \t]*"
+    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)" + END
 )
 _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
 
@@ -375,7 +416,7 @@ class Problem:
         # Tags, field names and messages quote manifests from anyone: whatever format shows a
         # problem gets one short line with every control character escaped.
         if self.tag is not None:
-            object.__setattr__(self, "tag", shorten(self.tag, 128))
+            object.__setattr__(self, "tag", escaped(self.tag, 128))
         if self.field is not None:
             object.__setattr__(self, "field", shorten(self.field, 64))
         object.__setattr__(self, "message", shorten(self.message, 400))

@@ -22,7 +22,7 @@ from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
 from .manifests import Document, show_text
-from .model import Problem, event_type_hint, show, suggest
+from .model import Problem, event_type_hint, quoted_number, show, suggest
 from .strings import shorten
 
 SCHEMA_RESOURCE = ("schemas", "job.schema.json")
@@ -147,6 +147,10 @@ def _explain(
         )
         return
     value: Any = error.instance
+    quoted = quoted_number(name, value) if name and len(path) == 1 else None
+    if quoted:
+        yield name, quoted
+        return
     as_written = written.get(name) if written and name and len(path) == 1 else None
     shown = _shown(value, as_written)
     if error.validator == "type" and len(path) == 1:

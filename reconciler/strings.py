@@ -41,4 +41,4 @@ def shorten(text: str, limit: int = MAX_MESSAGE) -> str:
 
 def is_object_id(value: object) -> bool:
     """Whether ``value`` is a 24-hex id (lower case, as the service writes them)."""
-    return isinstance(value, str) and OBJECT_ID.match(value) is not None
+    return isinstance(value, str) and OBJECT_ID.fullmatch(value) is not None

@@ -5,8 +5,15 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from reconciler import model
-from reconciler.model import EventType, Job, format_duration, parse_duration, parse_timestamp
-from reconciler.schema import job_schema
+from reconciler.model import (
+    EventType,
+    FieldError,
+    Job,
+    format_duration,
+    parse_duration,
+    parse_timestamp,
+)
+from reconciler.schema import check_value, job_schema
 
 
 @pytest.mark.parametrize(
@@ -224,7 +231,9 @@ def test_model_errors_name_their_field_as_an_attribute() -> None:
         (-(10**50), "a number of 51 digits"),
         ("acton", "'acton'"),
         ("x" * 1000, "'" + "x" * 37 + "...'"),
-        ("\x1b[2Jboom\nerror: x", "'\\x1b[2Jboom error: x'"),
+        ("\x1b[2Jboom\nerror: x", "'\\x1b[2Jboom\\x0aerror: x'"),
+        # A trailing newline is shown, so 'nightly\n' never reads as the valid 'nightly'.
+        ("nightly\n", "'nightly\\x0a'"),
         ([1, 2], "[1, 2]"),
     ],
 )
@@ -272,3 +281,38 @@ def test_a_problem_is_one_printable_line_whatever_it_quotes() -> None:
     assert len(problem.tag or "") == 128 and len(problem.field or "") == 64
     assert len(problem.message) == 400 and problem.message.endswith("...")
     assert model.Problem(model.Location("a.yaml"), "m", severity="warning").is_error is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        (
+            "intervals",
+            "3600000",
+            "'3600000' is a string; write 3600000 without quotes (milliseconds), or a duration "
+            "such as '1h'",
+        ),
+        ("executions", "3", "'3' is a string; write 3 without quotes"),
+        (
+            "start_at",
+            "1796090400000",
+            "'1796090400000' is a string; write 1796090400000 without quotes (Unix "
+            "milliseconds), or an ISO-8601 timestamp such as '2026-12-01T02:00:00Z'",
+        ),
+    ],
+)
+def test_a_quoted_number_is_called_a_string(field: str, value: str, message: str) -> None:
+    """A plan file or live job with a quoted number gets the words a manifest gets."""
+    job = {
+        "tag": "t",
+        "name": "n",
+        "event_type": "action",
+        "event_tag": "app:x",
+        "intervals": 3600000,
+        "start_at": 1796090400000,
+        field: value,
+    }
+    with pytest.raises(FieldError) as caught:
+        Job.from_mapping(job)
+    assert (caught.value.field, caught.value.message) == (field, message)
+    assert check_value(job) == [f"{field}: {message}"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -12,6 +13,7 @@ from jsonschema import Draft202012Validator
 from reconciler import model
 from reconciler.manifests import load_documents
 from reconciler.schema import check_value, is_valid, job_schema
+from testing.cli import invoke
 
 ROOT = Path(__file__).parent.parent
 REFERENCE = Draft202012Validator(job_schema())
@@ -111,4 +113,128 @@ def test_the_server_side_check_names_the_bound() -> None:
         "name: true is not text",
         "start_at: -1 must be Unix milliseconds or an ISO-8601 timestamp with a zone such as "
         "'2026-12-01T02:00:00Z'",
+    ]
+
+
+# --- the two validators agree on hostile text, in every field with a pattern ---------------
+
+FAST = jsonschema_rs.validator_for(job_schema())
+# What Python's re and ECMA-262 (jsonschema-rs, editors) read differently: $ before a final
+# newline, the width of \s and \d; and what a manifest must never smuggle into a field.
+HOSTILE_TEXT = [
+    "\n",
+    "\r\n",
+    "\r",
+    "\n\n",
+    "\u2028",
+    "\u2029",
+    "\x00",
+    "\x85",
+    "\x1c",
+    "\x1f",
+    "\t",
+    " ",
+    "\v",
+    "\f",
+    "\u00a0",
+    "\u200b",
+    "\u202e",
+    "\ufeff",
+]
+# Digits Python's \d takes and ECMA-262's does not.
+FOREIGN_DIGITS = ["\u0661", "\uff11", "\u09e7"]
+BASE_JOB = {
+    "tag": "nightly",
+    "name": "Nightly",
+    "event_type": "action",
+    "event_tag": "app:x",
+    "intervals": "1h",
+    "start_at": "2026-12-01T02:00:00Z",
+}
+
+
+def _patterned_fields() -> dict[str, list[str]]:
+    """Each field with a string pattern (directly or in a oneOf branch) and its examples."""
+    out = {}
+    for name, prop in job_schema()["properties"].items():
+        branches = [prop, *prop.get("oneOf", ())]
+        if any("pattern" in b for b in branches):
+            out[name] = [e for e in prop.get("examples", ()) if isinstance(e, str)]
+    return out
+
+
+def _variants(value: str) -> list[str]:
+    out = []
+    for bad in HOSTILE_TEXT:
+        out += [value + bad, bad + value, value[:1] + bad + value[1:]]
+    for digit in FOREIGN_DIGITS:
+        out += [value.replace("0", digit), value.replace("1", digit)]
+    return out
+
+
+def test_every_patterned_field_is_covered() -> None:
+    fields = _patterned_fields()
+    assert set(fields) == {"tag", "name", "event_type", "event_tag", "intervals", "start_at"}
+    assert all(fields.values()), fields
+
+
+def test_validators_agree_on_hostile_text_in_every_patterned_field() -> None:
+    checked = 0
+    for field, examples in _patterned_fields().items():
+        for example in examples:
+            assert FAST.is_valid({**BASE_JOB, field: example}), (field, example)
+            for value in _variants(example):
+                doc = {**BASE_JOB, field: value}
+                assert FAST.is_valid(doc) == REFERENCE.is_valid(doc), (field, value)
+                checked += 1
+    assert checked > 900
+
+
+def test_no_trailing_newline_passes_either_validator() -> None:
+    """'nightly' and 'nightly\\n' would be two live jobs side by side: neither may pass."""
+    for field, examples in _patterned_fields().items():
+        for example in examples:
+            for end in ("\n", "\r\n", "\u2028"):
+                doc = {**BASE_JOB, field: example + end}
+                if field != "intervals":  # "1h " and "1h\t" are fine; a newline is not
+                    assert not REFERENCE.is_valid(doc), (field, example + end)
+                assert not FAST.is_valid(doc), (field, example + end)
+                assert not is_valid(doc), (field, example + end)
+
+
+def test_validators_agree_on_the_hostile_and_invalid_corpus() -> None:
+    files = sorted((ROOT / "tests" / "data" / "hostile").glob("*.yaml")) + sorted(
+        (ROOT / "tests" / "data" / "invalid").glob("*.yaml")
+    )
+    checked = 0
+    for document in load_documents([str(p) for p in files], []):
+        try:
+            fast = FAST.is_valid(document.data)
+        except (ValueError, TypeError):
+            continue  # a value JSON has no type for: is_valid() hands it to jsonschema
+        assert fast == REFERENCE.is_valid(document.data), document.path
+        checked += 1
+    assert checked >= 20
+
+
+def test_validate_refuses_a_tag_with_a_trailing_newline(tmp_path: Path) -> None:
+    """Acceptance: ``tag: "x\\n"`` exits 1 with one file:line:col line naming the field."""
+    (tmp_path / "x.yaml").write_text(
+        'name: X\ntag: "x\\n"\nevent_type: action\nevent_tag: app:x\nintervals: 1h\n'
+        "start_at: 2026-12-01T00:00:00Z\n"
+    )
+    code, out, err = invoke("validate", str(tmp_path / "x.yaml"))
+    assert code == 1
+    problems = [line for line in (out + err).splitlines() if not line.startswith("error:")]
+    assert problems == [
+        f"{tmp_path / 'x.yaml'}:2:6: x\\x0a: tag: 'x\\x0a' must start with a letter or digit "
+        "and hold only letters, digits, '_', '.', ':' and '-'"
+    ]
+
+
+def test_the_server_side_check_refuses_a_trailing_newline() -> None:
+    """The local server checks a PUT's fields with check_value: a rename to 'a_job\\n' is 422."""
+    assert check_value({**BASE_JOB, "tag": "a_job\n"}) == [
+        "tag: 'a_job\\x0a' must start with a letter or digit and hold only letters, digits, "
+        "'_', '.', ':' and '-'"
     ]

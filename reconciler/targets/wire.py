@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypedDict
 
 from ..errors import OutcomeUnknown, TargetError
-from ..model import Job
+from ..model import Job, show
 from ..strings import is_object_id, shorten
 from .base import Catalogue, LiveJobs, MalformedJob, WriteResult
 
@@ -97,7 +97,15 @@ def job_from_wire(doc: object) -> Job:
 
 
 def live_jobs(docs: Iterable[object]) -> LiveJobs:
-    """Live job documents as Jobs; one that does not parse is reported and skipped."""
+    """Live job documents as Jobs; one that does not parse is reported and skipped.
+
+    Two live jobs with one tag are a TargetError naming both ids: the tag is the
+    reconciler's identity, and with two, whichever it compared Git with, the other would
+    run unseen ("No drift" beside a copy running every minute) and an update would reach
+    one of them by chance. Ductape has no delete, so only a person can settle it.
+    """
+    docs = list(docs)
+    refuse_duplicate_tags(docs)
     jobs: list[Job] = []
     malformed: list[MalformedJob] = []
     for doc in docs:
@@ -114,6 +122,28 @@ def live_jobs(docs: Iterable[object]) -> LiveJobs:
                 )
             )
     return LiveJobs(tuple(jobs), tuple(malformed))
+
+
+def refuse_duplicate_tags(docs: Iterable[object]) -> None:
+    """TargetError if two job documents carry one tag (malformed ones count: same identity)."""
+    ids: dict[str, list[str]] = {}
+    for doc in docs:
+        if isinstance(doc, Mapping) and isinstance(doc.get("tag"), str):
+            id_ = doc.get("_id")
+            ids.setdefault(doc["tag"], []).append(
+                shorten(id_, 40) if isinstance(id_, str) else "(no id)"
+            )
+    held = [(tag, found) for tag, found in ids.items() if len(found) > 1]
+    if not held:
+        return
+    tag, found = held[0]
+    more = f"; {len(held) - 1} more tag(s) are held twice too" if len(held) > 1 else ""
+    raise TargetError(
+        f"the product holds {len(found)} live jobs tagged {show(tag, 80)} "
+        f"(ids {', '.join(found[:5])}{', ...' if len(found) > 5 else ''}){more}; "
+        "a tag must name one job: remove or rename the extra ones in Ductape by hand "
+        "(there is no delete), then run again"
+    )
 
 
 def job_documents(product: Mapping[str, Any]) -> list[object]:
