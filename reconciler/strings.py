@@ -68,6 +68,8 @@ def _escape(match: re.Match[str]) -> str:
 
 def printable(text: str) -> str:
     """``text`` as the terminal context shows it: one line, every unsafe character escaped."""
+    if text.isascii() and text.isprintable() and "##[" not in text:
+        return text  # the common case, without a regex: reports escape every value
     return _LEGACY_COMMAND.sub("##\\\\x5b", _UNSAFE.sub(_escape, text))
 
 
@@ -102,7 +104,7 @@ class Message:
         self.values = values
 
     def render(self, escape: Escape) -> str:
-        return self.template.format(*(_value(v, escape) for v in self.values))
+        return self.template.format(*[_value(v, escape) for v in self.values])
 
     def __add__(self, other: Message) -> Message:
         return Message("{}{}", self, other)
@@ -123,10 +125,10 @@ def trusted(text: str) -> Message:
 
 
 def _value(value: Value, escape: Escape) -> str:
-    if isinstance(value, Message):
-        return value.render(escape)
     if isinstance(value, str):
         return escape(value)
+    if isinstance(value, Message):
+        return value.render(escape)
     return str(int(value))
 
 

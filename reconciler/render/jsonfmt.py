@@ -33,7 +33,11 @@ def dumps(doc: Any) -> str:
     """``doc`` as compact ASCII JSON that strict UTF-8 parsers accept."""
     # Compact: pipelines read it, and indenting forces json's slow pure-Python encoder.
     text = json.dumps(doc)
-    return json.dumps(json_safe(doc)) if _LONE_SURROGATE.search(text) else text
+    return json.dumps(json_safe(doc)) if _has_lone_surrogate(text) else text
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    return "\\ud" in text and _LONE_SURROGATE.search(text) is not None
 
 
 FORMAT_VERSION = 1
@@ -86,7 +90,7 @@ def _common(o: Outcome) -> dict[str, Any]:
 def document(o: Outcome) -> dict[str, Any]:
     """The JSON document of one outcome, every string one that strict parsers accept."""
     doc = _document(o)
-    return json_safe(doc) if _LONE_SURROGATE.search(json.dumps(doc)) else doc
+    return json_safe(doc) if _has_lone_surrogate(json.dumps(doc)) else doc
 
 
 def _document(o: Outcome) -> dict[str, Any]:
