@@ -84,6 +84,9 @@ def outcomes(h: str) -> dict[str, list[Outcome]]:
         Problem(where, h, tag=h, field=h),
         Problem(Location(h), h, tag=h, field="name", severity="warning"),
         Problem(Location(""), h),
+        # A file name that would start a log line: the runner trims the indent, then reads ::.
+        Problem(Location("::error file=README.md,line=1::" + h, 1, 1), h),
+        Problem(Location(" ::warning::" + h), h, severity="warning"),
     )
     desired = job(h, name=h, event_tag=h)
     live = job(h, name="old " + h, event_tag="old" + h, intervals=1_800_000)
