@@ -393,8 +393,8 @@ def test_two_products_against_the_local_server(
     manifest.write_text(manifest.read_text().replace("intervals: 1h30m", "intervals: 30m"))
     code, out, _ = run("drift", "--format", "markdown")
     assert code == 2
-    assert "### reconciler drift: billing" in out and "### reconciler drift: shop" in out
-    billing = out.split("### reconciler drift: billing", 1)[1]
+    assert "### reconciler drift: `billing`" in out and "### reconciler drift: `shop`" in out
+    billing = out.split("### reconciler drift: `billing`", 1)[1]
     assert "| `billing.retry_failed` | changed | intervals |" in billing
     code, _, err = run("drift", "--product", "shop")
     assert code == 1 and "pick one with --only-product, not --product" in err

@@ -1,4 +1,9 @@
-"""What every format says the same way: problem lines, values, drift items, summaries."""
+"""What every format says the same way: problem lines, values, drift items, summaries.
+
+What holds a value from outside is a :class:`~reconciler.strings.Message` (the value in a
+slot), never a finished string: each reporter renders it with its own context's escaper.
+Only :func:`problem_line` and :func:`result_line` are finished, terminal-escaped lines.
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,18 @@ from ..model import MUTABLE_FIELDS, Problem, human
 from ..outcome import Outcome
 from ..plan import Action, Change, Plan
 from ..schedule import first_run, preview
-from ..strings import printable
+from ..strings import Message, joined, printable, terminal, trusted
 
 
 def problem_line(problem: Problem) -> str:
-    """``path:line:col: tag: field: [warning: ]message``, every part escaped, on one line."""
+    """``path:line:col: tag: field: [warning: ]message``, every part escaped, on one line.
+
+    Problems are escaped when made (``model.Problem``); a path that would start the line with
+    ``::`` (a workflow command, once the runner trims the indent) is shown as ``./path``.
+    """
     where = str(problem.location) or "live"
+    if where.startswith("::") or where[:1].isspace():
+        where = "./" + where
     prefix = "" if problem.severity == "error" else "warning: "
     text = f"{where}: {problem.tag or '-'}: {problem.field or '-'}: {prefix}{problem.message}"
     return printable(text)
@@ -29,31 +40,31 @@ def shown(value: Any) -> str:
     return json.dumps(value) if isinstance(value, str) else str(value)
 
 
-def value_text(field: str, value: Any) -> str:
+def value_text(field: str, value: Any) -> Message:
     """A value with its friendly form where one helps: ``5400000 (1h30m)``."""
     friendly = human(field, value)
-    text = shown(value)
-    return printable(f"{text} ({friendly})" if friendly else text)
+    return Message("{} ({})", shown(value), friendly) if friendly else Message("{}", shown(value))
 
 
-def change_text(change: FieldChange) -> str:
+def change_text(change: FieldChange) -> Message:
     """``intervals: 3600000 -> 1800000 (1h -> 30m)``."""
     old, new = shown(change.old), shown(change.new)
     old_h, new_h = human(change.field, change.old), human(change.field, change.new)
-    line = f"{change.field}: {old} -> {new}"
     if old_h or new_h:
-        line += f" ({old_h or old} -> {new_h or new})"
-    return printable(line)
+        return Message(
+            "{}: {} -> {} ({} -> {})", change.field, old, new, old_h or old, new_h or new
+        )
+    return Message("{}: {} -> {}", change.field, old, new)
 
 
-def create_lines(change: Change) -> list[str]:
+def create_lines(change: Change) -> list[Message]:
     """Every field of a job to create, in the model's order."""
     assert change.desired is not None
     wire = change.desired.to_wire()
-    return [f"{name}: {value_text(name, wire[name])}" for name in MUTABLE_FIELDS]
+    return [Message(name + ": {}", value_text(name, wire[name])) for name in MUTABLE_FIELDS]
 
 
-def schedule_lines(change: Change, now: int) -> list[str]:
+def schedule_lines(change: Change, now: int) -> list[Message]:
     """The schedule from now; before and after for an update that moves it."""
     if change.desired is None:
         return []
@@ -61,8 +72,8 @@ def schedule_lines(change: Change, now: int) -> list[str]:
     if change.action is Action.UPDATE and change.live is not None:
         before = preview(change.live, now)
         if before != after:
-            return [f"schedule was: {before}", f"schedule now: {after}"]
-    return [f"schedule: {after}"]
+            return [trusted(f"schedule was: {before}"), trusted(f"schedule now: {after}")]
+    return [trusted(f"schedule: {after}")]
 
 
 def next_run(change: Change, now: int) -> str:
@@ -70,12 +81,17 @@ def next_run(change: Change, now: int) -> str:
     return first_run(job, now) if job is not None else "-"
 
 
-def where(change: Change) -> str:
-    return printable(str(change.source)) if change.source else ""
+def source(change: Change) -> str:
+    """Where the change's manifest is (``path:line:col``), or ``""``: an untrusted value."""
+    return str(change.source) if change.source else ""
 
 
-def tag(change: Change) -> str:
-    return printable(change.tag)
+def fields_of(change: Change) -> Message:
+    """The names of the fields a change touches: the model's own as words, any other (a plan
+    file may hold anything) in a slot."""
+    return joined(
+        ", ", [trusted(f.field) if f.field in MUTABLE_FIELDS else f.field for f in change.fields]
+    )
 
 
 # --- drift: the plan seen from the live side ---------------------------------------------
@@ -93,11 +109,13 @@ def drift_items(plan: Plan) -> list[DriftItem]:
     return [DriftItem(DRIFT_KINDS[c.action], c) for c in plan.changes if c.action in DRIFT_KINDS]
 
 
-def drift_field(change: FieldChange) -> str:
+def drift_field(change: FieldChange) -> Message:
     """``intervals: live 1800000 (30m), git 5400000 (1h30m)``."""
-    return printable(
-        f"{change.field}: live {value_text(change.field, change.old)}, "
-        f"git {value_text(change.field, change.new)}"
+    return Message(
+        "{}: live {}, git {}",
+        change.field,
+        value_text(change.field, change.old),
+        value_text(change.field, change.new),
     )
 
 
@@ -116,20 +134,26 @@ def drift_summary(plan: Plan) -> str:
 
 
 _RESULT_WORDS = {
-    "ok": ("ok", "{verb} (id {id})"),
-    "failed": ("FAIL", "{action} failed: {error}"),
-    "unknown": ("UNKNOWN", "{action} outcome unknown: {error}"),
-    "skipped": ("SKIP", "{action} not started: {error}"),
+    "failed": ("FAIL", "failed"),
+    "unknown": ("UNKNOWN", "outcome unknown"),
+    "skipped": ("SKIP", "not started"),
 }
 
 
-def result_line(result: Result) -> str:
+def result_message(result: Result) -> Message:
     """``ok   tag: created (id ...)``, ``FAIL tag: ...``, ``UNKNOWN tag: ...``, ``SKIP ...``."""
     action = result.change.action.value
-    head, body = _RESULT_WORDS[result.status]
-    verb = "created" if action == "create" else "updated"
-    text = body.format(verb=verb, id=result.id, action=action, error=result.error or "")
-    return printable(f"{head:<4} {result.change.tag}: {text}")
+    tag = result.change.tag
+    if result.status == "ok":
+        verb = "created" if action == "create" else "updated"
+        return Message(f"ok   {{}}: {verb} (id {{}})", tag, str(result.id))
+    head, what = _RESULT_WORDS[result.status]
+    return Message(f"{head:<4} {{}}: {action} {what}: {{}}", tag, result.error or "")
+
+
+def result_line(result: Result) -> str:
+    """:func:`result_message` for the terminal."""
+    return result_message(result).render(terminal)
 
 
 def apply_summary(outcome: Outcome) -> str:
@@ -140,17 +164,17 @@ def apply_summary(outcome: Outcome) -> str:
 # --- headings ---------------------------------------------------------------------------
 
 
-def headline(outcome: Outcome) -> str:
+def headline(outcome: Outcome) -> Message:
     """The one-line summary of an outcome, the first thing every format shows."""
     if outcome.error:
-        return printable(f"Error: {outcome.error}")
+        return Message("Error: {}", outcome.error)
     if outcome.command == "validate" or outcome.plan is None:
         if outcome.errors:
-            return (
+            return trusted(
                 f"Invalid: {len(outcome.errors)} problem(s) in {outcome.files_with_problems} "
                 f"of {outcome.files} file(s); nothing was planned or changed."
             )
-        return f"Valid: {outcome.jobs} job(s) in {outcome.files} file(s)."
+        return trusted(f"Valid: {outcome.jobs} job(s) in {outcome.files} file(s).")
     if outcome.command == "drift":
         text = drift_summary(outcome.plan)
     elif outcome.results is not None:
@@ -161,10 +185,10 @@ def headline(outcome: Outcome) -> str:
         text += f" {outcome.left_out} left out by --only/--exclude."
     if outcome.errors:
         text += f" {len(outcome.errors)} error(s): nothing was changed."
-    return text
+    return trusted(text)
 
 
 def products(outcomes: Sequence[Outcome]) -> Iterator[tuple[str, Outcome]]:
-    """Each outcome with its heading; no heading when there is one unnamed product."""
+    """Each outcome with its product's name (untrusted); ``""`` for one unnamed product."""
     for outcome in outcomes:
-        yield (printable(outcome.product) if outcome.product else ""), outcome
+        yield outcome.product, outcome

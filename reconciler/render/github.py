@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from ..model import Location
 from ..outcome import Outcome
 from ..plan import Action
-from ..strings import printable
+from ..strings import Message, terminal, trusted, workflow_data, workflow_property
 from . import Options, Rendered
-from .common import drift_items
+from .common import drift_items, fields_of
 from .text import report as text_report
 
 
@@ -23,40 +23,43 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
     for outcome in outcomes:
         for problem in outcome.problems:
             kind = "error" if problem.severity == "error" else "warning"
-            title = f"{problem.tag or '-'}: {problem.field or '-'}"
-            notes.append(annotation(kind, problem.location, title, problem.message))
+            title = Message("{}: {}", problem.tag or "-", problem.field or "-")
+            notes.append(annotation(kind, problem.location, title, Message("{}", problem.message)))
         if outcome.error:
-            notes.append(annotation("error", Location(""), "reconciler", outcome.error))
+            where = Location("")
+            notes.append(
+                annotation("error", where, trusted("reconciler"), Message("{}", outcome.error))
+            )
         if outcome.plan is None:
             continue
         if outcome.command == "drift":
             for item in drift_items(outcome.plan):
-                fields = ", ".join(f.field for f in item.change.fields)
-                message = f"drift: {item.kind}" + (f" ({fields})" if fields else "")
-                notes.append(annotation("notice", item.change.source, item.change.tag, message))
+                message = Message("drift: " + item.kind)
+                if item.change.fields:
+                    message = Message("drift: " + item.kind + " ({})", fields_of(item.change))
+                tag = Message("{}", item.change.tag)
+                notes.append(annotation("notice", item.change.source, tag, message))
             continue
         for change in outcome.plan.of(Action.CREATE, Action.UPDATE, Action.ORPHAN):
-            fields = ", ".join(f.field for f in change.fields)
-            message = change.action.value + (f": {fields}" if fields else "")
-            notes.append(annotation("notice", change.source, change.tag, message))
+            message = Message(change.action.value)
+            if change.fields:
+                message = Message(change.action.value + ": {}", fields_of(change))
+            tag = Message("{}", change.tag)
+            notes.append(annotation("notice", change.source, tag, message))
     out = text.out + "".join(line + "\n" for line in notes)
     return Rendered(out, "")
 
 
-def annotation(kind: str, where: Location | None, title: str, message: str) -> str:
-    """One workflow command; properties and message escaped as the runner requires."""
+def annotation(kind: str, where: Location | None, title: Message, message: Message) -> str:
+    """One workflow command; properties and message escaped as the runner requires.
+
+    The whole of each (our words too) is escaped: the runner decodes all of it.
+    """
     props = []
     if where is not None and where.path:
-        props.append(f"file={_escape(where.path, prop=True)}")
+        props.append(f"file={workflow_property(where.path)}")
         if where.line:
             props.append(f"line={where.line}")
             props.append(f"col={where.col}")
-    props.append(f"title={_escape(title, prop=True)}")
-    return f"::{kind} {','.join(props)}::{_escape(message)}"
-
-
-def _escape(text: str, prop: bool = False) -> str:
-    """%, CR and LF always; ':' and ',' in properties; other control characters shown."""
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    text = printable(text)
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
+    props.append(f"title={workflow_property(title.render(terminal))}")
+    return f"::{kind} {','.join(props)}::{workflow_data(message.render(terminal))}"

@@ -3,20 +3,42 @@
 One document per command: ``reconciler-validate``, ``reconciler-plan`` (plan and show; the
 same document ``plan --out`` saves and ``apply --plan`` reads), ``reconciler-drift`` and
 ``reconciler-apply``. Several products give ``reconciler-products``, whose ``products`` hold
-one such document each. Strings are data here, not escaped: JSON encodes every character.
+one such document each. Strings are data here, not escaped: JSON encodes every character,
+but a lone surrogate (a non-UTF-8 file name, a ``\\udcff`` from a server) is no character that
+strict UTF-8 parsers accept, so it becomes U+FFFD (:func:`~reconciler.strings.json_safe`).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 from ..model import Problem
 from ..outcome import Outcome
 from ..plan import plan_to_dict
+from ..strings import json_safe, terminal
 from . import Options, Rendered
 from .common import drift_items, headline
+
+# A lone surrogate as json.dumps writes it (ASCII output): a high half not followed by a low
+# one, or a low half not after a high one. Seeing one is rare; then the document is walked.
+_LONE_SURROGATE = re.compile(
+    r"\\ud[89ab][0-9a-f]{2}(?!\\ud[c-f][0-9a-f]{2})|(?<!\\ud[89ab][0-9a-f]{2})\\ud[c-f][0-9a-f]{2}"
+)
+
+
+def dumps(doc: Any) -> str:
+    """``doc`` as compact ASCII JSON that strict UTF-8 parsers accept."""
+    # Compact: pipelines read it, and indenting forces json's slow pure-Python encoder.
+    text = json.dumps(doc)
+    return json.dumps(json_safe(doc)) if _has_lone_surrogate(text) else text
+
+
+def _has_lone_surrogate(text: str) -> bool:
+    return "\\ud" in text and _LONE_SURROGATE.search(text) is not None
+
 
 FORMAT_VERSION = 1
 SCHEMA_BY_FORMAT = {
@@ -30,16 +52,15 @@ SCHEMA_BY_FORMAT = {
 
 def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
     if len(outcomes) == 1 and not outcomes[0].product:
-        doc = document(outcomes[0])
+        doc = _document(outcomes[0])
     else:
         doc = {
             "format": "reconciler-products",
             "format_version": FORMAT_VERSION,
             "command": outcomes[0].command if outcomes else "plan",
-            "products": [{"name": o.product, "report": document(o)} for o in outcomes],
+            "products": [{"name": o.product, "report": _document(o)} for o in outcomes],
         }
-    # Compact: pipelines read it, and indenting forces json's slow pure-Python encoder.
-    return Rendered(json.dumps(doc) + "\n")
+    return Rendered(dumps(doc) + "\n")
 
 
 def problem_dict(p: Problem) -> dict[str, Any]:
@@ -58,7 +79,7 @@ def _common(o: Outcome) -> dict[str, Any]:
     return {
         "product": o.product or None,
         "target": o.target or None,
-        "summary_line": headline(o),
+        "summary_line": headline(o).render(terminal),
         "error": o.error,
         "files": o.files,
         "files_with_problems": o.files_with_problems,
@@ -67,7 +88,12 @@ def _common(o: Outcome) -> dict[str, Any]:
 
 
 def document(o: Outcome) -> dict[str, Any]:
-    """The JSON document of one outcome."""
+    """The JSON document of one outcome, every string one that strict parsers accept."""
+    doc = _document(o)
+    return json_safe(doc) if _has_lone_surrogate(json.dumps(doc)) else doc
+
+
+def _document(o: Outcome) -> dict[str, Any]:
     if o.command == "validate":
         return {
             "format": "reconciler-validate",

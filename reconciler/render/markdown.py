@@ -3,7 +3,10 @@
 The body always fits in one GitHub comment (65,536 characters): it is built against a budget
 of :data:`MAX_CHARS`, summary and problems first, then a table of changes, then each job's
 details in a collapsible section, and past the budget one line says how much was left out.
-Everything that came from a file or a server is escaped for Markdown and HTML.
+Every value that came from a file, a configuration or a server reaches the page as code: a
+code span in Markdown (:func:`~reconciler.strings.markdown_code`), an escaped ``<code>`` inside
+the raw HTML of ``<summary>`` (:func:`~reconciler.strings.html_code`), a fenced block for a
+job's details. GitHub renders no HTML and links no mention, reference or URL in code.
 """
 
 from __future__ import annotations
@@ -13,19 +16,29 @@ from collections.abc import Sequence
 
 from ..outcome import Outcome
 from ..plan import Action, Change
-from ..strings import printable
+from ..strings import (
+    Message,
+    Value,
+    html_code,
+    markdown_cell,
+    markdown_code,
+    terminal,
+    trusted,
+)
 from . import Options, Rendered
 from .common import (
     change_text,
     create_lines,
     drift_field,
     drift_items,
+    fields_of,
     headline,
     next_run,
     problem_line,
     products,
     result_line,
     schedule_lines,
+    source,
 )
 from .text import no_changes
 
@@ -86,17 +99,34 @@ class _Budget:
             ]
 
 
+def say(template: str, *values: Value) -> str:
+    """Our Markdown with values from outside as code spans: the one way in, outside tables."""
+    return Message(template, *values).render(markdown_code)
+
+
+def cell(template: str, *values: Value) -> str:
+    """The same in a table cell, where ``|`` is escaped even inside code."""
+    return Message(template, *values).render(markdown_cell)
+
+
+def html(template: str, *values: Value) -> str:
+    """Our HTML with values from outside as escaped ``<code>`` elements."""
+    return Message(template, *values).render(html_code)
+
+
 def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> None:
-    title = f"reconciler {outcome.command}" + (f": {md(name)}" if name else "")
-    budget.add(f"### {title}", "", f"**{md(headline(outcome))}**", "")
+    title = say(
+        "reconciler " + outcome.command + (": {}" if name else ""), *([name] if name else [])
+    )
+    budget.add(f"### {title}", "", say("**{}**", headline(outcome)), "")
     if outcome.target:
-        budget.add(f"Target: {code(outcome.target)}", "")
+        budget.add(say("Target: {}", outcome.target), "")
     if outcome.problems:
         errors, warnings = len(outcome.errors), len(outcome.warnings)
         budget.add(f"#### Problems ({errors} error(s), {warnings} warning(s))", "")
         for problem in outcome.problems:
             icon = "error" if problem.severity == "error" else "warning"
-            budget.add_or_count(f"- {icon}: {code(problem_line(problem))}")
+            budget.add_or_count(say(f"- {icon}: {{}}", problem_line(problem)))
         budget.add("")
     plan = outcome.plan
     if plan is None or outcome.error:
@@ -107,7 +137,7 @@ def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> 
     if outcome.results is not None:
         budget.add("#### Results", "")
         for result in outcome.results:
-            budget.add_or_count(f"- {code(result_line(result))}")
+            budget.add_or_count(say("- {}", result_line(result)))
         budget.add("")
         return
     shown = [
@@ -132,17 +162,15 @@ def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> 
 
 def _row(change: Change, now: int) -> str:
     if change.action is Action.CREATE:
-        fields = "all (new job)"
+        fields = trusted("all (new job)")
     elif change.action is Action.ORPHAN:
-        fields = "live only; remove it by hand in Ductape (no delete)"
+        fields = trusted("live only; remove it by hand in Ductape (no delete)")
     else:
-        fields = ", ".join(f.field for f in change.fields) or "-"
+        fields = fields_of(change) if change.fields else trusted("-")
     if change.rename:
-        fields += f"; likely rename of/to {change.rename}"
-    return (
-        f"| {code(change.tag)} | {_ICONS[change.action]} | {md(fields)} | "
-        f"{md(next_run(change, now))} |"
-    )
+        fields = Message("{}; likely rename of/to {}", fields, change.rename)
+    icon = _ICONS[change.action]
+    return cell(f"| {{}} | {icon} | {{}} | {next_run(change, now)} |", change.tag, fields)
 
 
 def _details(change: Change, now: int) -> list[str]:
@@ -151,16 +179,21 @@ def _details(change: Change, now: int) -> list[str]:
     elif change.action is Action.UPDATE:
         body = [change_text(f) for f in change.fields]
     else:
-        body = ["live only; remove it by hand in Ductape (no delete)"]
+        body = [trusted("live only; remove it by hand in Ductape (no delete)")]
     body += schedule_lines(change, now)
-    where = f" ({md(str(change.source))})" if change.source else ""
-    summary = f"{_ICONS[change.action]} {code(change.tag)}{where}"
-    fence = _fence("\n".join(body))
+    where = Message(" ({})", source(change)) if change.source else trusted("")
+    summary = html(f"{_ICONS[change.action]} {{}}{{}}", change.tag, where)
+    return _collapsed(summary, [line.render(terminal) for line in body])
+
+
+def _collapsed(summary: str, lines: list[str]) -> list[str]:
+    """A ``<details>`` block: ``summary`` is finished HTML, ``lines`` terminal-escaped text."""
+    fence = _fence("\n".join(lines))
     return [
         f"<details><summary>{summary}</summary>",
         "",
         f"{fence}text",
-        *body,
+        *lines,
         fence,
         "",
         "</details>",
@@ -174,40 +207,14 @@ def _drift(budget: _Budget, outcome: Outcome) -> None:
         return
     budget.add("| job | drift | fields |", "|---|---|---|")
     for item in items:
-        fields = ", ".join(f.field for f in item.change.fields) or "-"
-        budget.add_or_count(f"| {code(item.change.tag)} | {item.kind} | {md(fields)} |")
+        fields = fields_of(item.change) if item.change.fields else trusted("-")
+        budget.add_or_count(cell(f"| {{}} | {item.kind} | {{}} |", item.change.tag, fields))
     budget.add("")
     for item in items:
         if item.change.fields:
-            lines = [drift_field(f) for f in item.change.fields]
-            fence = _fence("\n".join(lines))
-            budget.add_or_count(
-                f"<details><summary>{code(item.change.tag)}</summary>",
-                "",
-                f"{fence}text",
-                *lines,
-                fence,
-                "",
-                "</details>",
-                "",
-            )
-
-
-def md(text: str) -> str:
-    """Untrusted text as inert Markdown: escapes shown, specials backslashed, no HTML."""
-    text = printable(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    # Only what can start emphasis, code, links, tables or strike-through mid-line; our
-    # untrusted text never starts a line, so list and heading markers are harmless.
-    return re.sub(r"([\\`*_\[\]|~])", r"\\\1", text)
-
-
-def code(text: str) -> str:
-    """Untrusted text as inline code that nothing inside can close or break out of."""
-    text = printable(text).replace("|", "\\|")
-    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-    ticks = "`" * (longest + 1)
-    pad = " " if text.startswith("`") or text.endswith("`") else ""
-    return f"{ticks}{pad}{text}{pad}{ticks}"
+            lines = [drift_field(f).render(terminal) for f in item.change.fields]
+            summary = html("{}", item.change.tag)
+            budget.add_or_count(*_collapsed(summary, lines), "")
 
 
 def _fence(text: str) -> str:

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 from ..outcome import Outcome
 from ..plan import Action, Change, Plan
+from ..strings import Message, Value, terminal
 from . import Options, Rendered
 from .common import (
     change_text,
@@ -21,9 +22,14 @@ from .common import (
     products,
     result_line,
     schedule_lines,
-    tag,
-    where,
+    source,
 )
+
+
+def say(template: str, *values: Value) -> str:
+    """Our words with values from outside, escaped for the terminal: the one way in."""
+    return Message(template, *values).render(terminal)
+
 
 _STYLES = {"green": "32", "yellow": "33", "red": "31", "cyan": "36", "dim": "2", "bold": "1"}
 _SIGNS = {
@@ -54,18 +60,18 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
     for name, outcome in products(outcomes):
         err += [problem_line(p) for p in outcome.problems]
         if name:
-            out.append(paint(f"== {name} ==", "bold"))
+            out.append(paint(say("== {} ==", name), "bold"))
         if outcome.error:
-            err.append(f"error: {headline(outcome)[len('Error: ') :]}")
+            err.append(say("error: {}", outcome.error))
             continue
         if outcome.plan is None:
             if outcome.errors:
-                err.append(f"error: {headline(outcome)}")
+                err.append(say("error: {}", headline(outcome)))
             else:
-                out.append(paint(headline(outcome), "bold"))
+                out.append(paint(say("{}", headline(outcome)), "bold"))
             continue
         if outcome.target and outcome.results is None:
-            out += [f"Target: {outcome.target}", ""]
+            out += [say("Target: {}", outcome.target), ""]
         if outcome.command == "drift":
             out += drift_lines(outcome, paint)
         elif outcome.results is None:
@@ -78,7 +84,7 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
             ]
         if out and out[-1]:
             out.append("")
-        out.append(paint(headline(outcome), "bold"))
+        out.append(paint(say("{}", headline(outcome)), "bold"))
         if outcome.errors:
             err.append(f"error: {len(outcome.errors)} error(s); nothing was changed")
     return Rendered("\n".join(out) + ("\n" if out else ""), "\n".join(err) + ("\n" if err else ""))
@@ -107,25 +113,25 @@ def no_changes(plan: Plan) -> str:
 
 def change_lines(change: Change, now: int, paint: Painter) -> list[str]:
     sign, style = _SIGNS[change.action]
-    at = f"  ({where(change)})" if change.source else ""
-    head = f"  {paint(sign, style)} {paint(change.action.value, style)} {tag(change)}{at}"
+    at = say("  ({})", source(change)) if change.source else ""
+    head = f"  {paint(sign, style)} {paint(change.action.value, style)} {say('{}', change.tag)}{at}"
     if change.action is Action.ORPHAN:
         note = "  live only; remove it by hand in Ductape (no delete)"
         if change.rename:
-            note += f"; likely renamed to {change.rename}"
+            note += say("; likely renamed to {}", change.rename)
         return [head + paint(note, "dim")]
     if change.action is Action.FOREIGN:
         return [head + paint("  not owned by this repository (owns:); left as is", "dim")]
-    body: list[str] = []
+    body: list[Message] = []
     if change.action is Action.CREATE:
         if change.rename:
-            body.append(f"likely a rename of {change.rename}: the old job keeps running")
+            body.append(Message("likely a rename of {}: the old job keeps running", change.rename))
         body += create_lines(change)
     elif change.action is Action.UPDATE:
         body = [change_text(f) for f in change.fields]
     if change.is_write:
         body += schedule_lines(change, now)
-    return [head] + [f"      {line}" for line in body]
+    return [head] + [say("      {}", line) for line in body]
 
 
 def drift_lines(outcome: Outcome, paint: Painter) -> list[str]:
@@ -133,11 +139,11 @@ def drift_lines(outcome: Outcome, paint: Painter) -> list[str]:
     lines: list[str] = []
     for item in drift_items(outcome.plan):
         change = item.change
-        at = f"  ({where(change)})" if change.source else ""
+        at = say("  ({})", source(change)) if change.source else ""
         style = {"changed": "yellow", "missing": "green", "orphan": "red"}[item.kind]
-        lines.append(f"  {paint(item.kind, style)} {tag(change)}{at}")
+        lines.append(f"  {paint(item.kind, style)} {say('{}', change.tag)}{at}")
         if item.kind == "changed":
-            lines += [f"      {drift_field(f)}" for f in change.fields]
+            lines += [say("      {}", drift_field(f)) for f in change.fields]
         elif item.kind == "missing":
             lines.append("      in Git, not live: apply creates it")
         else:
