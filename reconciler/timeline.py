@@ -263,7 +263,7 @@ def minute_counts(jobs: Iterable[Job], lo: int, hi: int) -> tuple[int, list[int]
             counts[residue:slots:p] = [
                 a + b
                 for a, b in zip(
-                    counts[residue:slots:p], accumulate(marks[residue : slots + p : p])
+                    counts[residue:slots:p], accumulate(marks[residue:slots:p]), strict=True
                 )
             ]
     return base, counts
@@ -439,9 +439,10 @@ def _meetings(
         m_lo = _ceil_div(first_t - anchor - delta, period)
         m_hi = _ceil_div(stop_t - anchor - delta, period)
         members[tag] = (m_lo, m_hi, delta)
-    events = sorted([(m_lo, 1) for m_lo, _, _ in members.values()] + [
-        (m_hi, -1) for _, m_hi, _ in members.values()
-    ])
+    events = sorted(
+        [(m_lo, 1) for m_lo, _, _ in members.values()]
+        + [(m_hi, -1) for _, m_hi, _ in members.values()]
+    )
     busy: list[tuple[int, int]] = []
     active = 0
     for i, (m, step) in enumerate(events):
@@ -536,7 +537,7 @@ def impact(
     collide: int = DEFAULT_COLLIDE,
     window: int = DAY,
 ) -> Impact:
-    """The figures of both job sets over ``[now, now + window)`` and the groups the change creates."""
+    """Both job sets' figures over ``[now, now + window)``, and the groups the change creates."""
     after = figures(after_jobs, now, window, collide)
     if before_jobs is None:
         return Impact(after)
