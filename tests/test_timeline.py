@@ -21,6 +21,7 @@ from reconciler.timeline import (
     DAY,
     HOUR,
     MINUTE,
+    Impact,
     figures,
     impact,
     minute_counts,
@@ -232,7 +233,7 @@ def test_parse_between_says_what_is_wrong() -> None:
 HOSTILE = 'x<y>&"\x1b[31m`*_|]@here'
 
 
-def hostile_impact() -> render.Impact:
+def hostile_impact() -> Impact:
     live = [job("a", DAY, T0 + HOUR)]
     after = [*twelve(), job(HOSTILE, DAY, T0 + 2 * HOUR + 5_000), job("fast", 30_000, T0)]
     result = impact(live, after, T0, window=2 * DAY)
@@ -288,3 +289,12 @@ def test_json_document_follows_its_schema() -> None:
         doc = json.loads(render.json_text(doc_of))
         validator.validate(doc)
         assert doc["format"] == "reconciler-schedule" and doc["format_version"] == 1
+
+
+def test_spread_takes_the_next_free_slot_when_two_tags_hash_alike() -> None:
+    # 100 jobs into 120 two-hour slots: hashes alone collide (birthdays); probing must not.
+    many = [job(f"batch_{i:03d}", DAY, T0 + 2 * HOUR) for i in range(100)]
+    between = parse_between("02:00-04:00")
+    assert spread(many, T0, collide=MINUTE, between=between).peak_after == 1
+    more = [job(f"batch_{i:03d}", DAY, T0 + 2 * HOUR) for i in range(300)]
+    assert spread(more, T0, collide=MINUTE, between=between).peak_after == 3
