@@ -1,13 +1,15 @@
 """When a job runs, seen from now: previews for plans and warnings about schedules.
 
-A job runs at ``start_at + k * intervals`` for k = 0, 1, ... (fewer than ``executions`` runs
-when that is not 0). Previews start from now, not from ``start_at``: a reviewer wants to know
-what happens next, not what a start date from last year meant.
+The schedule model itself (``start_at + k * intervals`` for k below ``executions``, anchored at
+``start_at``) is :func:`reconciler.timeline.runs` and :func:`reconciler.timeline.run_time`;
+everything here is counted through them. Previews start from now, not from ``start_at``: a
+reviewer wants to know what happens next, not what a start date from last year meant.
 """
 
 from __future__ import annotations
 
 from .model import Job, format_duration, format_timestamp
+from .timeline import run_time, runs
 
 PREVIEW_RUNS = 3
 
@@ -16,24 +18,17 @@ def last_run(job: Job) -> int | None:
     """The time of a finite job's last run; None for an unlimited one."""
     if job.executions == 0:
         return None
-    return job.start_at + (job.executions - 1) * job.intervals
+    return run_time(job, job.executions - 1)
 
 
 def next_runs(job: Job, now: int, count: int = PREVIEW_RUNS) -> list[int]:
     """Up to ``count`` run times at or after ``now``."""
-    # The index of the first run at or after now: a ceiling division.
-    first = 0 if job.start_at >= now else -(-(now - job.start_at) // job.intervals)
-    if job.executions:
-        count = max(0, min(count, job.executions - first))
-    return [job.start_at + (first + i) * job.intervals for i in range(count)]
+    return [run_time(job, k) for k in runs(job, now)[:count]]
 
 
 def runs_before(job: Job, now: int) -> int:
     """How many runs fall before ``now`` (what a platform catching up would fire at once)."""
-    if job.start_at >= now:
-        return 0
-    passed = (now - job.start_at - 1) // job.intervals + 1
-    return min(passed, job.executions) if job.executions else passed
+    return len(runs(job, job.start_at, now))
 
 
 def cadence(job: Job) -> str:
