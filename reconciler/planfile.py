@@ -170,8 +170,9 @@ def read_bytes(path: str) -> bytes:
 
 def _too_large(size: int) -> str:
     return (
-        f"it is {size / 1024 / 1024:.0f} MiB, more than the {MAX_PLAN_BYTES // 1024 // 1024} MiB "
-        "a plan file may hold; plan fewer jobs at once (--only, --exclude)"
+        f"it holds {size:,} bytes, more than the {MAX_PLAN_BYTES:,} "
+        f"({MAX_PLAN_BYTES // 1024 // 1024} MiB) a plan file may; "
+        "plan fewer jobs at once (--only, --exclude)"
     )
 
 
@@ -279,7 +280,8 @@ def _job(data: Mapping[str, Any] | None, where: str, path: str, desired: bool) -
     if desired:
         problems = check_value(data)
         if problems:
-            raise DamagedPlan(path, f"{where}: {problems[0]}")
+            # The plan's schema has made it a mapping of the job fields: each problem names one.
+            raise DamagedPlan(path, f"{where}.{problems[0]}")
     try:
         return Job.from_mapping(data)
     except FieldError as exc:

@@ -73,7 +73,13 @@ def plan_file_problem(data: Any) -> str | None:
     if error is None:
         return None
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
-    return shorten(f"{where.lstrip('.') or 'the document'}: {error.message}", MESSAGE_LIMIT)
+    message = error.message
+    if error.validator == "type":
+        expected = error.validator_value
+        names = expected if isinstance(expected, list) else [expected]
+        want = " or ".join(_EXPECTED.get(str(n), str(n)) for n in names)
+        message = f"{_shown(error.instance, None)} is not {want}"
+    return shorten(f"{where.lstrip('.') or 'the document'}: {message}", MESSAGE_LIMIT)
 
 
 @functools.lru_cache(maxsize=1)
@@ -146,7 +152,12 @@ def _problems(document: Document, error: ValidationError) -> Iterator[Problem]:
         yield Problem(where, shorten(message, MESSAGE_LIMIT), tag=document.tag, field=name)
 
 
-_EXPECTED = {"string": "text", "integer": "a whole number", "object": "a mapping"}
+_EXPECTED = {
+    "string": "text",
+    "integer": "a whole number",
+    "object": "a mapping",
+    "array": "a list",
+}
 
 
 def _explain(
