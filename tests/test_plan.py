@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 from reconciler.apply import apply_plan
 from reconciler.diff import FieldChange
 from reconciler.errors import StalePlanError, UsageError
-from reconciler.model import EventType, Job
+from reconciler.model import MUTABLE_FIELDS, EventType, Job
 from reconciler.outcome import Outcome
 from reconciler.plan import Action, Plan, build_plan, check_fresh
 from reconciler.planfile import from_document
@@ -148,6 +148,45 @@ def test_apply_then_plan_again_has_no_changes(
         )
     finally:
         target.close()
+
+
+# Names as the job schema allows them (a manifest's desired job passed it): no control,
+# format or separator characters.
+schema_names = st.text(
+    st.characters(codec="utf-8", exclude_categories=["Cs", "Cc", "Cf", "Zl", "Zp"]),
+    min_size=1,
+    max_size=12,
+).filter(str.strip)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    desired=st.lists(
+        st.builds(
+            Job,
+            tag=tags,
+            name=schema_names,
+            event_type=st.sampled_from(list(EventType)),
+            event_tag=st.sampled_from(["app:a", "app:b", "notify", "db:x"]),
+            executions=st.integers(0, 5),
+            intervals=st.integers(1, 10**9),
+            start_at=st.integers(0, 2 * 10**12),
+        ),
+        max_size=10,
+        unique_by=lambda j: j.tag,
+    ),
+    live=job_sets,
+    ignore=st.sets(st.sampled_from(MUTABLE_FIELDS)),
+    owns=st.sampled_from([("*",), ("job1*",), ()]),
+)
+def test_every_plan_reads_back_as_it_was_saved(
+    desired: list[Job], live: list[Job], ignore: set[str], owns: tuple[str, ...]
+) -> None:
+    """The reader's checks (field changes, renames, counts) accept whatever build_plan makes."""
+    plan = build_plan(
+        {j.tag: j for j in desired}, live, target="t", owns=owns, ignore_fields=ignore
+    )
+    assert from_document(saved(plan)).plan == plan
 
 
 def test_orphans_renames_sources_and_ignored_fields_survive_a_save() -> None:
