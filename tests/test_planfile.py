@@ -34,7 +34,7 @@ tag: fresh_job
 event_type: function
 event_tag: compute_kpis
 intervals: 30s  # a warning: the plan carries a problem
-start_at: 2030-01-01T00:00:00Z
+start_at: 2037-01-01T00:00:00Z
 """
 Doc = dict[str, Any]
 Tamper = Callable[[Doc], "Doc | str | bytes"]
