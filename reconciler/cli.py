@@ -6,7 +6,6 @@ are imported inside the commands, so ``reconciler --help`` starts fast.
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 import tempfile
@@ -409,9 +408,10 @@ def plan(
     outcomes = [core.plan(spec) for spec in specs]
     _emit(outcomes, fmt, _use_color(ctx, color), verbose)
     if out and outcomes[0].plan is not None and not outcomes[0].failed:
+        from .planfile import save
         from .render.jsonfmt import document
 
-        _save(out, document(outcomes[0]))
+        save(out, document(outcomes[0]))
         _err(f"Saved the plan to {out}; apply it with: reconciler apply --plan {out}")
     return _code(outcomes, detailed_exitcode)
 
@@ -467,7 +467,7 @@ def show(
     """Render a plan saved by 'plan --out' (for a pull-request comment step, say)."""
     from .core import load_saved
 
-    outcome = load_saved(_load_json(plan_file), "show")
+    outcome = load_saved(plan_file, "show")
     _emit([outcome], fmt, _use_color(ctx, color), verbose)
     return _code([outcome], detailed_exitcode)
 
@@ -556,8 +556,8 @@ def apply(
             raise UsageError("give either PATHS or --plan, not both")
         if len(specs) > 1:
             raise UsageError("--plan applies one product's plan: add --only-product NAME")
-        saved = core.load_saved(_load_json(plan_file), "apply")
-        if saved.plan is None:
+        saved = core.load_saved(plan_file, "apply", specs[0].ignore_fields)
+        if saved.plan is None or saved.error:
             raise UsageError(f"{plan_file} holds no plan to apply: {saved.error or 'invalid'}")
         if text:
             _emit([saved], fmt, use_color)
@@ -641,23 +641,6 @@ def _confirm() -> None:
     )
     if answer.strip() != "yes":
         raise ApplyRefused("apply cancelled; nothing was changed")
-
-
-def _save(path: str, data: dict[str, Any]) -> None:
-    from .files import write_atomic
-
-    try:
-        write_atomic(path, json.dumps(data) + "\n")
-    except OSError as exc:
-        raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
-
-
-def _load_json(path: str) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot read the plan file {path}: {exc}") from exc
 
 
 @main.command(epilog=EPILOG)

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
+from . import planfile
 from .apply import ApplyInterrupted, Result, apply_plan
 from .clock import now_ms
 from .desired import Desired, load_desired
@@ -311,34 +312,23 @@ def _write(outcome: Outcome, target: Target, options: WriteOptions) -> Outcome:
     return replace(outcome, results=report.results, stopped=report.stopped)
 
 
-def load_saved(data: object, command: Command) -> Outcome:
-    """A plan saved by ``plan --out`` (or printed by ``plan --format json``), with its problems."""
-    from .plan import plan_from_dict
+def load_saved(
+    path: str, command: Command, ignore_fields: Collection[str] | None = None
+) -> Outcome:
+    """The plan saved at ``path`` by ``plan --out`` (or printed by ``plan --format json``).
 
-    the_plan = plan_from_dict(data)
-    problems: list[Problem] = []
-    assert isinstance(data, dict)
-    for item in data.get("problems") or ():
-        if not isinstance(item, dict):
-            continue
-        location = Location(
-            str(item.get("file") or ""), int(item.get("line") or 0), int(item.get("column") or 0)
-        )
-        severity: Severity = "error" if item.get("severity") == "error" else "warning"
-        problems.append(
-            Problem(
-                location,
-                str(item.get("message", "")),
-                item.get("tag"),
-                item.get("field"),
-                severity,
-            )
-        )
+    Read and checked by :mod:`reconciler.planfile`; for apply, ``ignore_fields`` (what the
+    current configuration ignores) bounds what the plan may ignore.
+    """
+    saved = planfile.read(path)
+    if ignore_fields is not None:
+        planfile.check_ignore(saved.plan, ignore_fields, path)
     return Outcome(
         command,
-        target=the_plan.target,
-        problems=tuple(problems),
-        plan=the_plan,
-        left_out=int(data.get("left_out") or 0),
+        target=saved.plan.target,
+        problems=saved.problems,
+        plan=saved.plan,
+        left_out=saved.left_out,
+        error=saved.error,
         now=now_ms(),
     )

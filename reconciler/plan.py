@@ -1,7 +1,8 @@
 """The plan: a pure comparison of desired (Git) and live jobs, and saved plans.
 
-``build_plan`` does no I/O. A saved plan is the JSON rendering of a Plan, which records what
-each job it writes looked like live, so ``apply`` can refuse it once the product moved on.
+``build_plan`` does no I/O. A saved plan (written and read by :mod:`reconciler.planfile`)
+records what each job it writes looked like live, so ``apply`` can refuse it once the product
+moved on (:func:`check_fresh`).
 
 Live jobs without a manifest are split by ownership (``owns:`` tag globs, octoDNS-style: by
 default the repository owns the whole product): an *orphan* is owned (its manifest was
@@ -18,11 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .diff import FieldChange, field_changes
-from .errors import StalePlanError, UsageError
+from .errors import StalePlanError
 from .model import MUTABLE_FIELDS, Job, Location
-
-PLAN_FORMAT = "reconciler-plan"
-PLAN_FORMAT_VERSION = 2
 
 
 class Action(str, enum.Enum):
@@ -186,83 +184,6 @@ def select(tags: Iterable[str], only: Sequence[str], exclude: Sequence[str]) -> 
     return out
 
 
-# --- the JSON form: machine-readable output and saved plans --------------------------------
-
-
-def _field(change: FieldChange) -> dict[str, Any]:
-    return {"field": change.field, "old": change.old, "new": change.new}
-
-
-def change_to_dict(c: Change) -> dict[str, Any]:
-    return {
-        "action": c.action.value,
-        "tag": c.tag,
-        "source": str(c.source) if c.source else None,
-        "desired": c.desired.to_wire() if c.desired else None,
-        "live": c.live.to_wire() if c.live else None,
-        "fields": [_field(f) for f in c.fields],
-        "rename": c.rename,
-    }
-
-
-def plan_to_dict(plan: Plan) -> dict[str, Any]:
-    """The plan as JSON-ready data: stable keys, canonical values; what a plan file holds."""
-    return {
-        "format": PLAN_FORMAT,
-        "format_version": PLAN_FORMAT_VERSION,
-        "target": plan.target,
-        "ignore_fields": list(plan.ignore_fields),
-        "summary": {a.value: plan.counts[a] for a in Action},
-        "has_changes": plan.has_changes,
-        "has_drift": plan.has_drift,
-        "changes": [change_to_dict(c) for c in plan.changes],
-    }
-
-
-def plan_from_dict(data: Any) -> Plan:
-    """Read a saved plan back; UsageError if it is not one this version can apply."""
-    if not isinstance(data, dict) or data.get("format") != PLAN_FORMAT:
-        raise UsageError("not a reconciler plan file")
-    if data.get("format_version") != PLAN_FORMAT_VERSION:
-        raise UsageError(
-            f"plan file format version {data.get('format_version')!r} is not supported "
-            f"(this reconciler reads version {PLAN_FORMAT_VERSION}); run plan again"
-        )
-    try:
-        changes = []
-        for item in data["changes"]:
-            desired = Job.from_mapping(item["desired"]) if item["desired"] else None
-            live = Job.from_mapping(item["live"]) if item["live"] else None
-            fields = tuple(FieldChange(f["field"], f["old"], f["new"]) for f in item["fields"])
-            source = _location(item.get("source"))
-            changes.append(
-                Change(
-                    Action(item["action"]),
-                    str(item["tag"]),
-                    desired,
-                    live,
-                    fields,
-                    source,
-                    item.get("rename"),
-                )
-            )
-        ignore = tuple(str(name) for name in data.get("ignore_fields") or ())
-    except (KeyError, TypeError, ValueError) as exc:
-        raise UsageError(f"the plan file is damaged: {exc}") from exc
-    return Plan(tuple(changes), str(data.get("target", "")), ignore)
-
-
-def _location(text: Any) -> Location | None:
-    """``path:line:col`` back into a Location (the path may itself hold colons)."""
-    if not isinstance(text, str) or not text:
-        return None
-    path, _, rest = text.rpartition(":")
-    path2, _, line = path.rpartition(":")
-    if path2 and line.isdigit() and rest.isdigit():
-        return Location(path2, int(line), int(rest))
-    return Location(text)
-
-
 def check_fresh(plan: Plan, live: Iterable[Job], target: str) -> None:
     """Refuse a saved plan whose target differs or whose jobs changed live since it was made.
 
@@ -270,8 +191,9 @@ def check_fresh(plan: Plan, live: Iterable[Job], target: str) -> None:
     created or edited live elsewhere in the product does not make the plan unsafe, one it
     would overwrite does.
     """
-    if plan.target and target and plan.target != target:
-        raise StalePlanError(f"the plan was made for {plan.target}, not {target}")
+    if plan.target != target:
+        made_for = plan.target or "no target"
+        raise StalePlanError(f"the plan was made for {made_for}, not {target}")
     live_by_tag = {job.tag: job for job in live}
     moved = [
         c.tag

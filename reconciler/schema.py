@@ -1,8 +1,9 @@
-"""The job JSON Schema, loaded once from the package, and problems with file:line:col.
+"""The JSON Schemas, loaded once from the package, and problems with file:line:col.
 
-This is the only module that imports jsonschema (and jsonschema-rs). The schema is the same
-file editors use (``schemas/job.schema.json``), shipped inside the package and read through
-importlib.resources.
+This is the only module that imports jsonschema (and jsonschema-rs). The job schema is the
+same file editors use (``schemas/job.schema.json``), shipped inside the package and read
+through importlib.resources; so is the saved plan's (``schemas/plan.schema.json``), which
+:func:`plan_file_problem` checks a plan file against before anything of it is used.
 
 Two validators, one schema: jsonschema-rs answers "is this document valid?" about fifty times
 faster than jsonschema, and nearly every document is valid; jsonschema then explains the few
@@ -19,21 +20,66 @@ from typing import Any
 
 import jsonschema_rs
 from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError
+from jsonschema.exceptions import ValidationError, best_match
 
 from .manifests import Document, show_text
 from .model import Problem, event_type_hint, quoted_number, show, suggest
 from .strings import shorten
 
 SCHEMA_RESOURCE = ("schemas", "job.schema.json")
+PLAN_SCHEMA_RESOURCE = ("schemas", "plan.schema.json")
+
+
+def _packaged(resource: tuple[str, ...]) -> dict[str, Any]:
+    text = resources.files("reconciler").joinpath(*resource).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
 
 
 @functools.lru_cache(maxsize=1)
 def job_schema() -> dict[str, Any]:
     """The job schema as a dict, read from the installed package."""
-    text = resources.files("reconciler").joinpath(*SCHEMA_RESOURCE).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    return _packaged(SCHEMA_RESOURCE)
+
+
+@functools.lru_cache(maxsize=1)
+def plan_schema() -> dict[str, Any]:
+    """The saved plan's schema (the ``reconciler-plan`` document), read from the package."""
+    return _packaged(PLAN_SCHEMA_RESOURCE)
+
+
+@functools.lru_cache(maxsize=1)
+def _plan_validators() -> tuple[Any, Draft202012Validator]:
+    schema = plan_schema()
+    Draft202012Validator.check_schema(schema)
+    return jsonschema_rs.validator_for(schema), Draft202012Validator(schema)
+
+
+def plan_file_problem(data: Any) -> str | None:
+    """The first way a parsed plan document breaks its schema, as ``path: message``; None if
+    it holds to it.
+
+    As for jobs, jsonschema-rs answers whether the document is valid and jsonschema explains
+    one that is not. Jobs inside are checked here for shape only: the caller rebuilds each
+    one through the job schema and the model, as a manifest's.
+    """
+    fast, reference = _plan_validators()
+    try:
+        if fast.is_valid(data):
+            return None
+    except (ValueError, TypeError, OverflowError):
+        pass  # a number too large for the fast validator: the reference one explains it
+    error = best_match(reference.iter_errors(data))
+    if error is None:
+        return None
+    where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
+    message = error.message
+    if error.validator == "type":
+        expected = error.validator_value
+        names = expected if isinstance(expected, list) else [expected]
+        want = " or ".join(_EXPECTED.get(str(n), str(n)) for n in names)
+        message = f"{_shown(error.instance, None)} is not {want}"
+    return shorten(f"{where.lstrip('.') or 'the document'}: {message}", MESSAGE_LIMIT)
 
 
 @functools.lru_cache(maxsize=1)
@@ -106,7 +152,12 @@ def _problems(document: Document, error: ValidationError) -> Iterator[Problem]:
         yield Problem(where, shorten(message, MESSAGE_LIMIT), tag=document.tag, field=name)
 
 
-_EXPECTED = {"string": "text", "integer": "a whole number", "object": "a mapping"}
+_EXPECTED = {
+    "string": "text",
+    "integer": "a whole number",
+    "object": "a mapping",
+    "array": "a list",
+}
 
 
 def _explain(

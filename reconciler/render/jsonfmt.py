@@ -15,9 +15,9 @@ import re
 from collections.abc import Sequence
 from typing import Any
 
+from .. import planfile
 from ..model import Problem
 from ..outcome import Outcome
-from ..plan import plan_to_dict
 from ..strings import json_safe, terminal
 from . import Options, Rendered
 from .common import drift_items, headline
@@ -106,14 +106,7 @@ def _document(o: Outcome) -> dict[str, Any]:
         return _drift(o)
     if o.command == "apply":
         return _apply(o)
-    doc: dict[str, Any] = {"format": "reconciler-plan", "format_version": 2}
-    if o.plan is not None:
-        doc.update(plan_to_dict(o.plan))
-    else:
-        doc.update({"target": o.target, "has_changes": False, "has_drift": False, "changes": []})
-    doc.update(_common(o))
-    doc["left_out"] = o.left_out
-    return doc
+    return planfile.document(o.plan, o.target, _common(o), o.left_out)
 
 
 def _drift(o: Outcome) -> dict[str, Any]:
