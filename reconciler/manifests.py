@@ -71,6 +71,29 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
         for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
     }
 
+    # The C composer asks Python for the tag of every value: one call per value of every
+    # file, about a fifth of the time a plain manifest takes. PyYAML's own resolve also looks
+    # at wildcard and path resolvers, which this loader never has; without them the answer is
+    # the same (a test compares the two on every first character).
+    _by_first: ClassVar[dict[str, tuple[tuple[str, Any], ...]]] = {
+        first: tuple(resolvers) for first, resolvers in yaml_implicit_resolvers.items()
+    }
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self._by_first.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass  # no path resolvers: nothing to track
+
+    def ascend_resolver(self) -> None:
+        pass
+
 
 def _timestamp_as_text(loader: Any, node: Any) -> Any:
     return loader.construct_scalar(node)
@@ -283,7 +306,105 @@ def load_documents(paths: Iterable[str], problems: list[Problem]) -> Iterator[Do
         except Refused as exc:
             problems.append(Problem(Location(path), exc.message))
             continue
-        yield from _load_file(path, text, problems)
+        documents = _load_plain(path, text)
+        if documents is None:
+            yield from _load_file(path, text, problems)
+        else:
+            yield from documents
+
+
+# --- the plain path: what almost every manifest is ---------------------------------------------
+#
+# Composing nodes from events in Python (``_compose_document``) is what lets every bound be
+# checked before memory is spent, but it costs about as much as parsing itself. Most files are
+# plain: block mappings of scalars, no anchor, alias or tag. For those, libyaml's own composer
+# (C, the one ``yaml.CSafeLoader`` uses) builds the nodes, and one flat pass builds the data.
+# A cheap look at the bytes decides which files may take this path, and it is chosen so that
+# no bound can be broken on it: no ``&``/``*`` (so no alias, nothing shared, no bomb), no ``!``
+# (no tag), no flow collection and no long line (so nesting stays shallow whatever libyaml's
+# own limit), few indicators (each node needs a ``:``, ``-`` or ``?`` near it, so a document
+# holds few nodes). Anything at all the pass does not expect (a nested value, a repeated key,
+# a number form to explain, a value YAML cannot build, a syntax or encoding error) abandons
+# the file, which is then read again by the careful path above: every problem, bound and
+# position comes from there alone, and a plain file costs one parse.
+
+# Two searches, not one alternation: apart, each runs at C speed (1 us for a job's file, not 7).
+_NOT_PLAIN = re.compile(rb"[&*!\[{]")
+_LONG_LINE = re.compile(rb"[^\n]{256}")
+_PLAIN_INDICATORS = 3_000  # ':', '-' and '?' in one file; at most ~3 nodes each
+_BOOL = "tag:yaml.org,2002:bool"
+_FLOAT = "tag:yaml.org,2002:float"
+_NULL = "tag:yaml.org,2002:null"
+_PLAIN_TAGS = frozenset((_INT, _FLOAT, _BOOL, _NULL))
+_ABANDON = (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, OverflowError)
+
+
+def _load_plain(path: str, text: bytes) -> list[Document] | None:
+    """The documents of a plain file, built from libyaml's nodes; None: use the careful path."""
+    if _NOT_PLAIN.search(text) is not None or _LONG_LINE.search(text) is not None:
+        return None
+    if text.count(b":") + text.count(b"-") + text.count(b"?") > _PLAIN_INDICATORS:
+        return None
+    loader = _Loader(text)
+    documents: list[Document] = []
+    try:
+        index = 0
+        while loader.check_node():
+            if index >= MAX_DOCUMENTS:
+                return None
+            node = loader.get_node()
+            if type(node) is not _ScalarNode or node.value != "":  # else an empty document
+                document = _plain_document(loader, path, index, node)
+                if document is None:
+                    return None
+                documents.append(document)
+            index += 1
+    except _ABANDON:
+        return None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _plain_document(loader: Any, path: str, index: int, node: Any) -> Document | None:
+    """A flat mapping of scalars as a Document, exactly as the careful path builds it; else None."""
+    if type(node) is not _MappingNode or node.tag != _MAP:
+        return None
+    pairs = node.value
+    if 1 + 2 * len(pairs) > MAX_NODES:
+        return None
+    constructors = loader.yaml_constructors
+    data: dict[str, Any] = {}
+    key_at: dict[str, tuple[int, int]] = {}
+    value_at: dict[str, tuple[int, int]] = {}
+    written: dict[str, str] = {}
+    for key_node, value_node in pairs:
+        if type(key_node) is not _ScalarNode or type(value_node) is not _ScalarNode:
+            return None
+        name = key_node.value
+        if key_node.tag != _STR or name in data:
+            return None  # a key YAML reads as a number, null or merge; a repeated key
+        tag = value_node.tag
+        text = value_node.value
+        if name in NUMBER_FIELDS and number_form_hint(name, value_node) is not None:
+            return None
+        if tag == _STR:
+            value: Any = text
+        elif tag in _PLAIN_TAGS:
+            if tag == _INT and _DECIMAL.fullmatch(text):
+                value = int(text)
+            else:
+                value = constructors[tag](loader, value_node)
+            written[name] = text
+        else:
+            return None
+        mark = key_node.start_mark
+        key_at[name] = (mark.line, mark.column)
+        mark = value_node.start_mark
+        value_at[name] = (mark.line, mark.column)
+        data[name] = value
+    mark = node.start_mark
+    return Document(path, index, data, (mark.line, mark.column), key_at, value_at, written)
 
 
 def _load_file(path: str, text: bytes, problems: list[Problem]) -> Iterator[Document]:
@@ -581,8 +702,10 @@ def number_form_hint(name: str, node: yaml.ScalarNode) -> str | None:
         return None  # quoted: text on purpose; long: the schema's bounds speak
     if node.tag == _STR and not (_MAYBE_OCTAL_12 in text or "e" in text or "E" in text):
         return None  # the common case, a duration or a timestamp: nothing to look at
+    if node.tag == _INT and _DECIMAL.fullmatch(text):
+        return None  # a plain decimal: the common case of a number
     shown = show_text(text)
-    if node.tag == _INT and not _DECIMAL.fullmatch(text):
+    if node.tag == _INT:
         digits = text.lstrip("+-").replace("_", "")
         sign = "-" if text.startswith("-") else ""
         if ":" in text:
