@@ -184,7 +184,8 @@ def scan(paths: Iterable[str]) -> Found:
     A file reached twice (``jobs ./jobs/``, or through a link inside the tree) is read once.
     A symbolic link is followed only when its target lies inside the given path it was
     found under: a pull request must not make a pipeline read ``/dev/zero`` or a file of
-    the runner's. Directory links are not followed.
+    the runner's. Such a link is returned as its target's path under that given path.
+    Directory links are not followed.
     """
     given = list(paths)
     found: dict[str, str] = {}  # real path -> path as found (the first spelling wins)
@@ -197,10 +198,12 @@ def scan(paths: Iterable[str]) -> Found:
             # A file named on the command line: a link may lead anywhere in its own directory.
             top = os.path.realpath(os.path.dirname(root) or ".")
             real = os.path.realpath(root)
-            if os.path.islink(root) and os.path.commonpath([top, real]) != top:
+            if not os.path.islink(root):
+                found.setdefault(real, root)
+            elif os.path.commonpath([top, real]) != top:
                 refused.append(Problem(Location(root), _OUTSIDE))
             else:
-                found.setdefault(real, root)
+                found.setdefault(real, os.path.join(os.path.dirname(root), _inside(real, top)))
         else:
             raise UsageError(f"{printable(root)}: no such file or directory")
     if not found and not refused:
@@ -210,6 +213,16 @@ def scan(paths: Iterable[str]) -> Found:
 
 
 _OUTSIDE = "a symbolic link to a file outside the given paths; not read"
+
+
+def _inside(real: str, top: str) -> str:
+    """A link's target, spelled from ``top``: the file found is the file read, not the link.
+
+    Every path :func:`scan` returns names a file that was not a link when listed, so it can be
+    opened without following one (:func:`read_bounded`): a file swapped for a link between
+    the listing and the read is refused, not read from wherever the link leads.
+    """
+    return os.path.relpath(real, top)
 
 
 def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) -> None:
@@ -245,7 +258,7 @@ def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) ->
                 if os.path.commonpath([top, real]) != top:
                     refused.append(Problem(Location(path), _OUTSIDE))
                 else:
-                    found.setdefault(real, path)
+                    found.setdefault(real, os.path.join(root, _inside(real, top)))
 
 
 # --- reading files ---------------------------------------------------------------------------
@@ -254,17 +267,25 @@ def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) ->
 _TOO_LARGE = f"larger than {MAX_FILE_BYTES / 1024 / 1024:g} MiB, the limit for one file; not read"
 
 
-def read_bounded(path: str) -> bytes:
+_SWAPPED = "now a symbolic link, not the file that was listed; not read"
+
+
+def read_bounded(path: str, follow_links: bool = False) -> bytes:
     """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`; Refused otherwise.
 
     Opened without blocking (a FIFO named ``x.yaml`` must not hang a pipeline), checked on the
     open descriptor (no race between the check and the read), and read no further than the
-    bound (a link to ``/dev/zero`` never ends).
+    bound (a link to ``/dev/zero`` never ends). A symbolic link is refused at the open
+    (``O_NOFOLLOW``) unless ``follow_links``: what was listed is what is read.
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    if not follow_links:
+        flags |= os.O_NOFOLLOW
     try:
         fd = os.open(path, flags)
     except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:
+            raise Refused(_SWAPPED) from exc
         raise Refused(f"cannot read: {exc.strerror or 'error'}") from exc
     try:
         info = os.fstat(fd)
@@ -816,7 +837,7 @@ def load_yaml(path: str, what: str) -> Any:
     """
     shown = printable(path)
     try:
-        text = read_bounded(path)
+        text = read_bounded(path, follow_links=True)  # named by the operator or found by name
     except Refused as exc:
         raise UsageError(f"cannot read the {what} {shown}: {exc.message}") from exc
     loader = _Loader(text)

@@ -25,6 +25,7 @@ from reconciler import manifests
 from reconciler.desired import load_desired
 from reconciler.errors import UsageError
 from reconciler.manifests import MAX_FILE_BYTES, find_manifests, load_yaml
+from reconciler.model import Problem
 
 HOSTILE = Path(__file__).parent / "data" / "hostile"
 CASES = sorted(p.name for p in HOSTILE.glob("*.yaml"))
@@ -180,6 +181,43 @@ def test_a_link_inside_the_tree_is_read_once(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
     (tmp_path / "sub" / "b.yaml").symlink_to(tmp_path / "a.yaml")
     desired = load_desired([str(tmp_path)])
+    assert desired.problems == () and list(desired.jobs) == ["a"] and desired.files == 1
+
+
+def test_a_file_swapped_for_a_link_after_the_scan_is_not_read(tmp_path: Path) -> None:
+    """The race of issue 14: listed as a regular file, a link to outside by the time it is read.
+
+    The scan and the read are two steps; the swap is made between them, on real files.
+    """
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    (jobs / "a.yaml").write_text(JOB.format(tag="a"))
+    (jobs / "b.yaml").write_text(JOB.format(tag="b"))
+    secret = tmp_path / "secret.yaml"
+    secret.write_text(JOB.format(tag="stolen"))
+    found = manifests.scan([str(jobs)])
+    assert found.files == (str(jobs / "a.yaml"), str(jobs / "b.yaml")) and not found.refused
+    (jobs / "b.yaml").unlink()
+    (jobs / "b.yaml").symlink_to(secret)  # the swap
+    problems: list[Problem] = []
+    documents = list(manifests.load_documents(found.files, problems))
+    assert [d.tag for d in documents] == ["a"]
+    assert [str(p) for p in problems] == [
+        f"{jobs}/b.yaml: -: -: now a symbolic link, not the file that was listed; not read"
+    ]
+    with pytest.raises(manifests.Refused, match="now a symbolic link"):
+        manifests.read_bounded(str(jobs / "b.yaml"))
+
+
+def test_a_link_inside_the_tree_is_read_as_its_target(tmp_path: Path) -> None:
+    """Links the scan accepts are returned as their targets, so reads never follow a link."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "a.yaml").write_text(JOB.format(tag="a"))
+    (tmp_path / "b.yaml").symlink_to(tmp_path / "sub" / "a.yaml")
+    assert manifests.scan([str(tmp_path / "b.yaml")]).files == (f"{tmp_path}/sub/a.yaml",)
+    root = str(tmp_path)
+    assert manifests.scan([root]).files == (f"{root}/sub/a.yaml",)
+    desired = load_desired([root, str(tmp_path / "b.yaml")])
     assert desired.problems == () and list(desired.jobs) == ["a"] and desired.files == 1
 
 
