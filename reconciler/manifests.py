@@ -19,6 +19,7 @@ message. Node marks are kept so every later problem can name ``file:line:col`` t
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import re
@@ -452,19 +453,43 @@ def _load_file(path: str, text: bytes, problems: list[Problem]) -> Iterator[Docu
         what = exc.problem or exc.context or "invalid YAML"
         problems.append(Problem(_location(path, mark), f"YAML syntax error: {shorten(what)}"))
     except yaml.reader.ReaderError as exc:
-        problems.append(Problem(_byte_location(path, text, exc.position), _reader_message(exc)))
+        problems.append(_reader_problem(path, text, exc))
     except yaml.YAMLError as exc:  # no mark at all
         problems.append(Problem(Location(path), f"YAML error: {shorten(str(exc))}"))
     finally:
         loader.dispose()
 
 
-def _reader_message(exc: yaml.reader.ReaderError) -> str:
+def _reader_problem(path: str, text: bytes, exc: yaml.reader.ReaderError) -> Problem:
+    """What libyaml's reader refused, named by the offending byte or character and its place.
+
+    libyaml reports the byte *after* a bad lead byte (a Windows-1252 ``é`` followed by a
+    space is "byte 0x20"), and ``-1`` for a sequence cut short, so a UTF-8 error is located
+    again by Python's decoder, which names the first byte that is not UTF-8. Columns count
+    characters, as everywhere else.
+    """
+    if not text.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            byte = text[bad.start]
+            if bad.end == len(text) and bad.reason == "unexpected end of data":
+                message = (
+                    f"byte 0x{byte:02x} starts a UTF-8 sequence that the file ends inside: "
+                    "a manifest is UTF-8 text"
+                )
+            else:
+                message = f"byte 0x{byte:02x} is not UTF-8: a manifest is UTF-8 text"
+            return Problem(_byte_location(path, text, bad.start), message)
+    location = _byte_location(path, text, exc.position)
     if exc.character == 0:
-        return "a NUL byte: a manifest is UTF-8 text"
-    if isinstance(exc.character, int) and exc.encoding == "?":
-        return f"byte 0x{exc.character:02x} is not UTF-8: a manifest is UTF-8 text"
-    return f"character U+{exc.character:04X} is not allowed in YAML ({shorten(exc.reason)})"
+        return Problem(location, "a NUL byte: a manifest is UTF-8 text")
+    if isinstance(exc.character, int) and exc.character >= 0:
+        reason = shorten(exc.reason)
+        return Problem(
+            location, f"character U+{exc.character:04X} is not allowed in YAML ({reason})"
+        )
+    return Problem(location, f"the text cannot be read: {shorten(exc.reason)}")
 
 
 def _compose_document(loader: Any, max_nodes: int) -> yaml.Node | None:
@@ -803,8 +828,12 @@ def _location(path: str, mark: Any) -> Location:
 
 
 def _byte_location(path: str, text: bytes, position: int) -> Location:
+    """Line and column (in characters) of the byte at ``position``."""
     line_start = text.rfind(b"\n", 0, position) + 1
-    return Location(path, text.count(b"\n", 0, position) + 1, position - line_start + 1)
+    column = len(text[line_start:position].decode("utf-8", errors="replace"))
+    if line_start == 0 and text.startswith(codecs.BOM_UTF8):
+        column -= 1  # the mark that says "UTF-8" is not a character of the line
+    return Location(path, text.count(b"\n", 0, position) + 1, column + 1)
 
 
 # --- settings files ----------------------------------------------------------------------
@@ -855,8 +884,8 @@ def load_yaml(path: str, what: str) -> Any:
         where = _location(shown, exc.problem_mark or exc.context_mark)
         raise UsageError(f"{where}: the {what} is not valid YAML") from exc
     except yaml.reader.ReaderError as exc:
-        where = _byte_location(shown, text, exc.position)
-        raise UsageError(f"{where}: the {what}: {_reader_message(exc)}") from exc
+        problem = _reader_problem(shown, text, exc)
+        raise UsageError(f"{problem.location}: the {what}: {problem.message}") from exc
     except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise UsageError(f"{shown}: the {what} holds a value YAML cannot build") from exc
     finally:

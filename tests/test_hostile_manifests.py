@@ -309,6 +309,7 @@ def test_the_same_directory_twice_is_read_once(tmp_path: Path) -> None:
         ("a: " + "[" * 50 + "]" * 50 + "\n", "x.yaml:1:19: the configuration: lists and mappings"),
         ("a: 1\n---\nb: 2\n", "x.yaml:2:1: the configuration: more than one document"),
         ("a: \xff\n", "x.yaml:1:4: the configuration: byte 0xff is not UTF-8"),
+        ("a: caf\xe9 au lait\n", "x.yaml:1:7: the configuration: byte 0xe9 is not UTF-8"),
         ("a: !!int abc\n", "x.yaml: the configuration holds a value YAML cannot build"),
         ("a: [\n", "x.yaml:2:1: the configuration is not valid YAML"),
     ],
