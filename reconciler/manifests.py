@@ -838,24 +838,6 @@ def _byte_location(path: str, text: bytes, position: int) -> Location:
 
 # --- settings files ----------------------------------------------------------------------
 
-CONFIG_NAME = ".reconciler.yaml"
-CONFIG_KEYS = ("target", "product")
-
-
-def load_config(paths: Iterable[str]) -> dict[str, str]:
-    """``target`` and ``product`` from ``.reconciler.yaml`` beside the manifests, if any.
-
-    Looked for in the first directory given (or the directory of the first file), then in the
-    working directory. Secrets have no place there: credentials come from the environment.
-    """
-    first = next(iter(paths), ".")
-    here = first if os.path.isdir(first) else os.path.dirname(first) or "."
-    for directory in dict.fromkeys([here, "."]):
-        path = os.path.join(directory, CONFIG_NAME)
-        if os.path.isfile(path):
-            return _read_config(path)
-    return {}
-
 
 def load_yaml(path: str, what: str) -> Any:
     """One YAML document of a settings file (configuration, server seed), timestamps as text.
@@ -877,7 +859,10 @@ def load_yaml(path: str, what: str) -> Any:
             node = _compose_document(loader, MAX_SETTINGS_NODES)
         if not loader.check_event(yaml.StreamEndEvent):
             raise Refused("more than one document", loader.peek_event().start_mark)
-        return None if node is None else loader.construct_document(node)
+        if node is None:
+            return None
+        _refuse_repeated_keys(node)
+        return loader.construct_document(node)
     except Refused as exc:
         raise UsageError(f"{_location(shown, exc.mark)}: the {what}: {exc.message}") from exc
     except yaml.MarkedYAMLError as exc:
@@ -892,25 +877,27 @@ def load_yaml(path: str, what: str) -> Any:
         loader.dispose()
 
 
-def _read_config(path: str) -> dict[str, str]:
-    data = load_yaml(path, "configuration")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: the configuration must be a mapping of {CONFIG_KEYS}")
-    out: dict[str, str] = {}
-    for key, value in data.items():
-        if key not in CONFIG_KEYS:
-            hint = (
-                "; credentials belong in DUCTAPE_* environment variables, never in a file"
-                if any(word in str(key).lower() for word in ("key", "token", "secret", "pass"))
-                else ""
-            )
-            shown = _quoted(str(key))  # the file is the repository's: no escapes, no blob
-            raise UsageError(
-                f"{printable(path)}: unknown setting {shown} (known: target, product){hint}"
-            )
-        if not isinstance(value, str) or not value:
-            raise UsageError(f"{path}: {key} must be a non-empty string")
-        out[key] = value
-    return out
+def _refuse_repeated_keys(root: yaml.Node) -> None:
+    """Refused at the second spelling of a key, anywhere in a settings file.
+
+    YAML lets the last one win; in ``.reconciler.yaml`` a second ``owns:`` would silently
+    replace the first (and hide an orphan), so a settings file is held to what a manifest is.
+    ``root`` is a tree (aliases name single values only) of a bounded size: the walk is too.
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, yaml.Node] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    seen = first.setdefault(key_node.value, key_node)
+                    if seen is not key_node:
+                        line = _at(seen.start_mark)[0]
+                        key = _quoted(key_node.value)
+                        message = f"duplicate key {key}, first defined at line {line}"
+                        raise Refused(message, key_node.start_mark)
+                stack.append(key_node)
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
