@@ -19,6 +19,7 @@ message. Node marks are kept so every later problem can name ``file:line:col`` t
 
 from __future__ import annotations
 
+import codecs
 import errno
 import os
 import re
@@ -70,6 +71,29 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
         first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
         for first, resolvers in _BaseLoader.yaml_implicit_resolvers.items()
     }
+
+    # The C composer asks Python for the tag of every value: one call per value of every
+    # file, about a fifth of the time a plain manifest takes. PyYAML's own resolve also looks
+    # at wildcard and path resolvers, which this loader never has; without them the answer is
+    # the same (a test compares the two on every first character).
+    _by_first: ClassVar[dict[str, tuple[tuple[str, Any], ...]]] = {
+        first: tuple(resolvers) for first, resolvers in yaml_implicit_resolvers.items()
+    }
+
+    def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
+        if kind is yaml.ScalarNode:
+            if implicit[0]:
+                for tag, regexp in self._by_first.get(value[:1], ()):
+                    if regexp.match(value):
+                        return tag
+            return _STR
+        return _SEQ if kind is yaml.SequenceNode else _MAP
+
+    def descend_resolver(self, current_node: Any, current_index: Any) -> None:
+        pass  # no path resolvers: nothing to track
+
+    def ascend_resolver(self) -> None:
+        pass
 
 
 def _timestamp_as_text(loader: Any, node: Any) -> Any:
@@ -161,7 +185,8 @@ def scan(paths: Iterable[str]) -> Found:
     A file reached twice (``jobs ./jobs/``, or through a link inside the tree) is read once.
     A symbolic link is followed only when its target lies inside the given path it was
     found under: a pull request must not make a pipeline read ``/dev/zero`` or a file of
-    the runner's. Directory links are not followed.
+    the runner's. Such a link is returned as its target's path under that given path.
+    Directory links are not followed.
     """
     given = list(paths)
     found: dict[str, str] = {}  # real path -> path as found (the first spelling wins)
@@ -174,10 +199,12 @@ def scan(paths: Iterable[str]) -> Found:
             # A file named on the command line: a link may lead anywhere in its own directory.
             top = os.path.realpath(os.path.dirname(root) or ".")
             real = os.path.realpath(root)
-            if os.path.islink(root) and os.path.commonpath([top, real]) != top:
+            if not os.path.islink(root):
+                found.setdefault(real, root)
+            elif os.path.commonpath([top, real]) != top:
                 refused.append(Problem(Location(root), _OUTSIDE))
             else:
-                found.setdefault(real, root)
+                found.setdefault(real, os.path.join(os.path.dirname(root), _inside(real, top)))
         else:
             raise UsageError(f"{printable(root)}: no such file or directory")
     if not found and not refused:
@@ -187,6 +214,16 @@ def scan(paths: Iterable[str]) -> Found:
 
 
 _OUTSIDE = "a symbolic link to a file outside the given paths; not read"
+
+
+def _inside(real: str, top: str) -> str:
+    """A link's target, spelled from ``top``: the file found is the file read, not the link.
+
+    Every path :func:`scan` returns names a file that was not a link when listed, so it can be
+    opened without following one (:func:`read_bounded`): a file swapped for a link between
+    the listing and the read is refused, not read from wherever the link leads.
+    """
+    return os.path.relpath(real, top)
 
 
 def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) -> None:
@@ -222,7 +259,7 @@ def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) ->
                 if os.path.commonpath([top, real]) != top:
                     refused.append(Problem(Location(path), _OUTSIDE))
                 else:
-                    found.setdefault(real, path)
+                    found.setdefault(real, os.path.join(root, _inside(real, top)))
 
 
 # --- reading files ---------------------------------------------------------------------------
@@ -231,17 +268,25 @@ def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) ->
 _TOO_LARGE = f"larger than {MAX_FILE_BYTES / 1024 / 1024:g} MiB, the limit for one file; not read"
 
 
-def read_bounded(path: str) -> bytes:
+_SWAPPED = "now a symbolic link, not the file that was listed; not read"
+
+
+def read_bounded(path: str, follow_links: bool = False) -> bytes:
     """The bytes of a regular file of at most :data:`MAX_FILE_BYTES`; Refused otherwise.
 
     Opened without blocking (a FIFO named ``x.yaml`` must not hang a pipeline), checked on the
     open descriptor (no race between the check and the read), and read no further than the
-    bound (a link to ``/dev/zero`` never ends).
+    bound (a link to ``/dev/zero`` never ends). A symbolic link is refused at the open
+    (``O_NOFOLLOW``) unless ``follow_links``: what was listed is what is read.
     """
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
+    if not follow_links:
+        flags |= os.O_NOFOLLOW
     try:
         fd = os.open(path, flags)
     except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_links:
+            raise Refused(_SWAPPED) from exc
         raise Refused(f"cannot read: {exc.strerror or 'error'}") from exc
     try:
         info = os.fstat(fd)
@@ -283,7 +328,105 @@ def load_documents(paths: Iterable[str], problems: list[Problem]) -> Iterator[Do
         except Refused as exc:
             problems.append(Problem(Location(path), exc.message))
             continue
-        yield from _load_file(path, text, problems)
+        documents = _load_plain(path, text)
+        if documents is None:
+            yield from _load_file(path, text, problems)
+        else:
+            yield from documents
+
+
+# --- the plain path: what almost every manifest is ---------------------------------------------
+#
+# Composing nodes from events in Python (``_compose_document``) is what lets every bound be
+# checked before memory is spent, but it costs about as much as parsing itself. Most files are
+# plain: block mappings of scalars, no anchor, alias or tag. For those, libyaml's own composer
+# (C, the one ``yaml.CSafeLoader`` uses) builds the nodes, and one flat pass builds the data.
+# A cheap look at the bytes decides which files may take this path, and it is chosen so that
+# no bound can be broken on it: no ``&``/``*`` (so no alias, nothing shared, no bomb), no ``!``
+# (no tag), no flow collection and no long line (so nesting stays shallow whatever libyaml's
+# own limit), few indicators (each node needs a ``:``, ``-`` or ``?`` near it, so a document
+# holds few nodes). Anything at all the pass does not expect (a nested value, a repeated key,
+# a number form to explain, a value YAML cannot build, a syntax or encoding error) abandons
+# the file, which is then read again by the careful path above: every problem, bound and
+# position comes from there alone, and a plain file costs one parse.
+
+# Two searches, not one alternation: apart, each runs at C speed (1 us for a job's file, not 7).
+_NOT_PLAIN = re.compile(rb"[&*!\[{]")
+_LONG_LINE = re.compile(rb"[^\n]{256}")
+_PLAIN_INDICATORS = 3_000  # ':', '-' and '?' in one file; at most ~3 nodes each
+_BOOL = "tag:yaml.org,2002:bool"
+_FLOAT = "tag:yaml.org,2002:float"
+_NULL = "tag:yaml.org,2002:null"
+_PLAIN_TAGS = frozenset((_INT, _FLOAT, _BOOL, _NULL))
+_ABANDON = (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, OverflowError)
+
+
+def _load_plain(path: str, text: bytes) -> list[Document] | None:
+    """The documents of a plain file, built from libyaml's nodes; None: use the careful path."""
+    if _NOT_PLAIN.search(text) is not None or _LONG_LINE.search(text) is not None:
+        return None
+    if text.count(b":") + text.count(b"-") + text.count(b"?") > _PLAIN_INDICATORS:
+        return None
+    loader = _Loader(text)
+    documents: list[Document] = []
+    try:
+        index = 0
+        while loader.check_node():
+            if index >= MAX_DOCUMENTS:
+                return None
+            node = loader.get_node()
+            if type(node) is not _ScalarNode or node.value != "":  # else an empty document
+                document = _plain_document(loader, path, index, node)
+                if document is None:
+                    return None
+                documents.append(document)
+            index += 1
+    except _ABANDON:
+        return None
+    finally:
+        loader.dispose()
+    return documents
+
+
+def _plain_document(loader: Any, path: str, index: int, node: Any) -> Document | None:
+    """A flat mapping of scalars as a Document, exactly as the careful path builds it; else None."""
+    if type(node) is not _MappingNode or node.tag != _MAP:
+        return None
+    pairs = node.value
+    if 1 + 2 * len(pairs) > MAX_NODES:
+        return None
+    constructors = loader.yaml_constructors
+    data: dict[str, Any] = {}
+    key_at: dict[str, tuple[int, int]] = {}
+    value_at: dict[str, tuple[int, int]] = {}
+    written: dict[str, str] = {}
+    for key_node, value_node in pairs:
+        if type(key_node) is not _ScalarNode or type(value_node) is not _ScalarNode:
+            return None
+        name = key_node.value
+        if key_node.tag != _STR or name in data:
+            return None  # a key YAML reads as a number, null or merge; a repeated key
+        tag = value_node.tag
+        text = value_node.value
+        if name in NUMBER_FIELDS and number_form_hint(name, value_node) is not None:
+            return None
+        if tag == _STR:
+            value: Any = text
+        elif tag in _PLAIN_TAGS:
+            if tag == _INT and _DECIMAL.fullmatch(text):
+                value = int(text)
+            else:
+                value = constructors[tag](loader, value_node)
+            written[name] = text
+        else:
+            return None
+        mark = key_node.start_mark
+        key_at[name] = (mark.line, mark.column)
+        mark = value_node.start_mark
+        value_at[name] = (mark.line, mark.column)
+        data[name] = value
+    mark = node.start_mark
+    return Document(path, index, data, (mark.line, mark.column), key_at, value_at, written)
 
 
 def _load_file(path: str, text: bytes, problems: list[Problem]) -> Iterator[Document]:
@@ -310,19 +453,43 @@ def _load_file(path: str, text: bytes, problems: list[Problem]) -> Iterator[Docu
         what = exc.problem or exc.context or "invalid YAML"
         problems.append(Problem(_location(path, mark), f"YAML syntax error: {shorten(what)}"))
     except yaml.reader.ReaderError as exc:
-        problems.append(Problem(_byte_location(path, text, exc.position), _reader_message(exc)))
+        problems.append(_reader_problem(path, text, exc))
     except yaml.YAMLError as exc:  # no mark at all
         problems.append(Problem(Location(path), f"YAML error: {shorten(str(exc))}"))
     finally:
         loader.dispose()
 
 
-def _reader_message(exc: yaml.reader.ReaderError) -> str:
+def _reader_problem(path: str, text: bytes, exc: yaml.reader.ReaderError) -> Problem:
+    """What libyaml's reader refused, named by the offending byte or character and its place.
+
+    libyaml reports the byte *after* a bad lead byte (a Windows-1252 ``é`` followed by a
+    space is "byte 0x20"), and ``-1`` for a sequence cut short, so a UTF-8 error is located
+    again by Python's decoder, which names the first byte that is not UTF-8. Columns count
+    characters, as everywhere else.
+    """
+    if not text.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            text.decode("utf-8")
+        except UnicodeDecodeError as bad:
+            byte = text[bad.start]
+            if bad.end == len(text) and bad.reason == "unexpected end of data":
+                message = (
+                    f"byte 0x{byte:02x} starts a UTF-8 sequence that the file ends inside: "
+                    "a manifest is UTF-8 text"
+                )
+            else:
+                message = f"byte 0x{byte:02x} is not UTF-8: a manifest is UTF-8 text"
+            return Problem(_byte_location(path, text, bad.start), message)
+    location = _byte_location(path, text, exc.position)
     if exc.character == 0:
-        return "a NUL byte: a manifest is UTF-8 text"
-    if isinstance(exc.character, int) and exc.encoding == "?":
-        return f"byte 0x{exc.character:02x} is not UTF-8: a manifest is UTF-8 text"
-    return f"character U+{exc.character:04X} is not allowed in YAML ({shorten(exc.reason)})"
+        return Problem(location, "a NUL byte: a manifest is UTF-8 text")
+    if isinstance(exc.character, int) and exc.character >= 0:
+        reason = shorten(exc.reason)
+        return Problem(
+            location, f"character U+{exc.character:04X} is not allowed in YAML ({reason})"
+        )
+    return Problem(location, f"the text cannot be read: {shorten(exc.reason)}")
 
 
 def _compose_document(loader: Any, max_nodes: int) -> yaml.Node | None:
@@ -581,8 +748,10 @@ def number_form_hint(name: str, node: yaml.ScalarNode) -> str | None:
         return None  # quoted: text on purpose; long: the schema's bounds speak
     if node.tag == _STR and not (_MAYBE_OCTAL_12 in text or "e" in text or "E" in text):
         return None  # the common case, a duration or a timestamp: nothing to look at
+    if node.tag == _INT and _DECIMAL.fullmatch(text):
+        return None  # a plain decimal: the common case of a number
     shown = show_text(text)
-    if node.tag == _INT and not _DECIMAL.fullmatch(text):
+    if node.tag == _INT:
         digits = text.lstrip("+-").replace("_", "")
         sign = "-" if text.startswith("-") else ""
         if ":" in text:
@@ -659,29 +828,15 @@ def _location(path: str, mark: Any) -> Location:
 
 
 def _byte_location(path: str, text: bytes, position: int) -> Location:
+    """Line and column (in characters) of the byte at ``position``."""
     line_start = text.rfind(b"\n", 0, position) + 1
-    return Location(path, text.count(b"\n", 0, position) + 1, position - line_start + 1)
+    column = len(text[line_start:position].decode("utf-8", errors="replace"))
+    if line_start == 0 and text.startswith(codecs.BOM_UTF8):
+        column -= 1  # the mark that says "UTF-8" is not a character of the line
+    return Location(path, text.count(b"\n", 0, position) + 1, column + 1)
 
 
 # --- settings files ----------------------------------------------------------------------
-
-CONFIG_NAME = ".reconciler.yaml"
-CONFIG_KEYS = ("target", "product")
-
-
-def load_config(paths: Iterable[str]) -> dict[str, str]:
-    """``target`` and ``product`` from ``.reconciler.yaml`` beside the manifests, if any.
-
-    Looked for in the first directory given (or the directory of the first file), then in the
-    working directory. Secrets have no place there: credentials come from the environment.
-    """
-    first = next(iter(paths), ".")
-    here = first if os.path.isdir(first) else os.path.dirname(first) or "."
-    for directory in dict.fromkeys([here, "."]):
-        path = os.path.join(directory, CONFIG_NAME)
-        if os.path.isfile(path):
-            return _read_config(path)
-    return {}
 
 
 def load_yaml(path: str, what: str) -> Any:
@@ -693,7 +848,7 @@ def load_yaml(path: str, what: str) -> Any:
     """
     shown = printable(path)
     try:
-        text = read_bounded(path)
+        text = read_bounded(path, follow_links=True)  # named by the operator or found by name
     except Refused as exc:
         raise UsageError(f"cannot read the {what} {shown}: {exc.message}") from exc
     loader = _Loader(text)
@@ -704,40 +859,45 @@ def load_yaml(path: str, what: str) -> Any:
             node = _compose_document(loader, MAX_SETTINGS_NODES)
         if not loader.check_event(yaml.StreamEndEvent):
             raise Refused("more than one document", loader.peek_event().start_mark)
-        return None if node is None else loader.construct_document(node)
+        if node is None:
+            return None
+        _refuse_repeated_keys(node)
+        return loader.construct_document(node)
     except Refused as exc:
         raise UsageError(f"{_location(shown, exc.mark)}: the {what}: {exc.message}") from exc
     except yaml.MarkedYAMLError as exc:
         where = _location(shown, exc.problem_mark or exc.context_mark)
         raise UsageError(f"{where}: the {what} is not valid YAML") from exc
     except yaml.reader.ReaderError as exc:
-        where = _byte_location(shown, text, exc.position)
-        raise UsageError(f"{where}: the {what}: {_reader_message(exc)}") from exc
+        problem = _reader_problem(shown, text, exc)
+        raise UsageError(f"{problem.location}: the {what}: {problem.message}") from exc
     except (yaml.YAMLError, ValueError, TypeError, KeyError, IndexError, OverflowError) as exc:
         raise UsageError(f"{shown}: the {what} holds a value YAML cannot build") from exc
     finally:
         loader.dispose()
 
 
-def _read_config(path: str) -> dict[str, str]:
-    data = load_yaml(path, "configuration")
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise UsageError(f"{path}: the configuration must be a mapping of {CONFIG_KEYS}")
-    out: dict[str, str] = {}
-    for key, value in data.items():
-        if key not in CONFIG_KEYS:
-            hint = (
-                "; credentials belong in DUCTAPE_* environment variables, never in a file"
-                if any(word in str(key).lower() for word in ("key", "token", "secret", "pass"))
-                else ""
-            )
-            shown = _quoted(str(key))  # the file is the repository's: no escapes, no blob
-            raise UsageError(
-                f"{printable(path)}: unknown setting {shown} (known: target, product){hint}"
-            )
-        if not isinstance(value, str) or not value:
-            raise UsageError(f"{path}: {key} must be a non-empty string")
-        out[key] = value
-    return out
+def _refuse_repeated_keys(root: yaml.Node) -> None:
+    """Refused at the second spelling of a key, anywhere in a settings file.
+
+    YAML lets the last one win; in ``.reconciler.yaml`` a second ``owns:`` would silently
+    replace the first (and hide an orphan), so a settings file is held to what a manifest is.
+    ``root`` is a tree (aliases name single values only) of a bounded size: the walk is too.
+    """
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            first: dict[str, yaml.Node] = {}
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    seen = first.setdefault(key_node.value, key_node)
+                    if seen is not key_node:
+                        line = _at(seen.start_mark)[0]
+                        key = _quoted(key_node.value)
+                        message = f"duplicate key {key}, first defined at line {line}"
+                        raise Refused(message, key_node.start_mark)
+                stack.append(key_node)
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)

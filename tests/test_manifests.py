@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from reconciler import manifests
 from reconciler.desired import load_desired
+from reconciler.model import Problem
 
 DATA = Path(__file__).parent / "data"
 VALID = sorted(p.name for p in (DATA / "valid").glob("*.yaml"))
@@ -119,3 +121,150 @@ def test_one_record_per_job_and_where_each_field_stands(tmp_path: Path) -> None:
     assert desired.files_with_problems == 2
     assert {p.location.path for p in desired.warnings} == {f"{tmp_path}/warn.yaml"}
     assert all(p.severity in ("error", "warning") for p in desired.problems)
+
+
+# --- the plain path and the careful path build the same documents ------------------------------
+
+REPO = Path(__file__).parent.parent
+CORPUS = sorted(
+    [*DATA.glob("*/*.yaml"), *(REPO / "examples").rglob("*.yaml")], key=lambda p: str(p)
+)
+JOB_LINES = (
+    "name: Nightly\ntag: nightly\nevent_type: action\nevent_tag: app:x\nintervals: 1h\n"
+    "start_at: 2026-12-01T00:00:00Z\n"
+)
+# Texts each worth a look: some the plain path builds, some it must hand back.
+TRICKY = [
+    JOB_LINES,
+    JOB_LINES + "---\n" + JOB_LINES.replace("nightly", "second") + "---\n",
+    "---\n---\n" + JOB_LINES + "...\n",
+    "%YAML 1.1\n---\n" + JOB_LINES,
+    JOB_LINES.replace("\n", "\r\n"),
+    "\ufeff" + JOB_LINES,
+    "# a comment: with - dashes ? and colons\n" + JOB_LINES + "# the end\n",
+    JOB_LINES.replace("Nightly", "'It''s: quoted'"),
+    JOB_LINES.replace("Nightly", '"tab\\there \\u00e9"'),
+    JOB_LINES.replace("name: Nightly", "name: |\n  two\n  lines\n"),
+    JOB_LINES.replace("name: Nightly", "name: >-\n  folded\n  text\n"),
+    JOB_LINES.replace("name: Nightly", "name: plain\n  continued"),
+    JOB_LINES.replace("name: Nightly", "name: 0x1F"),
+    JOB_LINES.replace("name: Nightly", "name: 0o17"),
+    JOB_LINES.replace("name: Nightly", "name: yes"),
+    JOB_LINES.replace("name: Nightly", "name: ~"),
+    JOB_LINES.replace("name: Nightly", "name:"),
+    JOB_LINES.replace("name: Nightly", "name: .inf"),
+    JOB_LINES.replace("name: Nightly", "name: -1.5e3"),
+    JOB_LINES.replace("name: Nightly", "name: 1:30"),
+    JOB_LINES.replace("name: Nightly", "name: 2026-12-01"),
+    JOB_LINES + "executions: 0\n",
+    JOB_LINES + "executions: -0\n",
+    JOB_LINES + "executions: +7\n",
+    JOB_LINES + "executions: 010\n",
+    JOB_LINES + "executions: 1_000\n",
+    JOB_LINES + "executions: 1e3\n",
+    JOB_LINES + "executions: '010'\n",
+    JOB_LINES.replace("intervals: 1h", "intervals: 1:30:00"),
+    JOB_LINES.replace("intervals: 1h", "intervals: 3600000"),
+    JOB_LINES.replace("intervals: 1h", "intervals: 0x10"),
+    JOB_LINES + "tag: again\n",
+    JOB_LINES + "on: true\n",
+    JOB_LINES + "1: one\n",
+    JOB_LINES + "<<:\n  executions: 3\n",
+    JOB_LINES + "=: value\n",
+    JOB_LINES + "? complex\n: key\n",
+    JOB_LINES + "?\n  - a\n: x\n",
+    JOB_LINES + "nested:\n  deeper: 1\n",
+    JOB_LINES + "list:\n- 1\n- 2\n",
+    "- " + JOB_LINES.replace("\n", "\n  "),
+    "just a scalar\n",
+    JOB_LINES.replace("Nightly", "Nightly & co"),
+    JOB_LINES.replace("Nightly", "a" * 300),
+    JOB_LINES + "name: [\n",
+    JOB_LINES + " bad: indent\n",
+    "a: b: c\n",
+    "- - - - - - - - - - - - - - - - - - - - x\n",
+    "".join(f"k{i}:\n{'  ' * (i + 1)}" for i in range(20)) + "x\n",
+    "".join(f"k{i}: {i}\n" for i in range(600)),
+    ("a: 1\n---\n" * 2_000),
+]
+
+
+def _careful(path: str, text: bytes) -> tuple[list[manifests.Document], list[str]]:
+    problems: list[Problem] = []
+    documents = list(manifests._load_file(path, text, problems))
+    return documents, [str(p) for p in problems]
+
+
+def _assert_same(path: str, text: bytes) -> bool:
+    """The plain path gives what the careful one gives, or hands the file back; True: built."""
+    plain = manifests._load_plain(path, text)
+    careful, problems = _careful(path, text)
+    if plain is None:
+        return False
+    assert problems == [] and all(d.problems == () for d in careful), path
+    assert plain == careful, path
+    return True
+
+
+@pytest.mark.parametrize("path", CORPUS, ids=lambda p: str(p.relative_to(REPO)))
+def test_every_example_file_loads_the_same_on_both_paths(path: Path) -> None:
+    _assert_same(str(path), path.read_bytes())
+
+
+@pytest.mark.parametrize("index", range(len(TRICKY)))
+def test_tricky_texts_load_the_same_on_both_paths(index: int) -> None:
+    _assert_same("t.yaml", TRICKY[index].encode("utf-8"))
+
+
+def test_the_plain_path_builds_plain_files_and_hands_back_the_rest() -> None:
+    """What makes loading cheap: the plain path must actually be taken for honest files."""
+    built = [p for p in CORPUS if _assert_same(str(p), p.read_bytes())]
+    assert {p.name for p in built} >= {"canonical.yaml", "multi-document.yaml", "bom-crlf.yaml"}
+    # Built only where the careful path finds nothing (_assert_same checks it): here, the
+    # files whose problems are the schema's or the model's, never the loader's.
+    assert _assert_same("t.yaml", JOB_LINES.encode()) and _assert_same("t", TRICKY[1].encode())
+    for text in (JOB_LINES + "tag: again\n", JOB_LINES + "executions: 010\n", "a: &x 1\nb: *x\n"):
+        assert manifests._load_plain("t.yaml", text.encode()) is None
+
+
+def test_the_faster_resolve_answers_as_pyyaml_does() -> None:
+    """_Loader.resolve skips what PyYAML's looks at and this loader never has (path and
+    wildcard resolvers); for every first character and every kind of value it must agree."""
+    import yaml
+
+    loader = manifests._Loader("")
+    assert loader.yaml_path_resolvers == {} and None not in loader.yaml_implicit_resolvers
+    values = [chr(c) for c in range(32, 127)] + [
+        "", "yes", "No", "ON", "true", "null", "~", "Null", "0", "-0", "+1", "010", "0o7",
+        "0x1F", "0b101", "1_000", "1:30", "190:20:30", "1.5", ".inf", "-.Inf", ".NaN", "1e3",
+        "1.0e+3", "6.8523015e+5", "2026-12-01", "2026-12-01T00:00:00Z", "<<", "=", "nightly",
+        "é", "1h30m", " 1", "1 ", "true\n",
+    ]  # fmt: skip
+    for value in values:
+        for implicit in ((True, False), (False, True), (False, False)):
+            ours = loader.resolve(yaml.ScalarNode, value, implicit)
+            theirs = yaml.resolver.BaseResolver.resolve(loader, yaml.ScalarNode, value, implicit)
+            assert ours == theirs, (value, implicit)
+    for kind in (yaml.SequenceNode, yaml.MappingNode):
+        theirs = yaml.resolver.BaseResolver.resolve(loader, kind, None, (True, False))
+        assert loader.resolve(kind, None, (True, False)) == theirs
+    loader.dispose()
+
+
+def test_plain_files_never_reach_the_careful_composer(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The careful path is for the files that need it; a plain file costs one C parse."""
+    (tmp_path / "a.yaml").write_text(JOB_LINES)
+    (tmp_path / "b.yaml").write_text(JOB_LINES.replace("nightly", "other") + "tag: again\n")
+    composed: list[str] = []
+    real = manifests._compose_document
+
+    def spy(loader: object, max_nodes: int) -> object:
+        composed.append(str(getattr(loader, "name", "")))
+        return real(loader, max_nodes)
+
+    monkeypatch.setattr(manifests, "_compose_document", spy)
+    desired = load_desired([str(tmp_path)])
+    assert list(desired.jobs) == ["nightly"] and len(desired.problems) == 1
+    assert len(composed) == 1  # b.yaml's repeated key, from the careful path
