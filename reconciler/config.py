@@ -88,6 +88,11 @@ def load_config(paths: Sequence[str]) -> Config:
     path = find_config(paths)
     if path is None:
         return Config()
+    root = repository_root(os.path.dirname(path))
+    real = os.path.realpath(path)
+    if os.path.commonpath([root, real]) != root:
+        # A link committed as .reconciler.yaml would read a file from outside the repository.
+        raise UsageError(f"{path} is a link to a file outside the repository; refused")
     data = load_yaml(path, "configuration")
     if data is None:
         return Config(path)
@@ -96,7 +101,6 @@ def load_config(paths: Sequence[str]) -> Config:
     base = os.path.dirname(path)
     _check_keys(path, data, TOP_KEYS)
     default = _product(path, base, "", data, ProductConfig(""))
-    root = repository_root(base)
     products: list[ProductConfig] = []
     raw_products = data.get("products")
     if raw_products is not None:

@@ -55,3 +55,12 @@ def test_paths_inside_are_read_from_the_files_own_directory(repo: Path) -> None:
     code, _out, err = invoke("apply", "--auto-approve", "jobs")
     assert code == 0, err
     assert (repo / "live.db").is_file()
+
+
+def test_a_configuration_that_links_outside_the_repository_is_refused(repo: Path) -> None:
+    outside = repo.parent / "outside" / "config.yaml"
+    outside.write_text("owns: [nothing_*]\n")
+    (repo / ".reconciler.yaml").symlink_to(outside)
+    code, _, err = invoke("plan", "jobs")
+    assert code == 1
+    assert err == "error: .reconciler.yaml is a link to a file outside the repository; refused\n"
