@@ -24,6 +24,7 @@ from .schedule import warnings
 from .strings import printable
 from .targets import Target, open_target
 from .targets.base import Catalogue, LiveJobs
+from .targets.snapshot import READ_ONLY, SnapshotTarget
 
 References = Literal["warn", "error", "off"]
 Origin = Literal["option", "config", "default"]
@@ -266,6 +267,8 @@ def _write(outcome: Outcome, target: Target, options: WriteOptions) -> Outcome:
     the_plan = outcome.plan
     max_changes = options.max_changes
     assert the_plan is not None
+    if isinstance(target, SnapshotTarget):
+        return replace(outcome, error=READ_ONLY)  # before approval: nothing to approve
     if not the_plan.has_changes:
         return outcome
     if max_changes is not None and the_plan.write_count > max_changes:

@@ -234,3 +234,25 @@ def _kind(value: Any) -> str:
         bool: "true or false",
         bytes: "binary data",
     }.get(type(value), type(value).__name__)
+
+
+# --- other documents the package reads back (a snapshot) ------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _document_validator(name: str) -> Draft202012Validator:
+    text = resources.files("reconciler").joinpath("schemas", name).read_text(encoding="utf-8")
+    schema = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema)
+
+
+def document_problems(name: str, data: Any) -> list[str]:
+    """Problems of a JSON document against the package's schema ``name`` (for example
+    ``snapshot.schema.json``), each ``<JSON path>: message``, shortest path first; [] if valid.
+    """
+    errors = sorted(
+        _document_validator(name).iter_errors(data),
+        key=lambda e: (len(e.absolute_path), e.json_path),
+    )
+    return [shorten(f"{e.json_path}: {e.message}", MESSAGE_LIMIT) for e in errors]
