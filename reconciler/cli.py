@@ -793,7 +793,8 @@ def serve(
     except ImportError as exc:
         raise UsageError(
             "the server needs starlette and uvicorn: pip install "
-            f"'reconciler[server] @ git+<this repository>' or pip install '.[server]' ({exc})"
+            f"'ductape-reconciler[server] @ git+<this repository>' or pip install '.[server]' "
+            f"({exc})"
         ) from exc
     run_server(host, port, db, seed, wire=wire, token_ttl=token_ttl)
     return EXIT_OK

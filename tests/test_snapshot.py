@@ -171,7 +171,7 @@ def test_apply_against_a_snapshot_is_refused_and_writes_nothing(
     assert done.returncode == 1 and "a snapshot is read-only" in done.stderr
     assert path.read_bytes() == before
     assert ductape_server.store.job_documents(ductape_server.product_id) == live_before
-    assert sorted(p.name for p in repo.iterdir()) == ["jobs", "live.json"]
+    assert sorted(p.name for p in repo.iterdir()) == ["alone", "jobs", "live.json"]
 
 
 def test_the_target_itself_refuses_writes(ductape_server: RunningServer, repo: Path) -> None:
