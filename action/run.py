@@ -1,7 +1,8 @@
 """The two steps of the reconciler GitHub Action (action.yml): install, then run one command.
 
-    python run.py install   a virtualenv under $RUNNER_TEMP, the action's own checkout
-                            ($GITHUB_ACTION_PATH) installed into it; output ``bin``, the script
+    python run.py install   a virtualenv under $RUNNER_TEMP: the pinned, hashed packages of
+                            action/requirements.lock, then the action's own checkout
+                            ($GITHUB_ACTION_PATH) without dependencies; output ``bin``
     python run.py run       reconciler COMMAND PATHS --format markdown ARGS (plan with
                             --detailed-exitcode; validate first once more with --format github,
                             for annotations); the report goes to a file, the log and
@@ -35,6 +36,8 @@ EXIT_2_MEANS_CHANGES = ("plan", "drift")
 # Commands that read or write a product: they must name it.
 NEEDS_TARGET = ("plan", "apply", "drift")
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
+# The pinned, hashed requirements the install uses, relative to the action's checkout.
+LOCK = Path("action") / "requirements.lock"
 
 
 class ActionInputError(Exception):
@@ -66,7 +69,10 @@ def install() -> int:
         pip = [str(bindir / "python"), "-m", "pip", "--disable-pip-version-check"]
         for argv in (
             [sys.executable, "-m", "venv", str(venv)],
-            [*pip, "install", "-q", str(source)],
+            # Only what the lock names, each file checked against its hash; then the
+            # checkout itself with nothing more (its build backend is in the lock too).
+            [*pip, "install", "-q", "--require-hashes", "-r", str(source / LOCK)],
+            [*pip, "install", "-q", "--no-deps", "--no-build-isolation", str(source)],
         ):
             if subprocess.run(argv, stdin=subprocess.DEVNULL, check=False).returncode != 0:
                 # Its own output is above; the run must fail on this line, not a traceback.

@@ -737,7 +737,49 @@ def serve(
     except ImportError as exc:
         raise UsageError(
             "the server needs starlette and uvicorn: pip install "
-            f"'reconciler[server] @ git+<this repository>' or pip install '.[server]' ({exc})"
+            f"'ductape-reconciler[server] @ git+<this repository>' or pip install '.[server]' "
+            f"({exc})"
         ) from exc
     run_server(host, port, db, seed, wire=wire, token_ttl=token_ttl)
+    return EXIT_OK
+
+
+@main.command(epilog=EPILOG)
+@target_option
+@product_option
+@timeout_option
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The file to write the snapshot to (replaced whole).",
+)
+@click.pass_context
+@handle_errors
+def snapshot(
+    ctx: click.Context, target: str | None, product: str | None, timeout: float, out: str
+) -> int:
+    """Save what a plan needs from the live product to a file, without a secret.
+
+    Plan against it with no credentials: reconciler plan --target snapshot:FILE PATHS.
+    RECONCILER_MAX_AGE (such as 24h) makes an older snapshot an error there.
+    """
+    from . import snapshot as snapshot_file
+    from .core import open_for
+    from .strings import printable
+    from .targets.snapshot import take
+
+    options = RunOptions(target=target, product=product, timeout=timeout)
+    target_ = open_for(_specs(ctx, (), options, need_paths=False)[0])
+    try:
+        document = take(target_)
+    finally:
+        target_.close()
+    snapshot_file.write(out, document)
+    click.echo(
+        f"Saved a snapshot of product {printable(document['product']['name'])} "
+        f"({len(document['jobs'])} job(s)) to {out}; plan against it with: "
+        f"reconciler plan --target snapshot:{out} PATHS"
+    )
     return EXIT_OK

@@ -26,6 +26,7 @@ from .settings import RunSpec
 from .strings import printable
 from .targets import Target, open_target
 from .targets.base import Catalogue, LiveJobs
+from .targets.snapshot import READ_ONLY, SnapshotTarget
 
 NO_FILE = Location("")
 
@@ -281,6 +282,8 @@ def _write(outcome: Outcome, target: Target, options: WriteOptions) -> Outcome:
     the_plan = outcome.plan
     max_changes = options.max_changes
     assert the_plan is not None
+    if isinstance(target, SnapshotTarget):
+        return replace(outcome, error=READ_ONLY)  # before approval: nothing to approve
     if not the_plan.has_changes:
         return outcome
     if max_changes is not None and the_plan.write_count > max_changes:

@@ -289,3 +289,40 @@ def _kind(value: Any) -> str:
         bool: "true or false",
         bytes: "binary data",
     }.get(type(value), type(value).__name__)
+
+
+# --- other documents the package reads back (a snapshot) ------------------------------------
+
+
+@functools.lru_cache(maxsize=4)
+def _document_schema(name: str) -> dict[str, Any]:
+    text = resources.files("reconciler").joinpath("schemas", name).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    Draft202012Validator.check_schema(schema)
+    return schema
+
+
+@functools.lru_cache(maxsize=4)
+def _document_validator(name: str) -> Draft202012Validator:
+    return Draft202012Validator(_document_schema(name))
+
+
+@functools.lru_cache(maxsize=4)
+def _fast_document_validator(name: str) -> Any:
+    return jsonschema_rs.validator_for(_document_schema(name))
+
+
+def document_problems(name: str, data: Any) -> list[str]:
+    """Problems of a JSON document against the package's schema ``name`` (for example
+    ``snapshot.schema.json``), each ``<JSON path>: message``, shortest path first; [] if valid.
+
+    As for jobs, the fast validator answers and jsonschema explains: a 100,000-job snapshot
+    (22 MB) took 18 s to check in jsonschema, 0.1 s in jsonschema-rs.
+    """
+    if _fast_document_validator(name).is_valid(data):
+        return []
+    errors = sorted(
+        _document_validator(name).iter_errors(data),
+        key=lambda e: (len(e.absolute_path), e.json_path),
+    )
+    return [shorten(f"{e.json_path}: {e.message}", MESSAGE_LIMIT) for e in errors]

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from testing.process import SCRIPT, clean_env, run_script
 from testing.server import RunningServer
@@ -443,6 +445,26 @@ def test_the_action_steps_install_then_plan(tmp_path: Path) -> None:
         [str(script), "--version"], capture_output=True, text=True, timeout=60, check=True
     )
     assert version.stdout.startswith("reconciler")
+    # Installed under the distribution's own name, beside exactly the lock's packages.
+    python = str(venv / "bin" / "python")
+    shown = subprocess.run(
+        [python, "-c", "import importlib.metadata as m; print(m.version('ductape-reconciler'))"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    assert shown.stdout.strip() == version.stdout.split()[-1]
+    freeze = subprocess.run(
+        [python, "-m", "pip", "freeze", "--all", "--exclude", "pip", "--exclude", "setuptools"],
+        capture_output=True, text=True, timeout=60, check=True,
+    )  # fmt: skip
+    pairs = [line.split("==", 1) for line in freeze.stdout.splitlines() if "==" in line]
+    installed = {canonicalize_name(name): pinned for name, pinned in pairs}
+    lock = read_lock(LOCK.read_text(encoding="utf-8"))
+    pins = {
+        canonicalize_name(r.name): next(iter(r.specifier)).version
+        for r, _ in lock
+        if r.marker is None or r.marker.evaluate()
+    }
+    assert installed == pins
 
 
 @pytest.mark.parametrize("command", ["plan", "apply", "drift"])
@@ -468,3 +490,91 @@ def test_a_path_that_looks_like_an_option_is_a_path(tmp_path: Path) -> None:
     step = run_step(tmp_path, cwd=tmp_path, command="validate", paths="--help")
     assert step.returncode == 0, step.log
     assert "Valid: 6 job(s) in 5 file(s)." in step.log
+
+
+# --- the install: only the lock -------------------------------------------------------------
+
+LOCK = ROOT / "action" / "requirements.lock"
+
+
+def read_lock(text: str) -> list[tuple[Requirement, list[str]]]:
+    """Each pinned requirement of a hashed lock file, with its hashes."""
+    entries: list[tuple[Requirement, list[str]]] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("--hash="):
+            assert entries, f"a hash before any requirement: {line}"
+            entries[-1][1].append(stripped.removeprefix("--hash=").rstrip(" \\"))
+            continue
+        assert not line[0].isspace(), f"unexpected line in the lock: {line}"
+        entries.append((Requirement(stripped.rstrip(" \\")), []))
+    return entries
+
+
+def test_the_lock_pins_every_dependency_of_pyproject_with_hashes() -> None:
+    """Every requirement of pyproject (and its build backend) is pinned at a version its
+    specifier allows; every line is an exact pin with hashes. Fails when the two disagree."""
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+    wanted = [Requirement(r) for r in project["project"]["dependencies"]]
+    wanted += [Requirement(r) for r in project["build-system"]["requires"]]
+    pinned: dict[str, list[str]] = {}
+    for requirement, hashes in read_lock(LOCK.read_text(encoding="utf-8")):
+        (spec,) = requirement.specifier
+        assert spec.operator == "==", f"{requirement} is not pinned exactly"
+        assert hashes and all(h.startswith("sha256:") for h in hashes), f"{requirement}: hashes"
+        pinned.setdefault(canonicalize_name(requirement.name), []).append(spec.version)
+    for requirement in wanted:
+        versions = pinned.get(canonicalize_name(requirement.name))
+        assert versions, f"{requirement.name} (pyproject.toml) is not in {LOCK.name}"
+        for version in versions:
+            assert requirement.specifier.contains(version, prereleases=True), (
+                f"{LOCK.name} pins {requirement.name}=={version}, "
+                f"outside pyproject.toml's {requirement}"
+            )
+
+
+def test_the_lock_reader_sees_a_disagreement() -> None:
+    entries = read_lock("click==8.0.0 \\\n    --hash=sha256:00\n")
+    (requirement, hashes), = entries  # fmt: skip
+    assert hashes == ["sha256:00"]
+    assert not Requirement("click>=8.1").specifier.contains(
+        next(iter(requirement.specifier)).version
+    )
+
+
+def test_the_install_takes_only_what_the_lock_names(tmp_path: Path) -> None:
+    """A lock whose hash for one package is wrong: the install fails, nothing runs.
+
+    Real pip, a real virtualenv: if the install read pyproject.toml's ranges, or the lock
+    without --require-hashes, it would succeed.
+    """
+    checkout = tmp_path / "action-checkout"
+    checkout.mkdir()
+    for name in ("pyproject.toml", "README.md", "LICENSE", "action.yml"):
+        shutil.copy2(ROOT / name, checkout / name)
+    for name in ("reconciler", "schemas", "action"):
+        shutil.copytree(ROOT / name, checkout / name, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))  # fmt: skip
+    lock = checkout / "action" / "requirements.lock"
+    text = lock.read_text(encoding="utf-8")
+    # idna: small, pure Python, needed on every platform. Every hash of it made wrong.
+    start = text.index("\nidna==")
+    end = text.index("# via", start)
+    lock.write_text(text[:start] + re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64,
+                    text[start:end]) + text[end:], encoding="utf-8")  # fmt: skip
+    output = tmp_path / "github-output"
+    output.write_text("")
+    env = clean_env(
+        GITHUB_ACTION_PATH=str(checkout), RUNNER_TEMP=str(tmp_path), GITHUB_OUTPUT=str(output)
+    )
+    done = subprocess.run(
+        [sys.executable, str(checkout / "action" / "run.py"), "install"],
+        env=env, capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "THESE PACKAGES DO NOT MATCH THE HASHES" in done.stderr
+    assert "::error title=reconciler action::could not install reconciler" in done.stdout
+    assert "bin" not in parse_outputs(output.read_text(encoding="utf-8"))

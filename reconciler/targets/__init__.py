@@ -54,6 +54,8 @@ def open_target(
       credential is set (then a UsageError: the user meant a real product);
     - an empty string (``--target ""``, ``RECONCILER_TARGET=``): a UsageError, never the store;
     - ``sqlite:///relative/path.db`` or ``sqlite:////absolute/path.db`` (SQLAlchemy's spelling);
+    - ``snapshot:PATH``: a file written by ``reconciler snapshot``, read-only, no credentials;
+      ``RECONCILER_MAX_AGE`` (such as ``24h``) refuses an older one;
     - ``https://api.ductape.app`` or any ``http(s)://`` base URL: Ductape's wire, with
       credentials from ``DUCTAPE_USER_ID``, ``DUCTAPE_WORKSPACE_ID`` and ``DUCTAPE_PRIVATE_KEY``
       (or ``DUCTAPE_TOKEN`` with ``DUCTAPE_PUBLIC_KEY``).
@@ -78,6 +80,11 @@ def open_target(
         if not path:
             raise UsageError(f"--target {shorten(spec)}: no file path after sqlite:///")
         return LocalTarget(os.path.normpath(path), product or DEFAULT_PRODUCT, busy_timeout=busy)
+    if spec.startswith("snapshot:"):
+        # Imported here, like httpx: the file format's module loads the schema validator.
+        from .snapshot import open_snapshot
+
+        return open_snapshot(spec, product, environ)
     if spec.startswith(("http://", "https://")):
         url = _allowed_url(spec, origin, environ)
         return _ductape(url, product, environ, timeout)

@@ -36,6 +36,8 @@ import httpx
 
 from ..errors import AuthError, OutcomeUnknown, TargetError, UsageError
 from ..model import Job
+from ..snapshot import Catalogue as SavedCatalogue
+from ..snapshot import Source
 from ..strings import is_object_id, shorten
 from .base import Catalogue, LiveJobs, WriteResult
 from .wire import (
@@ -255,10 +257,11 @@ class DuctapeTarget:
         self._session: tuple[str, str] | None = None  # (auth token, public key)
         self._product_id: str | None = None
         # From the last product read: job documents by tag (jobs hold no secrets), their
-        # _ids, and the catalogue's tags. Nothing else of the product is kept.
+        # _ids, the catalogue's tags and the product's name. Nothing else of it is kept.
         self._jobs: dict[str, Mapping[str, Any]] = {}
         self._ids: dict[str, str] = {}
         self._tags: CatalogueTags | None = None
+        self._name: str | None = None  # the product's name, for snapshots
 
     def describe(self) -> str:
         return f"{self.base_url} (product {self.product})"
@@ -354,8 +357,10 @@ class DuctapeTarget:
         jobs: dict[str, Mapping[str, Any]] = {
             d["tag"]: d for d in docs if isinstance(d, dict) and isinstance(d.get("tag"), str)
         }
+        name = product.get("name")
         with self._state_lock:
             self._tags = catalogue_tags(product)
+            self._name = name if isinstance(name, str) else None
             self._jobs = jobs
             self._ids = job_ids(docs)
         return docs
@@ -459,6 +464,11 @@ class DuctapeTarget:
                 tags = self._tags
         if tags is None:
             return None
+        return catalogue(tags, self._app_actions(tags, apps))
+
+    def _app_actions(
+        self, tags: CatalogueTags, apps: Collection[str] | None
+    ) -> dict[str, list[str]]:
         ws = self._creds.workspace_id
         actions: dict[str, list[str]] = {}
         for tag in tags["apps"]:
@@ -480,7 +490,19 @@ class DuctapeTarget:
                     params=self._query(),
                 )
                 actions[tag] = app_action_tags(app)
-        return catalogue(tags, actions)
+        return actions
+
+    def snapshot_source(self) -> Source:
+        """What ``reconciler snapshot`` keeps: one read of the product, and every app's
+        actions (two requests an app). The job documents go on as read; the snapshot module
+        keeps only their job fields."""
+        docs = self._read_jobs()
+        with self._state_lock:
+            tags, name = self._tags, self._name
+        saved = None
+        if tags is not None:
+            saved = SavedCatalogue.of(tags, self._app_actions(tags, None))
+        return Source(self._resolve_product(), name or self.product, docs, saved)
 
     # --- plumbing ------------------------------------------------------------------------
 

@@ -13,6 +13,8 @@ from typing import Any
 
 from ..errors import TargetError
 from ..model import Job
+from ..snapshot import Catalogue as SavedCatalogue
+from ..snapshot import Source
 from .base import Catalogue, LiveJobs, WriteResult
 from .store import BUSY_TIMEOUT_SECONDS, ProductRow, Store, new_id
 from .wire import (
@@ -114,6 +116,17 @@ class LocalTarget:
         doc = store.product_record(product.id)
         tags = catalogue_tags(doc) if doc else None
         return catalogue(tags, inline_app_actions(doc)) if doc and tags else None
+
+    def snapshot_source(self) -> Source:
+        """What ``reconciler snapshot`` keeps; the snapshot module allowlists it."""
+        opened = self._open(create=False)
+        doc = opened[0].product_record(opened[1].id) if opened else None
+        if opened is None or doc is None:
+            raise TargetError(f"{self.path} holds no product {self.product!r} to snapshot")
+        store, product = opened
+        tags = catalogue_tags(doc)
+        saved = SavedCatalogue.of(tags, inline_app_actions(doc)) if tags is not None else None
+        return Source(product.id, product.name, store.job_documents(product.id), saved)
 
     def close(self) -> None:
         with self._open_lock:
