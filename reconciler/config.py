@@ -128,8 +128,9 @@ def repository_root(start: str) -> str:
 def _inside(root: str, where: str, entry: ProductConfig) -> None:
     """A repository file points only inside its repository: its paths and its sqlite file."""
     named = [("paths", p) for p in entry.paths]
-    if entry.target and entry.target.startswith("sqlite:///"):
-        named.append(("target", entry.target[len("sqlite:///") :]))
+    file_target = _file_of(entry.target) if entry.target else None
+    if file_target is not None:
+        named.append(("target", file_target[1]))
     for key, value in named:
         real = os.path.realpath(value)
         if os.path.commonpath([root, real]) != root:
@@ -207,10 +208,22 @@ def _relative(base: str, path: str) -> str:
     return os.path.relpath(os.path.join(base, path))
 
 
+# Targets that name a file: read from the config's directory, and kept inside the repository.
+FILE_TARGETS = ("sqlite:///", "snapshot:")
+
+
+def _file_of(spec: str) -> tuple[str, str] | None:
+    """(prefix, path) for a target that names a file."""
+    for prefix in FILE_TARGETS:
+        if spec.startswith(prefix):
+            return prefix, spec[len(prefix) :]
+    return None
+
+
 def resolve_target(spec: str, base: str) -> str:
-    """A ``sqlite:///relative.db`` target read from the config's directory; others unchanged."""
-    prefix = "sqlite:///"
-    if spec.startswith(prefix) and not spec.startswith(prefix + "/"):
-        path = _relative(base, spec[len(prefix) :])
-        return prefix + path  # an absolute path keeps its leading slash: sqlite:////abs
-    return spec
+    """A file target (``sqlite:///relative.db``, ``snapshot:live.json``) read from the config's
+    directory; others unchanged. An absolute path keeps its form: ``sqlite:////abs``."""
+    named = _file_of(spec)
+    if named is None or os.path.isabs(named[1]):
+        return spec
+    return named[0] + _relative(base, named[1])

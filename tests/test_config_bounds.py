@@ -30,6 +30,7 @@ def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
         ("products: {a: {paths: [jobs]}, b: {paths: [../outside]}}", "products.b: paths:"),
         ("target: sqlite:///../outside/live.db", "target: '../outside/live.db'"),
         ("target: sqlite:////tmp/live.db", "target: '/tmp/live.db'"),
+        ("target: snapshot:../outside/live.json", "target: '../outside/live.json'"),
     ],
 )
 def test_paths_and_files_outside_the_repository_are_refused(
