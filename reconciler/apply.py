@@ -51,7 +51,7 @@ _POLL_SECONDS = 0.05
 # After an interrupt: how long writes in flight may take to finish, and the quick read that
 # confirms what they wrote. Short, since whoever pressed Ctrl-C or sent SIGTERM is waiting
 # (a CI runner kills the job a few seconds later); a local write takes milliseconds.
-GRACE_SECONDS = 0.4
+GRACE_SECONDS = 0.3
 
 Status = Literal["ok", "failed", "unknown", "skipped"]
 

@@ -6,6 +6,7 @@ are imported inside the commands, so ``reconciler --help`` starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -60,10 +61,18 @@ class Group(click.Group):
     """Usage errors exit 1 (2 means "changes" here); no arguments prints help and exits 0."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["standalone_mode"] = False
         # Called with no arguments: the console script, the process itself (see
         # _signals_handled); with arguments: a caller running a command in-process.
         in_process = bool(args) or kwargs.get("args") is not None
+        try:
+            return self._main(in_process, *args, **kwargs)
+        except SystemExit as exc:
+            if in_process:
+                raise
+            _exit_now(exc.code)
+
+    def _main(self, in_process: bool, *args: Any, **kwargs: Any) -> Any:
+        kwargs["standalone_mode"] = False
         try:
             with _signals_handled(restore=in_process):
                 return super().main(*args, **kwargs)
@@ -84,6 +93,18 @@ class Group(click.Group):
             sys.exit(EXIT_ERROR)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+
+
+def _exit_now(code: object) -> None:
+    """End the process once its report is out, skipping the interpreter's shutdown: that
+    shutdown puts the default signal handlers back and takes a while (half a second with
+    the libraries loaded), so a SIGTERM then killed a run whose report was already printed.
+    Daemon threads still in a hung request end with the process."""
+    status = code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(status)
 
 
 def _err(line: str) -> None:

@@ -29,8 +29,8 @@ from testing.wire import fake_ductape, raw_server
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
 
-# Per signal and target: 4 x RUNS interrupted applies in all (36 by default).
-RUNS = int(os.environ.get("RECONCILER_SIGNAL_RUNS", "9"))
+# Per signal and target; 4 x RUNS applies in all (40 by default, at least 32 cut short).
+RUNS = int(os.environ.get("RECONCILER_SIGNAL_RUNS", "10"))
 JOBS = 120  # over HTTP
 LOCAL_JOBS = 400  # the issue's figure; a local write takes a millisecond or two
 WALL_SECONDS = 80.0  # the loop of one test stops starting runs past this
@@ -114,7 +114,7 @@ def interrupted_applies(
     approval, writes, confirmation); every report checked against the store.
 
     One uninterrupted run first measures how long a run lasts on this machine, once its
-    handlers are in: the signal comes within 80% of that, so nearly every run is cut."""
+    handlers are in: the signal comes within 60% of that, so nearly every run is cut."""
     args, env, held = prepare(RUNS)
     cwd = tmp_path / "whole"
     cwd.mkdir()
@@ -122,7 +122,7 @@ def interrupted_applies(
     wait_until_handled(process.pid)
     began = time.monotonic()
     code, out, err = finish(process, cwd)
-    longest = 0.8 * (time.monotonic() - began)
+    longest = 0.6 * (time.monotonic() - began)
     assert code == 0 and check_run(code, out, err, held(), signum, jobs) == "finished", err
     seen = {"interrupted": 0, "finished": 0}
     began = time.monotonic()
@@ -134,12 +134,16 @@ def interrupted_applies(
         cwd.mkdir()
         process = start(args, cwd, env)
         wait_until_handled(process.pid)
-        time.sleep(random.uniform(0, longest))
+        delay = random.uniform(0, longest)
+        time.sleep(delay)
         process.send_signal(signum)
         code, out, err = finish(process, cwd)
-        seen[check_run(code, out, err, held(), signum, jobs)] += 1
+        kind = check_run(code, out, err, held(), signum, jobs)
+        seen[kind] += 1
+        if kind == "finished":
+            print(f"run {n}: over before the signal ({delay:.2f}s of {longest:.2f}s), exit {code}")
     assert sum(seen.values()) == RUNS, f"the wall-time bound stopped the loop: {seen}"
-    assert seen["interrupted"] >= RUNS - 1, seen
+    assert seen["interrupted"] >= RUNS - 2, seen
     return seen
 
 
