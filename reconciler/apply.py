@@ -14,33 +14,46 @@ are stable. Statuses:
   re-run plan to see; never retried blindly, since Ductape cannot delete a duplicate;
 - ``skipped``: not started (the breaker opened, or the run was interrupted).
 
-Interrupts: writes run in daemon threads and the calling thread only waits, so Ctrl-C (a
-KeyboardInterrupt in the main thread) is seen within a tenth of a second even while a call
-hangs. ``apply_plan`` then starts nothing more, closes the target and raises
-:class:`ApplyInterrupted` (a KeyboardInterrupt) carrying the report of what was written.
+Interrupts (SIGINT, SIGTERM, or Ctrl-C as a KeyboardInterrupt): no new write starts; the
+writes in flight get a short grace to finish; what they wrote is checked by one quick read;
+a write still running when the grace ends is reported ``unknown``. A write that landed is
+thus ``ok`` or ``unknown``, never "not started". ``apply_plan`` then raises
+:class:`ApplyInterrupted` carrying the report. It never closes the target: its owner does,
+and a target defers a close until the calls still in flight (a worker hung in a request)
+have returned, so no connection is pulled from under a thread using it.
+
+With a :class:`Stop` (what the CLI's signal handlers drive), a signal during the writes
+only sets an event that the waiting thread polls: an exception raised at a random point of
+the main thread could land between a write's result and its report.
 """
 
 from __future__ import annotations
 
-import contextlib
+import signal
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal, TypeVar
+from typing import Literal
 
 from .defaults import DEFAULT_PARALLELISM
-from .errors import OutcomeUnknown, ReconcilerError, TargetError
+from .errors import Interrupted, OutcomeUnknown, ReconcilerError, Stop, TargetError
 from .plan import Action, Change, Plan
 from .targets.base import Target, WriteResult
+
+__all__ = ["ApplyInterrupted", "Report", "Result", "Stop", "apply_plan"]
 
 # Consecutive failures after which no new write is started: enough to ride out a blip,
 # few enough that a dead target does not cost a full retry budget per remaining job.
 DEFAULT_BREAKER = 5
-# How often the waiting thread wakes to notice Ctrl-C and finished workers.
-_POLL_SECONDS = 0.1
+# How often the waiting thread wakes to notice a stop and finished workers.
+_POLL_SECONDS = 0.05
+# After an interrupt: how long writes in flight may take to finish, and the quick read that
+# confirms what they wrote. Short, since whoever pressed Ctrl-C or sent SIGTERM is waiting
+# (a CI runner kills the job a few seconds later); a local write takes milliseconds.
+GRACE_SECONDS = 0.3
 
 Status = Literal["ok", "failed", "unknown", "skipped"]
-T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -90,11 +103,11 @@ class Report:
         return line
 
 
-class ApplyInterrupted(KeyboardInterrupt):
-    """Ctrl-C during apply; ``report`` says what was written, unknown and skipped."""
+class ApplyInterrupted(Interrupted):
+    """An interrupt during apply; ``report`` says what was written, unknown and skipped."""
 
-    def __init__(self, report: Report) -> None:
-        super().__init__(report.summary())
+    def __init__(self, report: Report, signum: int = signal.SIGINT) -> None:
+        super().__init__(signum, report.summary())
         self.report = report
 
 
@@ -106,55 +119,86 @@ def apply_plan(
     *,
     breaker: int = DEFAULT_BREAKER,
     on_progress: Callable[[Change], None] | None = None,
+    stop: Stop | None = None,
 ) -> Report:
     """Create and update what the plan says.
 
     ``on_result`` is called once per job with its final result: at once for a failure,
     after the confirming read for a write (``ok`` is only said of a confirmed job).
-    ``on_progress`` is called as each write call returns, for progress bars.
+    ``on_progress`` is called as each write call returns, for progress bars. ``stop``: the
+    run stops when its event is set (besides a KeyboardInterrupt in the waiting thread).
     """
-    run = _Run(plan.of(Action.CREATE, Action.UPDATE), target, breaker, on_result, on_progress)
+    stop = stop or Stop()
+    stop.quiet()  # from here a signal must not raise: results are about to exist
+    work = plan.of(Action.CREATE, Action.UPDATE)
+    run = _Run(work, target, breaker, on_result, on_progress, stop.event)
+    confirmed: dict[str, WriteResult | TargetError] | None = None
     try:
-        run.start(max(1, min(parallelism, len(run.work))))
-        run.wait()
-        if run.crash is not None:
-            raise run.crash
+        if not stop.is_set:
+            run.start(max(1, min(parallelism, len(run.work))))
+        interrupted = not run.wait(stop.event)
+        if not interrupted:
+            if run.crash is not None:
+                raise run.crash
+            written = run.written()
+            if written:
+                confirmed = _confirm_until(target, written, stop.event, None, wait=True)
+            else:
+                confirmed = {}
+            interrupted = confirmed is None
+    except KeyboardInterrupt:  # no Stop installed: Ctrl-C as Python raises it
+        interrupted = True
+    if not interrupted:
+        assert confirmed is not None
+        return run.finish(confirmed)
+    raise ApplyInterrupted(_stopped(run, target), stop.signum or signal.SIGINT)
+
+
+def _stopped(run: _Run, target: Target) -> Report:
+    """The report of an interrupted run: start nothing, let writes in flight finish within
+    the grace, confirm what was written with one quick read (no lag waits)."""
+    run.halt()
+    end = time.monotonic() + GRACE_SECONDS
+    try:
+        run.join(end)
         written = run.written()
-        confirmed = _interruptible(lambda: _confirm(target, written)) if written else {}
-    except KeyboardInterrupt:
-        run.halt()
-        with contextlib.suppress(Exception):  # closing must not hide the interrupt
-            target.close()
-        raise ApplyInterrupted(run.report(interrupted=True)) from None
-    return run.finish(confirmed)
+        confirmed = _confirm_until(target, written, None, end, wait=False) if written else {}
+    except KeyboardInterrupt:  # a second Ctrl-C: report now, without waiting
+        confirmed = None
+    return run.finish(confirmed or {}, interrupted=True)
 
 
-def _confirm(
-    target: Target, written: Sequence[WriteResult]
-) -> dict[str, WriteResult | TargetError]:
-    try:
-        return target.confirm(written)
-    except TargetError as exc:
-        return {
-            w.job.tag: OutcomeUnknown(f"written, but not confirmed ({exc}); re-run plan")
-            for w in written
-        }
-
-
-def _interruptible(call: Callable[[], T]) -> T:
-    """``call()`` in a daemon thread, waited for so that Ctrl-C is seen while it hangs."""
-    box: list[T] = []
+def _confirm_until(
+    target: Target,
+    written: Sequence[WriteResult],
+    stop: threading.Event | None,
+    end: float | None,
+    *,
+    wait: bool,
+) -> dict[str, WriteResult | TargetError] | None:
+    """``target.confirm`` in a daemon thread, waited for until ``stop`` is set or ``end``
+    passes (None then), so that a stop is seen while the read hangs."""
+    box: list[dict[str, WriteResult | TargetError]] = []
     errors: list[BaseException] = []
 
     def body() -> None:
         try:
-            box.append(call())
-        except BaseException as exc:  # handed to the waiting thread
+            box.append(target.confirm(written, wait=wait))
+        except TargetError as exc:
+            box.append(
+                {
+                    w.job.tag: OutcomeUnknown(f"written, but not confirmed ({exc}); re-run plan")
+                    for w in written
+                }
+            )
+        except BaseException as exc:  # a bug: handed to the waiting thread
             errors.append(exc)
 
     thread = threading.Thread(target=body, name="apply-confirm", daemon=True)
     thread.start()
     while thread.is_alive():
+        if (stop is not None and stop.is_set()) or (end is not None and time.monotonic() > end):
+            return None
         thread.join(_POLL_SECONDS)
     if errors:
         raise errors[0]
@@ -171,8 +215,10 @@ class _Run:
         breaker: int,
         on_result: Callable[[Result], None] | None,
         on_progress: Callable[[Change], None] | None,
+        stop: threading.Event,
     ) -> None:
         self.work = work
+        self.stop = stop  # checked before each write starts
         self.target = target
         self.breaker = max(1, breaker)
         self.on_result = on_result
@@ -188,6 +234,7 @@ class _Run:
         self.crash: BaseException | None = None
         self.threads: list[threading.Thread] = []
         self.announced: set[int] = set()  # results already handed to on_result
+        self.reported = False  # the report is made: late workers change nothing
 
     def start(self, workers: int) -> None:
         # Daemon threads: a call hung in one must not keep the interpreter from exiting.
@@ -196,10 +243,21 @@ class _Run:
             self.threads.append(thread)
             thread.start()
 
-    def wait(self) -> None:
+    def wait(self, stop: threading.Event) -> bool:
+        """Until every worker is done (True) or ``stop`` is set (False)."""
         for thread in self.threads:
             while thread.is_alive():
+                if stop.is_set():
+                    return False
                 thread.join(_POLL_SECONDS)
+        return not stop.is_set()
+
+    def join(self, end: float) -> None:
+        """Wait for the workers until ``end`` (monotonic); one still running is left to run
+        on (a daemon thread; its job is reported unknown)."""
+        for thread in self.threads:
+            while thread.is_alive() and time.monotonic() < end:
+                thread.join(min(_POLL_SECONDS, max(0.0, end - time.monotonic())))
 
     def halt(self) -> None:
         with self.lock:
@@ -207,7 +265,9 @@ class _Run:
 
     def _take(self) -> int | None:
         with self.lock:
-            if self.halted or self.stopped or self.crash or self.next >= len(self.work):
+            if self.halted or self.stop.is_set() or self.stopped or self.crash:
+                return None
+            if self.next >= len(self.work):
                 return None
             index = self.next
             self.next += 1
@@ -241,9 +301,10 @@ class _Run:
 
     def _record(self, index: int, result: Result, written: WriteResult | None) -> None:
         with self.lock:
+            if self.reported:
+                return  # finished after the grace: the report already calls it unknown
+            # Recorded even after a halt: a write that landed must never read "not started".
             self.in_flight.discard(index)
-            if self.halted:
-                return  # reported from the interrupt's side
             self.results[index] = result
             if written is not None:
                 self.writes[index] = written
@@ -255,10 +316,12 @@ class _Run:
                     self.stopped = (
                         f"{self.failures_in_a_row} writes failed in a row, the last: {result.error}"
                     )
+            announce = not result.ok and self.on_result is not None
+            if announce:
+                self.announced.add(index)
         if self.on_progress is not None:
             self.on_progress(result.change)
-        if not result.ok and self.on_result is not None:
-            self.announced.add(index)
+        if announce and self.on_result is not None:
             self.on_result(result)
 
     def written(self) -> list[WriteResult]:
@@ -284,9 +347,17 @@ class _Run:
                     out.append(Result(change, "skipped", error=f"not started ({why})"))
             return Report(tuple(out), interrupted=interrupted, stopped=self.stopped)
 
-    def finish(self, confirmed: dict[str, WriteResult | TargetError]) -> Report:
-        """The report, with each write's result as the confirming read found it."""
+    def finish(
+        self, confirmed: Mapping[str, WriteResult | TargetError], *, interrupted: bool = False
+    ) -> Report:
+        """The report, with each write's result as the confirming read found it.
+
+        A write the read could not confirm (absent, different, present twice, or not read
+        at all because of an interrupt) is ``unknown``, never ``failed``: it was sent and
+        may well have landed.
+        """
         with self.lock:
+            self.reported = True
             for index, result in list(self.results.items()):
                 if not result.ok:
                     continue
@@ -296,10 +367,22 @@ class _Run:
                 elif isinstance(found, OutcomeUnknown):
                     self.results[index] = Result(result.change, "unknown", error=str(found))
                 elif isinstance(found, TargetError):
-                    self.results[index] = Result(result.change, "failed", error=str(found))
-        report = self.report()
+                    self.results[index] = Result(
+                        result.change,
+                        "unknown",
+                        error=f"written, but not confirmed: {found}; re-run plan",
+                    )
+                else:
+                    self.results[index] = Result(
+                        result.change,
+                        "unknown",
+                        error="written, but not confirmed before the interrupt; re-run plan",
+                    )
+        report = self.report(interrupted=interrupted)
         if self.on_result is not None:
-            for index, result in enumerate(report.results):
-                if index not in self.announced:
-                    self.on_result(result)
+            with self.lock:
+                left = [i for i in range(len(report.results)) if i not in self.announced]
+                self.announced.update(left)
+            for index in left:
+                self.on_result(report.results[index])
         return report

@@ -6,12 +6,15 @@ are imported inside the commands, so ``reconciler --help`` starts fast.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -27,7 +30,9 @@ from .errors import (
     EXIT_INTERRUPTED,
     EXIT_OK,
     ApplyRefused,
+    Interrupted,
     ReconcilerError,
+    Stop,
     UsageError,
 )
 
@@ -55,9 +60,21 @@ class Group(click.Group):
     """Usage errors exit 1 (2 means "changes" here); no arguments prints help and exits 0."""
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
+        # Called with no arguments: the console script, the process itself (see
+        # _signals_handled); with arguments: a caller running a command in-process.
+        in_process = bool(args) or kwargs.get("args") is not None
+        try:
+            return self._main(in_process, *args, **kwargs)
+        except SystemExit as exc:
+            if in_process:
+                raise
+            _exit_now(exc.code)
+
+    def _main(self, in_process: bool, *args: Any, **kwargs: Any) -> Any:
         kwargs["standalone_mode"] = False
         try:
-            return super().main(*args, **kwargs)
+            with _signals_handled(restore=in_process):
+                return super().main(*args, **kwargs)
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else "")
             sys.exit(EXIT_OK)
@@ -67,11 +84,26 @@ class Group(click.Group):
         except click.exceptions.Abort:
             click.echo("interrupted", err=True)
             sys.exit(EXIT_INTERRUPTED)
+        except Interrupted as exc:  # a signal before a command's own handler ran
+            click.echo("interrupted", err=True)
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:
             exc.show()
             sys.exit(EXIT_ERROR)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
+
+
+def _exit_now(code: object) -> None:
+    """End the process once its report is out, skipping the interpreter's shutdown: that
+    shutdown puts the default signal handlers back and takes a while (half a second with
+    the libraries loaded), so a SIGTERM then killed a run whose report was already printed.
+    Daemon threads still in a hung request end with the process."""
+    status = code if isinstance(code, int) else (0 if code is None else EXIT_ERROR)
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say
+            stream.flush()
+    os._exit(status)
 
 
 def _err(line: str) -> None:
@@ -92,17 +124,67 @@ def write_crash_log() -> str:
     return path
 
 
+# The run's one stop request, driven by SIGINT and SIGTERM while a command runs.
+_stop: Stop | None = None
+_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _signals_handled(restore: bool) -> Iterator[None]:
+    """SIGINT and SIGTERM handled alike while the command runs.
+
+    The process itself (``restore`` False) keeps the handler to its end, quiet once the
+    command is done: a signal while the process exits changes nothing, where the default
+    action would kill it (SIGTERM) or print a traceback (SIGINT). A caller running commands
+    in-process (tests) gets its own handlers back.
+    """
+    global _stop
+    stop = Stop(raising=False)  # armed by the command (handle_errors), once it can report
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = [signal.signal(s, stop) for s in _SIGNALS] if main_thread else []
+    _stop = stop
+    try:
+        yield
+    finally:
+        stop.quiet()
+        if restore:
+            _stop = None
+            for signum, handler in zip(_SIGNALS, previous, strict=False):
+                signal.signal(signum, handler)
+
+
+def _load_modules() -> None:
+    """Import what apply loads lazily, and its report needs even after an interrupt: a
+    module whose import a signal cut short stays broken for the rest of the process."""
+    from . import core  # noqa: F401
+    from .render import github, jsonfmt, markdown, text  # noqa: F401
+    from .targets import ductape  # noqa: F401
+
+
+def _arms_stop(func: F) -> F:
+    """Mark a command that arms the signal handlers itself, once it can report an interrupt
+    in its own format (handle_errors arms them for the others)."""
+    func.arms_stop = True  # type: ignore[attr-defined]
+    return func
+
+
 def handle_errors(func: F) -> F:
-    """Expected errors: one line and their exit code. A bug: one line, a crash log, exit 3."""
+    """Expected errors: one line and their exit code. A bug: one line, a crash log, exit 3.
+    SIGINT and SIGTERM: "interrupted", exit 130 or 143 (apply reports what it wrote first)."""
 
     @wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
+            if _stop is not None and not getattr(func, "arms_stop", False):
+                _stop.arm()
             code = func(*args, **kwargs)
         except ReconcilerError as exc:
             from .strings import printable
 
             _err(f"error: {printable(str(exc))}")
+            sys.exit(exc.exit_code)
+        except Interrupted as exc:
+            _err("interrupted")
             sys.exit(exc.exit_code)
         except KeyboardInterrupt:
             _err("interrupted")
@@ -501,6 +583,7 @@ def show(
 @_color_option
 @click.pass_context
 @handle_errors
+@_arms_stop
 def apply(
     ctx: click.Context,
     paths: tuple[str, ...],
@@ -513,63 +596,80 @@ def apply(
     color: bool | None,
 ) -> int:
     """Create and update live jobs to match the manifests under PATHS."""
-    from . import core
-
     use_color = _use_color(ctx, color)
     text = fmt == "text"
-    specs = _specs(ctx, paths, run, need_paths=not plan_file)
-    progress = _Progress(use_color) if text else None
-
-    def approve(outcome: Outcome) -> None:
-        """Show the plan where a person reads it, ask unless approved, then start counting."""
-        from .render import REPORTER_BY_NAME, Options
-
-        if not outcome.results and outcome.command == "apply" and not plan_file:
-            shown = REPORTER_BY_NAME["text"]([outcome], Options(color=use_color))
-            click.echo(shown.err, nl=False, err=True)
-            # stdout for text; stderr for the other formats, whose stdout is a document.
-            click.echo(shown.out, nl=False, err=not text, color=use_color or None)
-            if not auto_approve:
-                _confirm()
-        if progress is not None and outcome.plan is not None:
-            progress.start(outcome.plan.write_count)
-
-    options = core.WriteOptions(
-        approve,
-        parallelism,
-        max_changes,
-        progress.result if progress else None,
-        progress.progress if progress else None,
-    )
-
-    def write(run: Callable[..., Outcome], *first: Any) -> Outcome:
-        """One product's apply (planned now, or saved), its progress closed whatever happens."""
-        try:
-            return run(*first, options)
-        finally:
-            if progress is not None:
-                progress.finish()
-
+    stop = _stop or Stop()
+    progress: _Progress | None = None
+    specs: list[RunSpec] = []
     outcomes: list[Outcome] = []
-    if plan_file:
-        if paths:
-            raise UsageError("give either PATHS or --plan, not both")
-        if len(specs) > 1:
-            raise UsageError("--plan applies one product's plan: add --only-product NAME")
-        saved = core.load_saved(plan_file, "apply", specs[0].ignore_fields)
-        if saved.plan is None or saved.error:
-            raise UsageError(f"{plan_file} holds no plan to apply: {saved.error or 'invalid'}")
-        if text:
-            _emit([saved], fmt, use_color)
-        outcomes.append(write(core.apply_saved, saved.plan, specs[0]))
-    else:
-        for spec in specs:
-            outcomes.append(write(core.apply, spec))
-            if outcomes[-1].interrupted:
-                break  # Ctrl-C: no other product is started
+    try:
+        _load_modules()  # before arming: a signal must not cut an import short
+        stop.arm()
+        from . import core
+
+        progress = _Progress(use_color) if text else None
+
+        def approve(outcome: Outcome) -> None:
+            """Show the plan where a person reads it, ask unless approved, then start counting."""
+            from .render import REPORTER_BY_NAME, Options
+
+            if not outcome.results and outcome.command == "apply" and not plan_file:
+                shown = REPORTER_BY_NAME["text"]([outcome], Options(color=use_color))
+                click.echo(shown.err, nl=False, err=True)
+                # stdout for text; stderr for the other formats, whose stdout is a document.
+                click.echo(shown.out, nl=False, err=not text, color=use_color or None)
+                if not auto_approve:
+                    _confirm(err=not text)
+            if progress is not None and outcome.plan is not None:
+                progress.start(outcome.plan.write_count)
+
+        options = core.WriteOptions(
+            approve,
+            parallelism,
+            max_changes,
+            progress.result if progress else None,
+            progress.progress if progress else None,
+            stop,
+        )
+
+        def write(run: Callable[..., Outcome], *first: Any) -> Outcome:
+            """One product's apply (planned now, or saved), its progress closed whatever happens."""
+            try:
+                return run(*first, options)
+            finally:
+                if progress is not None:
+                    progress.finish()
+
+        specs = _specs(ctx, paths, run, need_paths=not plan_file)
+        if plan_file:
+            if paths:
+                raise UsageError("give either PATHS or --plan, not both")
+            if len(specs) > 1:
+                raise UsageError("--plan applies one product's plan: add --only-product NAME")
+            saved = core.load_saved(plan_file, "apply", specs[0].ignore_fields)
+            if saved.plan is None or saved.error:
+                raise UsageError(f"{plan_file} holds no plan to apply: {saved.error or 'invalid'}")
+            if text:
+                _emit([saved], fmt, use_color)
+            outcomes.append(write(core.apply_saved, saved.plan, specs[0]))
+        else:
+            for spec in specs:
+                if stop.is_set:
+                    break  # interrupted: no other product is started
+                outcomes.append(write(core.apply, spec))
+    except Interrupted as exc:
+        # A signal raises only before a product's writes start: nothing of it was changed.
+        from .outcome import Outcome as Found
+
+        name = specs[len(outcomes)].name if len(outcomes) < len(specs) else ""
+        error = f"{exc}; nothing was changed"
+        outcomes.append(Found("apply", name, error=error, interrupted=True))
+    stop.quiet()  # the report goes out whole, whatever arrives now
     _emit(outcomes, fmt, use_color, results_shown=progress.shown if progress else frozenset())
+    if stop.signum is not None:
+        return 128 + stop.signum
     if any(o.interrupted for o in outcomes):
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED  # the prompt, closed with Ctrl-D
     return _code(outcomes)
 
 
@@ -630,15 +730,26 @@ class _Progress:
         click.echo(f"  {self.paint(head, style)} {rest}", color=self.color or None)
 
 
-def _confirm() -> None:
+def _confirm(err: bool = False) -> None:
+    """Ask on the terminal; ``err``: on standard error (where stdout holds a document)."""
     if not sys.stdin.isatty():
         raise ApplyRefused(
             "refusing to apply without confirmation: no terminal to ask on; "
             "pass --auto-approve to apply from a pipeline"
         )
-    answer = click.prompt(
-        "\nApply these changes? Only 'yes' is accepted", default="", show_default=False
-    )
+    try:
+        answer = click.prompt(
+            "\nApply these changes? Only 'yes' is accepted",
+            default="",
+            show_default=False,
+            err=err,
+        )
+    except click.exceptions.Abort as exc:  # Ctrl-C (the signal) or Ctrl-D (end of input)
+        signum = _stop.signum if _stop is not None and _stop.signum else signal.SIGINT
+        why = "Ctrl-D" if _stop is None or _stop.signum is None else None
+        raise Interrupted(
+            signum, f"interrupted at the prompt ({why or Interrupted(signum).name})"
+        ) from exc
     if answer.strip() != "yes":
         raise ApplyRefused("apply cancelled; nothing was changed")
 

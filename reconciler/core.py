@@ -14,10 +14,10 @@ from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, replace
 
 from . import planfile
-from .apply import ApplyInterrupted, Result, apply_plan
+from .apply import ApplyInterrupted, Result, Stop, apply_plan
 from .clock import now_ms
 from .desired import Desired, load_desired
-from .errors import ApplyRefused, ReconcilerError
+from .errors import ApplyRefused, Interrupted, ReconcilerError
 from .model import EventType, Location, Problem, Severity
 from .outcome import Command, Outcome
 from .plan import Action, Change, Plan, build_plan, check_fresh, owned, select
@@ -238,7 +238,8 @@ class WriteOptions:
     """How apply writes, whatever the plan came from.
 
     ``approve`` is shown the plan and raises ApplyRefused to refuse; ``on_result`` gets each
-    job's final result, ``on_progress`` each write call as it returns.
+    job's final result, ``on_progress`` each write call as it returns; ``stop`` is what the
+    signal handlers set.
     """
 
     approve: Callable[[Outcome], None]
@@ -246,6 +247,7 @@ class WriteOptions:
     max_changes: int | None = None
     on_result: Callable[[Result], None] | None = None
     on_progress: Callable[[Change], None] | None = None
+    stop: Stop | None = None
 
 
 def apply(spec: RunSpec, options: WriteOptions) -> Outcome:
@@ -296,6 +298,8 @@ def _write(outcome: Outcome, target: Target, options: WriteOptions) -> Outcome:
         options.approve(outcome)
     except ApplyRefused as exc:
         return replace(outcome, error=str(exc))
+    except Interrupted as exc:  # at the prompt: the plan is reported, nothing was written
+        return replace(outcome, error=f"{exc}; nothing was changed", interrupted=True)
     try:
         report = apply_plan(
             the_plan,
@@ -303,13 +307,14 @@ def _write(outcome: Outcome, target: Target, options: WriteOptions) -> Outcome:
             options.parallelism,
             on_result=options.on_result,
             on_progress=options.on_progress,
+            stop=options.stop,
         )
     except ApplyInterrupted as exc:
         # The caller reports what was written, then exits as interrupted.
         return replace(
             outcome,
             results=exc.report.results,
-            stopped="interrupted (Ctrl-C)",
+            stopped=f"interrupted ({exc.name})",
             interrupted=True,
         )
     return replace(outcome, results=report.results, stopped=report.stopped)

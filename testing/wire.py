@@ -192,14 +192,19 @@ class Proxy:
 
     - ``"lost"``: forwarded (a write lands), then answered 503 as if the answer was lost;
     - ``"refuse"``: answered 503 without forwarding;
-    - ``"lag"``: forwarded; reads answer what the product held ``lag`` seconds before.
+    - ``"lag"``: forwarded; a read answers what the same path answered ``lag`` seconds
+      before (the first answer seen, until one is that old): reads lag writes.
     """
 
-    def __init__(self, upstream: str, fault: Callable[[str, str, int], str | None]) -> None:
+    def __init__(
+        self, upstream: str, fault: Callable[[str, str, int], str | None], lag: float = 0.0
+    ) -> None:
         self.upstream = upstream
         self.fault = fault
+        self.lag = lag
         self.lock = threading.Lock()
         self.count = 0
+        self.snapshots: dict[str, list[tuple[float, bytes]]] = {}  # answers to reads, by path
 
     async def handle(self, request: Any) -> Any:
         from starlette.responses import Response
@@ -213,17 +218,27 @@ class Proxy:
         upstream = await forward(self.upstream, request)
         if mode == "lost":
             return Response(b"bad gateway", status_code=503)
+        content = upstream.content
+        if mode == "lag" and request.method == "GET" and upstream.status_code == 200:
+            now = time.monotonic()
+            with self.lock:
+                seen = self.snapshots.setdefault(request.url.path, [])
+                seen.append((now, content))
+                old = [body for at, body in seen if at <= now - self.lag]
+                content = old[-1] if old else seen[0][1]
         return Response(
-            upstream.content, upstream.status_code, media_type=upstream.headers.get("content-type")
+            content, upstream.status_code, media_type=upstream.headers.get("content-type")
         )
 
 
 @contextmanager
-def proxy_to(upstream: str, fault: Callable[[str, str, int], str | None]) -> Iterator[Proxy]:
+def proxy_to(
+    upstream: str, fault: Callable[[str, str, int], str | None], lag: float = 0.0
+) -> Iterator[Proxy]:
     from starlette.applications import Starlette
     from starlette.routing import Route
 
-    proxy = Proxy(upstream, fault)
+    proxy = Proxy(upstream, fault, lag)
     app = Starlette(routes=[Route("/{path:path}", proxy.handle, methods=["GET", "POST", "PUT"])])
     with serve_app(app) as url:
         proxy.url = url  # type: ignore[attr-defined]

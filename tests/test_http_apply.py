@@ -16,7 +16,7 @@ from reconciler.errors import AuthError, TargetError
 from reconciler.model import Job
 from reconciler.plan import build_plan
 from reconciler.targets.base import Target, WriteResult
-from reconciler.targets.ductape import Credentials, DuctapeTarget
+from reconciler.targets.ductape import Credentials, DuctapeTarget, RetryPolicy
 from reconciler.targets.local import LocalTarget
 from testing.server import RunningServer, login
 from testing.wire import access_lines, proxy_to, server_with, target_for
@@ -155,6 +155,36 @@ def test_a_create_that_never_shows_is_unknown_not_retried(tmp_path: Path) -> Non
         assert "outcome unknown; re-run plan" in (report.results[0].error or "")
         assert puts == 1 and took < 5
         assert "Re-run plan" in report.summary()
+
+
+def lag_reads(method: str, path: str, n: int) -> str | None:
+    return "lag" if method == "GET" else None
+
+
+@pytest.mark.parametrize(("window", "expected"), [(4.0, "ok"), (0.3, "unknown")])
+def test_updates_whose_reads_lag_are_confirmed_or_unknown_never_failed(
+    tmp_path: Path, window: float, expected: str
+) -> None:
+    """Reads lag writes by 1 s: 20 updates land, and the confirming read shows the old jobs.
+    Within the window they are confirmed; past it they are unknown, never failed."""
+    tags = [f"u{i:02d}" for i in range(20)]
+    with server_with(tmp_path / "lag.db") as s:
+        s.put_jobs(job(t).to_wire() for t in tags)
+        with proxy_to(s.base_url, lag_reads, lag=1.0) as proxy:
+            policy = RetryPolicy(attempts=4, base=0.1, cap=0.5, budget=10, confirm_window=window)
+            target = target_for(s, url=proxy.url, retry=policy, timeout=30)  # type: ignore[attr-defined]
+            try:
+                time.sleep(1.1)  # the plan's read sees the jobs as they are
+                plan = build_plan({t: job(t, intervals=60_000) for t in tags}, target.fetch_jobs())
+                assert plan.write_count == 20
+                report = apply_plan(plan, target, parallelism=4)
+            finally:
+                target.close()
+        assert [r.status for r in report.results] == [expected] * 20, report.summary()
+        if expected == "unknown":
+            assert "re-run plan" in (report.results[0].error or "")
+        docs = s.store.job_documents(s.product_id)
+    assert all(d["intervals"] == 60_000 for d in docs if d["tag"] in tags)
 
 
 def test_a_token_expiring_mid_apply_is_renewed_once(tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ them into wire bodies (and wire errors into TargetError) is the target's own bus
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping, Sequence
+import threading
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,10 +61,14 @@ class Target(Protocol):
         """Change some fields of an existing job (canonical values); raise TargetError if not."""
         ...
 
-    def confirm(self, written: Sequence[WriteResult]) -> dict[str, WriteResult | TargetError]:
+    def confirm(
+        self, written: Sequence[WriteResult], *, wait: bool = True
+    ) -> dict[str, WriteResult | TargetError]:
         """After a run's writes, one read: by tag, each written job as live now holds it, or
         the error that says why it cannot be confirmed (absent: OutcomeUnknown; present
-        twice or different from what was sent: TargetError)."""
+        twice or different from what was sent: TargetError). Where reads may lag writes,
+        ``wait`` looks again for a bounded time; ``wait=False`` (after an interrupt) reads
+        once."""
         ...
 
     def catalogue(self, apps: Collection[str] | None = None) -> Catalogue | None:
@@ -74,7 +80,7 @@ class Target(Protocol):
         ...
 
     def close(self) -> None:
-        """Release connections."""
+        """Release connections, once no call is in flight (see :class:`CallsInFlight`)."""
         ...
 
 
@@ -102,3 +108,43 @@ class LiveJobs:
 
     def __len__(self) -> int:
         return len(self.jobs)
+
+
+class CallsInFlight:
+    """Counts a target's calls in flight, so that closing it never pulls a connection from
+    under a thread still using it (closing a SQLite connection another thread is inside
+    can crash the process).
+
+    ``close`` asked for while calls run is done by the last of them as it returns. If the
+    process ends first (a worker hung in a request past an interrupt's grace), the
+    connections are simply never closed: the operating system reclaims them, and SQLite
+    rolls back a transaction that never committed.
+    """
+
+    def __init__(self, close: Callable[[], None]) -> None:
+        self._close = close
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._pending = False
+
+    @contextmanager
+    def call(self) -> Iterator[None]:
+        with self._lock:
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._calls -= 1
+                if self._pending and self._calls == 0:
+                    self._pending = False
+                    self._close()
+
+    def close(self) -> None:
+        # Under the lock: no call can start while the connections go.
+        with self._lock:
+            if self._calls:
+                self._pending = True
+            else:
+                self._pending = False
+                self._close()

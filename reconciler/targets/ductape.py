@@ -39,7 +39,7 @@ from ..model import Job
 from ..snapshot import Catalogue as SavedCatalogue
 from ..snapshot import Source
 from ..strings import is_object_id, shorten
-from .base import Catalogue, LiveJobs, WriteResult
+from .base import CallsInFlight, Catalogue, LiveJobs, WriteResult
 from .wire import (
     CatalogueTags,
     app_action_tags,
@@ -262,12 +262,15 @@ class DuctapeTarget:
         self._ids: dict[str, str] = {}
         self._tags: CatalogueTags | None = None
         self._name: str | None = None  # the product's name, for snapshots
+        self._calls = CallsInFlight(self._client.close)
 
     def describe(self) -> str:
         return f"{self.base_url} (product {self.product})"
 
     def close(self) -> None:
-        self._client.close()
+        """Close the client now, or as the last call in flight returns (a worker still in a
+        request after an interrupt keeps its connection until it is done)."""
+        self._calls.close()
 
     # --- the session ---------------------------------------------------------------------
 
@@ -368,11 +371,13 @@ class DuctapeTarget:
     # --- the four operations -------------------------------------------------------------
 
     def fetch_jobs(self) -> LiveJobs:
-        return live_jobs(self._read_jobs())
+        with self._calls.call():
+            return live_jobs(self._read_jobs())
 
     def fetch_job(self, tag: str) -> Job | None:
         """The live job with ``tag``, from a fresh read of the product."""
-        self._read_jobs()
+        with self._calls.call():
+            self._read_jobs()
         with self._state_lock:
             doc = self._jobs.get(tag)
         return job_from_wire(doc) if doc is not None else None
@@ -381,6 +386,10 @@ class DuctapeTarget:
         """Create. After an answer that may have been lost, look for the job for a bounded
         time; still absent is OutcomeUnknown, never a blind second create (no delete exists
         to undo a duplicate)."""
+        with self._calls.call():
+            return self._create_job(job)
+
+    def _create_job(self, job: Job) -> WriteResult:
         operation = f"create job {shorten(job.tag, 80)}"
         body = {"component": "job", **job.to_wire(), **self._envelope()}
         try:
@@ -399,6 +408,10 @@ class DuctapeTarget:
     def update_job(self, tag: str, changes: Mapping[str, Any]) -> WriteResult:
         """Update by the ``_id`` the plan's read gave; setting fields to values is idempotent,
         so after a lost answer it is re-read and, if not yet as sent, sent again."""
+        with self._calls.call():
+            return self._update_job(tag, changes)
+
+    def _update_job(self, tag: str, changes: Mapping[str, Any]) -> WriteResult:
         operation = f"update job {shorten(tag, 80)}"
         with self._state_lock:
             job_id, live = self._ids.get(tag), self._jobs.get(tag)
@@ -428,11 +441,21 @@ class DuctapeTarget:
                 return
             raise
 
-    def confirm(self, written: Sequence[WriteResult]) -> dict[str, WriteResult | TargetError]:
+    def confirm(
+        self, written: Sequence[WriteResult], *, wait: bool = True
+    ) -> dict[str, WriteResult | TargetError]:
         """One read after the writes: each written job present once and equal to what was
-        sent. Reads may lag writes, so absent jobs are looked for again within the window."""
+        sent. Reads may lag writes, for an update as for a create: a job absent or not yet
+        as sent is looked for again within the confirm window (``wait``), and one still not
+        confirmed at its end is an unknown outcome, never a failure."""
         if not written:
             return {}
+        with self._calls.call():
+            return self._confirm(written, wait)
+
+    def _confirm(
+        self, written: Sequence[WriteResult], wait: bool
+    ) -> dict[str, WriteResult | TargetError]:
         end = self._until(self._retry.confirm_window)
         attempt = 0
         while True:
@@ -445,17 +468,21 @@ class DuctapeTarget:
                     )
                     for w in written
                 }
-            if not any(isinstance(r, OutcomeUnknown) for r in out.values()):
+            if all(isinstance(r, WriteResult) for r in out.values()):
                 return out
             pause = self._retry.delay(attempt, None)
-            if time.monotonic() + pause > end:
-                return out
+            if not wait or time.monotonic() + pause > end:
+                return {tag: _unconfirmed(r, self._retry.confirm_window) for tag, r in out.items()}
             time.sleep(pause)
             attempt += 1
 
     def catalogue(self, apps: Collection[str] | None = None) -> Catalogue | None:
         """Event tags of the product; an app's actions come from the apps service, two
         requests an app, so only the apps in ``apps`` are read (None: all)."""
+        with self._calls.call():
+            return self._catalogue(apps)
+
+    def _catalogue(self, apps: Collection[str] | None) -> Catalogue | None:
         with self._state_lock:
             tags = self._tags
         if tags is None:
@@ -680,6 +707,15 @@ class DuctapeTarget:
         for secret in sorted((s for s in known if s), key=len, reverse=True):
             text = text.replace(secret, "***")
         return shorten(text)
+
+
+def _unconfirmed(found: WriteResult | TargetError, window: float) -> WriteResult | TargetError:
+    """A write the last read still did not show as sent: unknown (lag, or another writer)."""
+    if isinstance(found, WriteResult | OutcomeUnknown):
+        return found
+    return OutcomeUnknown(
+        f"{found} (still, after looking for {window:g}s); outcome unknown; re-run plan"
+    )
 
 
 class _Unauthorized(Exception):

@@ -15,7 +15,7 @@ from ..errors import TargetError
 from ..model import Job
 from ..snapshot import Catalogue as SavedCatalogue
 from ..snapshot import Source
-from .base import Catalogue, LiveJobs, WriteResult
+from .base import CallsInFlight, Catalogue, LiveJobs, WriteResult
 from .store import BUSY_TIMEOUT_SECONDS, ProductRow, Store, new_id
 from .wire import (
     catalogue,
@@ -50,6 +50,7 @@ class LocalTarget:
         self._product: ProductRow | None = None
         # apply writes from several threads; the first of them opens the file and product.
         self._open_lock = threading.Lock()
+        self._calls = CallsInFlight(self._release)
 
     def describe(self) -> str:
         return f"sqlite:///{self.path} (product {self.product})"
@@ -78,6 +79,10 @@ class LocalTarget:
         return opened
 
     def fetch_jobs(self) -> LiveJobs:
+        with self._calls.call():
+            return self._fetch_jobs()
+
+    def _fetch_jobs(self) -> LiveJobs:
         opened = self._open(create=False)
         if opened is None:
             return LiveJobs()
@@ -85,6 +90,10 @@ class LocalTarget:
         return live_jobs(store.job_documents(product.id))
 
     def fetch_job(self, tag: str) -> Job | None:
+        with self._calls.call():
+            return self._fetch_job(tag)
+
+    def _fetch_job(self, tag: str) -> Job | None:
         opened = self._open(create=False)
         if opened is None:
             return None
@@ -93,21 +102,32 @@ class LocalTarget:
         return job_from_wire(doc) if doc is not None else None
 
     def create_job(self, job: Job) -> WriteResult:
-        store, product = self._writable()
-        doc = store.create_job(product.id, job.to_wire())
+        with self._calls.call():
+            store, product = self._writable()
+            doc = store.create_job(product.id, job.to_wire())
         return WriteResult(job_from_wire(doc), doc["_id"])
 
     def update_job(self, tag: str, changes: Mapping[str, Any]) -> WriteResult:
-        store, product = self._writable()
-        doc = store.update_job(product.id, dict(changes), tag=tag)
+        with self._calls.call():
+            store, product = self._writable()
+            doc = store.update_job(product.id, dict(changes), tag=tag)
         return WriteResult(job_from_wire(doc), doc["_id"])
 
-    def confirm(self, written: Sequence[WriteResult]) -> dict[str, WriteResult | TargetError]:
-        """Each written job as the store now holds it (one read of the product's jobs)."""
-        store, product = self._writable()
-        return confirm_written(written, store.job_documents(product.id))
+    def confirm(
+        self, written: Sequence[WriteResult], *, wait: bool = True
+    ) -> dict[str, WriteResult | TargetError]:
+        """Each written job as the store now holds it (one read of the product's jobs; a
+        store's reads never lag its writes, so there is nothing to wait for)."""
+        with self._calls.call():
+            store, product = self._writable()
+            docs = store.job_documents(product.id)
+        return confirm_written(written, docs)
 
     def catalogue(self, apps: Collection[str] | None = None) -> Catalogue | None:
+        with self._calls.call():
+            return self._catalogue()
+
+    def _catalogue(self) -> Catalogue | None:
         # Apps carry their actions inline in the store: reading them all costs nothing.
         opened = self._open(create=False)
         if opened is None:
@@ -129,6 +149,10 @@ class LocalTarget:
         return Source(product.id, product.name, store.job_documents(product.id), saved)
 
     def close(self) -> None:
+        """Close the store now, or as the last call in flight returns."""
+        self._calls.close()
+
+    def _release(self) -> None:
         with self._open_lock:
             if self._store is not None:
                 self._store.close()

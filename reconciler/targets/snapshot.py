@@ -115,7 +115,9 @@ class SnapshotTarget:
     def update_job(self, tag: str, changes: Mapping[str, Any]) -> WriteResult:
         raise ReadOnly(READ_ONLY)
 
-    def confirm(self, written: Sequence[WriteResult]) -> dict[str, WriteResult | TargetError]:
+    def confirm(
+        self, written: Sequence[WriteResult], *, wait: bool = True
+    ) -> dict[str, WriteResult | TargetError]:
         return {w.job.tag: ReadOnly(READ_ONLY) for w in written}
 
     def catalogue(self, apps: Collection[str] | None = None) -> Catalogue | None:

@@ -149,21 +149,25 @@ class Store:
             self._readers.append(conn)
 
     def close(self) -> None:
+        """Close every connection. The writer is closed under the write lock, so never in
+        the middle of another thread's transaction; a reader must not be in use (the
+        targets make sure by closing only once no call of theirs is in flight)."""
         with self._readers_lock:
             readers, self._readers = self._readers, []
         for conn in readers:
             conn.close()
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """One write transaction; BEGIN IMMEDIATE so two writers queue instead of failing."""
-        if self._conn is None:
-            raise TargetError(f"local store {shorten(self.path)} is open for reading only")
-        conn = self._conn
         with self._lock:
+            conn = self._conn  # read under the lock: close() takes it too
+            if conn is None:
+                raise TargetError(f"local store {shorten(self.path)} is not open for writing")
             try:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
