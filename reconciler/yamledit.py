@@ -443,12 +443,14 @@ _RESOLVERS = (VersionedResolver(version=(1, 1)), VersionedResolver(version=(1, 2
 def _string(text: str, style: str | None, flow: bool) -> str:
     """A string scalar in ``style`` (plain, ``'`` or ``"``), quoted where that cannot hold it."""
     visible = all(c.isprintable() and unicodedata.category(c) != "Cf" for c in text)
-    analysis = Emitter(io.StringIO(), allow_unicode=True).analyze_scalar(text)
-    if style not in ("'", '"') and visible and text and not analysis.multiline:
+    # A leading "?" or ":" is quoted: the emitter's analysis of it needs a whole serializer.
+    analysis = Emitter(io.StringIO(), allow_unicode=True).analyze_scalar(text.lstrip("?:"))
+    leading = text[:1] in ("?", ":")
+    if style not in ("'", '"') and visible and text and not leading and not analysis.multiline:
         plain = analysis.allow_flow_plain if flow else analysis.allow_block_plain
         # PyYAML (the loader) reads YAML 1.1: "yes" is a boolean there, "1:30" a number.
         as_text = all(str(r.resolve(ScalarNode, text, (True, False))) == _STR for r in _RESOLVERS)
-        if plain and as_text and not (flow and ":" in text):
+        if plain and as_text:
             return text
     if style == "'" and visible and analysis.allow_single_quoted and not analysis.multiline:
         return "'" + text.replace("'", "''") + "'"

@@ -8,14 +8,17 @@ must be exactly those lines, and the file must read back with the new values.
 from __future__ import annotations
 
 import difflib
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, note, settings
+from hypothesis import strategies as st
 
 from reconciler import yamledit
 from reconciler.desired import load_desired
-from reconciler.model import parse_timestamp
+from reconciler.model import MUTABLE_FIELDS, format_duration, parse_timestamp
 from reconciler.yamledit import Edit, EditRefused, commit, prepare, rewrite
 
 T0 = parse_timestamp("2037-06-01T02:00:00Z")
@@ -115,6 +118,18 @@ CASES: dict[str, tuple[str, list[Edit], list[tuple[str | None, str | None]]]] = 
                 "name: Nightly report  # beside the name\n",
                 'name: "a: b # not a comment"  # beside the name\n',
             ),
+        ],
+    ),
+    "a leading question mark": (
+        FLOW,
+        [Edit("flow", "name", "Flow job", "?why")],
+        [
+            (
+                '{name: Flow job, tag: flow, event_type: action, event_tag: "app:act", '
+                "intervals: 90m, start_at: 2037-06-01T02:00:00Z}\n",
+                '{name: "?why", tag: flow, event_type: action, event_tag: "app:act", '
+                "intervals: 90m, start_at: 2037-06-01T02:00:00Z}\n",
+            )
         ],
     ),
     "a letter outside ASCII stays readable": (
@@ -350,3 +365,111 @@ def test_an_invisible_character_is_never_written(tmp_path: Path) -> None:
     path.write_text(JOB)
     message = refused(path, [Edit("nightly", "name", "Nightly report", "Nightly\u200breport")])
     assert message.startswith(f"{path}:3:7: nightly: name: 'Nightly\\u200breport' must not hold")
+
+
+# --- property: any manifest, any edits, only the edited lines change ------------------------
+
+OFFSETS = ["Z", "z", "+01:00", "-05:30", "+0200", "+03"]
+NAMES = st.text(
+    alphabet=st.sampled_from(list("abcXYZ019 :#'\"-_,{}[]&*!|>%@`é")), min_size=1, max_size=24
+)
+EVENT_TAGS = st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.:/-]{0,12}", fullmatch=True)
+INTERVALS = st.integers(1, 40 * 86_400_000)
+STARTS = st.integers(parse_timestamp("2030-01-01T00:00:00Z"), parse_timestamp("2099-12-31T00:00Z"))
+EVENT_TYPES = st.sampled_from(["action", "notification", "database_action", "function"])
+
+
+def iso(ms: int, zone: str) -> str:
+    return yamledit._iso_like(f"2030-01-01T00:00:00{zone}", ms)
+
+
+@st.composite
+def manifests(draw: st.DrawFn) -> tuple[str, dict[str, object], list[Edit], bool]:
+    values: dict[str, object] = {
+        "name": draw(NAMES.map(str.strip).filter(bool)),
+        "tag": "job",
+        "event_type": draw(EVENT_TYPES),
+        "event_tag": draw(EVENT_TAGS),
+        "intervals": draw(INTERVALS),
+        "start_at": draw(STARTS),
+    }
+    if draw(st.booleans()):
+        values["executions"] = draw(st.integers(0, 1000))
+    flow = draw(st.booleans())
+    written: dict[str, str] = {}
+    for field, value in values.items():
+        quote = draw(st.sampled_from(["", "'", '"']))
+        if field == "intervals":
+            as_int = draw(st.booleans())
+            text = str(value) if as_int else format_duration(int(str(value)))
+            quote = "" if as_int else quote
+        elif field == "start_at":
+            as_int = draw(st.booleans())
+            text = str(value) if as_int else iso(int(str(value)), draw(st.sampled_from(OFFSETS)))
+            quote = "" if as_int else quote
+        elif field == "executions":
+            text, quote = str(value), ""
+        elif field == "event_type":
+            text = draw(st.sampled_from([str, str.upper, str.capitalize]))(str(value))
+        else:
+            text, quote = yamledit._string(str(value), None, flow), ""
+        written[field] = f"{quote}{text}{quote}"
+    order = draw(st.permutations(list(written)))
+    if flow:
+        body = "{" + ", ".join(f"{k}: {written[k]}" for k in order) + "}\n"
+    else:
+        body = "".join(
+            f"{k}: {written[k]}" + draw(st.sampled_from(["", "  # why", " #x"])) + "\n"
+            for k in order
+        )
+    text = "# top comment\n" + body
+    fields = draw(st.lists(st.sampled_from(MUTABLE_FIELDS), unique=True, max_size=4))
+    new_values = {
+        "name": NAMES.map(str.strip).filter(bool),
+        "event_type": EVENT_TYPES,
+        "event_tag": EVENT_TAGS,
+        "executions": st.integers(0, 1000),
+        "intervals": INTERVALS,
+        "start_at": STARTS,
+    }
+    edits = []
+    for field in fields:
+        new = draw(new_values[field])
+        edits.append(Edit("job", field, values.get(field, 0), new))
+    return text, values, edits, flow
+
+
+@settings(max_examples=150, deadline=None, derandomize=True, database=None)
+@given(manifests(), st.booleans())
+def test_property_any_edit_changes_only_its_lines(
+    case: tuple[str, dict[str, object], list[Edit], bool], crlf: bool
+) -> None:
+    text, values, edits, flow = case
+    eol = "\r\n" if crlf else "\n"
+    text = text.replace("\n", eol)
+    note(repr(text))
+    note(repr(edits))
+    with tempfile.TemporaryDirectory() as directory:
+        path = Path(directory) / "job.yaml"
+        path.write_bytes(text.encode())
+        before = edited(path)
+        result = rewrite(str(path), edits)
+        after_text = path.read_bytes().decode()
+        after = edited(path)
+    want = dict(before["job"])
+    want.update({e.field: e.new for e in edits})
+    assert after == {"job": want}
+    changed = [e for e in edits if e.new != before["job"][e.field]]
+    assert result.fields == len(changed)
+    lines = diff(text, after_text)
+    if not changed:
+        assert lines == []
+    elif flow:
+        assert [sign for sign, _ in lines] == ["-", "+"]
+    else:
+        replaced = [e for e in changed if e.field in values]
+        assert sorted(line.split(":")[0] for sign, line in lines if sign == "-") == sorted(
+            e.field for e in replaced
+        )
+        assert len(lines) == 2 * len(replaced) + (len(changed) - len(replaced))
+    assert all(line.endswith(eol) for _, line in lines)
