@@ -21,7 +21,8 @@ def write_atomic(path: str, text: str) -> None:
         prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
     )
     try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
+        # newline="": the text is written as given (a CRLF manifest stays CRLF everywhere).
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
             out.flush()
             os.fsync(out.fileno())
