@@ -339,3 +339,23 @@ def test_tzdata_is_a_dependency_for_systems_without_a_zone_database() -> None:
     requires = importlib.metadata.requires("reconciler") or []
     assert any(r.split(">")[0].split("=")[0].strip() == "tzdata" for r in requires)
     assert importlib.util.find_spec("tzdata") is not None
+
+
+def test_a_saved_plan_keeps_the_zone_for_show(work: Path) -> None:
+    manifest(work, "2027-06-01T09:00 Europe/Berlin")
+    code, _, err = invoke("plan", "jobs", "--out", "plan.json")
+    assert code == 0, err
+    saved = json.loads((work / "plan.json").read_text())
+    (change,) = saved["changes"]
+    assert change["zone"] == "Europe/Berlin"
+    assert change["desired"]["start_at"] == BERLIN_0900_JUNE
+    code, out, err = invoke("show", "plan.json")
+    assert code == 0, err
+    assert "next: 2027-06-01T07:00:00Z (09:00 Europe/Berlin)" in out
+    # The zone is untrusted there too: a name that is no zone is a damaged plan, in one line.
+    change["zone"] = "../../etc/passwd"
+    (work / "plan.json").write_text(json.dumps(saved))
+    code, out, err = invoke("show", "plan.json")
+    assert code == 1 and "Traceback" not in err
+    assert err.startswith("error: the plan file is damaged: plan.json: changes[0].zone: ")
+    assert len(err.strip().splitlines()) == 1
