@@ -18,7 +18,16 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from reconciler.diff import field_changes
-from reconciler.model import EventType, FieldError, Job, parse_timestamp, zone_info, zone_of
+from reconciler.model import (
+    TIMESTAMP_PATTERN,
+    ZONE_PATTERN,
+    EventType,
+    FieldError,
+    Job,
+    parse_timestamp,
+    zone_info,
+    zone_of,
+)
 from reconciler.plan import Action, Change
 from reconciler.render.common import schedule_lines
 from reconciler.schedule import offset_changes, preview, warnings
@@ -359,3 +368,12 @@ def test_a_saved_plan_keeps_the_zone_for_show(work: Path) -> None:
     assert code == 1 and "Traceback" not in err
     assert err.startswith("error: the plan file is damaged: plan.json: changes[0].zone: ")
     assert len(err.strip().splitlines()) == 1
+
+
+def test_the_plan_schema_spells_zone_names_as_the_model_does() -> None:
+    plan_schema = json.loads(
+        (Path(__file__).parent.parent / "schemas" / "plan.schema.json").read_text()
+    )
+    pattern = plan_schema["$defs"]["change"]["properties"]["zone"]["pattern"]
+    assert pattern == "^" + ZONE_PATTERN + "$(?!\\n)"
+    assert ZONE_PATTERN in TIMESTAMP_PATTERN
