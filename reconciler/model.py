@@ -8,13 +8,17 @@ reconciler compares, stores or sends is canonical; friendly forms (``1h30m``, IS
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import enum
 import re
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
+from functools import cache, lru_cache
 from typing import Any, Literal
+from zoneinfo import ZoneInfo, available_timezones
 
 from .strings import printable, shorten
 
@@ -147,7 +151,13 @@ def quoted_number(field: str, value: object) -> str | None:
 
 @dataclass(frozen=True)
 class Job:
-    """A scheduled job in canonical form."""
+    """A scheduled job in canonical form.
+
+    ``zone`` is the IANA zone ``start_at`` was written in (``2027-06-01T09:00 Europe/Berlin``),
+    kept only to show runs in that zone's local time; None for milliseconds, ``Z`` or an offset.
+    It is not canonical: not on the wire, not compared (a live job never has one, and the same
+    instant written two ways is the same job), one shared string per zone name.
+    """
 
     tag: str
     name: str
@@ -156,6 +166,7 @@ class Job:
     executions: int
     intervals: int
     start_at: int
+    zone: str | None = dataclasses.field(default=None, compare=False)
 
     def to_wire(self) -> dict[str, Any]:
         """The job as the Ductape wire carries it (without the service's ``_id``)."""
@@ -187,13 +198,17 @@ class Job:
                 values[field] = convert(raw)
             except ValueError as exc:
                 raise FieldError(field, str(exc)) from exc
-        return cls(**values)
+        return cls(**values, zone=_written_zone(data.get("start_at")))
 
     def replace(self, changes: Mapping[str, Any]) -> Job:
-        """This job with some fields changed (values in canonical or friendly form)."""
+        """This job with some fields changed (values in canonical or friendly form); the zone
+        it was written in stays unless ``start_at`` changes."""
         data = self.to_wire()
         data.update(changes)
-        return Job.from_mapping(data)
+        job = Job.from_mapping(data)
+        if self.zone is None or "start_at" in changes:
+            return job
+        return dataclasses.replace(job, zone=self.zone)
 
 
 def _text(value: object) -> str:
@@ -302,16 +317,30 @@ def format_duration(ms: int) -> str:
 
 # --- timestamps --------------------------------------------------------------------------
 
-# ISO-8601 date and time with a zone (Z or an offset); seconds and fractions optional.
+# ISO-8601 date and time with a zone (Z or an offset), seconds and fractions optional; or a
+# local date and time, blanks, and an IANA zone name ('2027-06-01T09:00 Europe/Berlin'). A zone
+# name is untrusted text that zoneinfo turns into a file path: only letters, digits, '_', '+'
+# and '-', each of at most 3 parts starting with a letter (no '.', no leading '/'), and the
+# first part at least 2 long so that '09:00 Z' reads one way only.
+_ZONE_PART = r"[A-Za-z][A-Za-z0-9_+-]{0,31}"
+ZONE_PATTERN = r"[A-Za-z][A-Za-z0-9_+-]{1,31}(/" + _ZONE_PART + r"){0,2}"
 TIMESTAMP_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?[ \t]*"
-    r"([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)" + END
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,9})?)?"
+    r"([ \t]*([Zz]|[+-][0-9]{2}(:?[0-9]{2})?)|[ \t]+" + ZONE_PATTERN + ")" + END
 )
 _TIMESTAMP_RE = re.compile(TIMESTAMP_PATTERN)
+# Applied to what TIMESTAMP_PATTERN took: the local date and time, and the zone name.
+_ZONED_RE = re.compile(r"^(.{10}[Tt ][0-9:.]+)[ \t]+(" + ZONE_PATTERN + ")" + END)
+# The longest timestamp read: 29 characters of date and time, a zone name of at most 98.
+MAX_TIMESTAMP_CHARS = 160
+# Names in the zone list that are no place: 'localtime' is whatever the machine is set to (a
+# manifest must mean the same in CI as on a laptop), 'Factory' means "not set".
+_NOT_A_PLACE = frozenset({"localtime", "Factory", "posixrules"})
 
 
 def parse_timestamp(value: object) -> int:
-    """Unix milliseconds from an integer, an ISO-8601 string with a zone, or an aware datetime."""
+    """Unix milliseconds from an integer, an ISO-8601 string with a zone (``Z``, an offset, or
+    a local time and an IANA zone name), or an aware datetime."""
     if isinstance(value, bool):
         raise ValueError(f"{show(value)} is not a timestamp")
     if isinstance(value, int):
@@ -319,20 +348,24 @@ def parse_timestamp(value: object) -> int:
             raise ValueError(f"{show(value)} is before 1970")
         return _bounded(value)
     if isinstance(value, str):
-        if len(value) > 64 or not _TIMESTAMP_RE.match(value):
+        if len(value) > MAX_TIMESTAMP_CHARS or not _TIMESTAMP_RE.match(value):
             raise ValueError(
                 f"{show(value)} is not a timestamp (Unix milliseconds, or ISO-8601 with a zone "
-                "such as '2026-12-01T02:00:00Z')"
+                "such as '2026-12-01T02:00:00Z' or '2027-06-01T09:00 Europe/Berlin')"
             )
-        text = value.strip().replace(" ", "T", 1).replace("t", "T")
-        text = re.sub(r"\s+", "", text)
-        if text[-1] in "Zz":
-            text = text[:-1] + "+00:00"
         written: object = value
-        try:
-            value = datetime.fromisoformat(_pad_fraction(text))
-        except ValueError as exc:
-            raise ValueError(f"{show(written)} is not a valid date and time ({exc})") from exc
+        zoned = _ZONED_RE.match(value)
+        if zoned:
+            value = _local(value, zoned.group(1), zoned.group(2))
+        else:
+            text = value.strip().replace(" ", "T", 1).replace("t", "T")
+            text = re.sub(r"\s+", "", text)
+            if text[-1] in "Zz":
+                text = text[:-1] + "+00:00"
+            try:
+                value = datetime.fromisoformat(_pad_fraction(text))
+            except ValueError as exc:
+                raise ValueError(f"{show(written)} is not a valid date and time ({exc})") from exc
     else:
         written = value
     if isinstance(value, datetime):
@@ -347,6 +380,106 @@ def parse_timestamp(value: object) -> int:
             raise ValueError(f"{shown} is before 1970-01-01T00:00:00Z")
         return _bounded(ms)
     raise ValueError(f"{show(value)} is not a timestamp")
+
+
+def zone_of(value: object) -> str | None:
+    """The IANA zone a valid ``start_at`` was written in, else None (one shared string each)."""
+    if not isinstance(value, str) or len(value) > MAX_TIMESTAMP_CHARS:
+        return None
+    return _written_zone(value) if _TIMESTAMP_RE.match(value) else None
+
+
+def _written_zone(start_at: object) -> str | None:
+    # For a start_at parse_timestamp took already: no second match of the whole pattern.
+    zoned = _ZONED_RE.match(start_at) if isinstance(start_at, str) else None
+    return sys.intern(zoned.group(2)) if zoned else None
+
+
+def _local(written: str, local: str, name: str) -> datetime:
+    """The aware datetime of ``local`` wall-clock time in zone ``name``.
+
+    Refused: a zone the database does not list, and a wall-clock time the zone skips (clocks
+    going forward) or shows twice (clocks going back): either would leave the platform to
+    guess which instant was meant.
+    """
+    text = local.replace(" ", "T", 1).replace("t", "T")
+    # Python 3.10's fromisoformat takes exactly 3 or 6 fraction digits.
+    text = re.sub(r"\.([0-9]+)$", lambda m: "." + (m.group(1) + "00000")[:6], text)
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ValueError(f"{show(written, 80)} is not a valid date and time ({exc})") from exc
+    zone = zone_info(name)
+    if zone is None:
+        near = _near_zone(name)
+        hint = f"; did you mean {near!r}?" if near else " (an IANA name such as 'Europe/Berlin')"
+        raise ValueError(f"{show(written, 80)} names no known time zone {show(name, 64)}{hint}")
+    early, late = naive.replace(tzinfo=zone, fold=0), naive.replace(tzinfo=zone, fold=1)
+    before, after = early.utcoffset(), late.utcoffset()
+    if before is None or after is None or before == after:
+        return early
+    day = naive.date().isoformat()
+    back = early.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None)
+    if back != naive:
+        step = format_duration((after - before) // timedelta(milliseconds=1))
+        raise ValueError(
+            f"{show(written, 80)} does not exist: clocks in {name} go forward {step} on {day} "
+            "and skip it; write a time outside the gap"
+        )
+    step = format_duration((before - after) // timedelta(milliseconds=1))
+    first, second = (local.strip() + _offset_text(o) for o in (before, after))
+    raise ValueError(
+        f"{show(written, 80)} happens twice: clocks in {name} go back {step} on {day}; "
+        f"write it with an offset, '{first}' (the first) or '{second}' (the second)"
+    )
+
+
+def _offset_text(offset: timedelta) -> str:
+    minutes = offset // timedelta(minutes=1)
+    sign = "-" if minutes < 0 else "+"
+    hours, minutes = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{minutes:02d}"
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    # Read once (about 0.1 s: it opens every file of the zone database), and only when a
+    # start_at names a zone.
+    return frozenset(available_timezones()) - _NOT_A_PLACE
+
+
+@lru_cache(maxsize=256)
+def zone_info(name: str) -> ZoneInfo | None:
+    """The zone called ``name`` if the zone database lists it, else None.
+
+    Only listed names reach :class:`ZoneInfo`, so a name never becomes an odd path ('right/',
+    a directory, a machine's 'localtime'), and a name means the same on every machine that
+    has the zone: case counts even where the file system ignores it.
+    """
+    if name not in _zone_names():
+        return None
+    return ZoneInfo(name)
+
+
+def local_time(ms: int, zone: str) -> datetime | None:
+    """The wall-clock time in ``zone`` at Unix ``ms``; None for an unlisted zone or a time past
+    what datetime holds (year 9999)."""
+    info = zone_info(zone)
+    if info is None:
+        return None
+    try:
+        return (_EPOCH + timedelta(milliseconds=ms)).astimezone(info)
+    except OverflowError:
+        return None
+
+
+def _near_zone(name: str) -> str | None:
+    names = _zone_names()
+    folded = {n.lower(): n for n in names}
+    if name.lower() in folded:
+        return folded[name.lower()]
+    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def _pad_fraction(text: str) -> str:

@@ -25,8 +25,9 @@ import json
 import os
 import re
 import stat
+import sys
 from collections.abc import Collection, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from .diff import FieldChange
@@ -98,7 +99,7 @@ def document(
 
 
 def _change_dict(c: Change) -> dict[str, Any]:
-    return {
+    out: dict[str, Any] = {
         "action": c.action.value,
         "tag": c.tag,
         "source": str(c.source) if c.source else None,
@@ -107,6 +108,10 @@ def _change_dict(c: Change) -> dict[str, Any]:
         "fields": [{"field": f.field, "old": f.old, "new": f.new} for f in c.fields],
         "rename": c.rename,
     }
+    if c.desired is not None and c.desired.zone is not None:
+        # Optional, so plans written before it still read: the zone start_at was written in.
+        out["zone"] = c.desired.zone
+    return out
 
 
 def save(path: str, doc: Mapping[str, Any]) -> None:
@@ -321,6 +326,13 @@ def _change(item: Mapping[str, Any], where: str, ignore: Sequence[str], path: st
         raise DamagedPlan(path, f"{where}: update {show(tag)} changes no field")
     if action is Action.UNCHANGED and fields:
         raise DamagedPlan(path, f"{where}: unchanged {show(tag)} has field changes")
+    zone = item.get("zone")
+    if zone is not None:
+        if desired is None:
+            raise DamagedPlan(path, f"{where}.zone: {action.value} {show(tag)} has no desired job")
+        # The schema has checked its spelling; a zone this machine does not list is kept
+        # and only ever shown as UTC (reconciler.schedule.at).
+        desired = replace(desired, zone=sys.intern(zone))
     return Change(action, tag, desired, live, fields, _location(item["source"]), item["rename"])
 
 

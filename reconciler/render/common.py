@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..apply import Report, Result
@@ -70,7 +70,9 @@ def schedule_lines(change: Change, now: int) -> list[Message]:
         return []
     after = preview(change.desired, now)
     if change.action is Action.UPDATE and change.live is not None:
-        before = preview(change.live, now)
+        # Live jobs are milliseconds: shown in the zone the manifest names, so that a change
+        # of name alone does not read as a change of schedule.
+        before = preview(replace(change.live, zone=change.desired.zone), now)
         if before != after:
             return [trusted(f"schedule was: {before}"), trusted(f"schedule now: {after}")]
     return [trusted(f"schedule: {after}")]
