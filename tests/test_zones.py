@@ -345,7 +345,7 @@ def test_an_update_that_keeps_the_schedule_does_not_show_it_moved() -> None:
 
 
 def test_tzdata_is_a_dependency_for_systems_without_a_zone_database() -> None:
-    requires = importlib.metadata.requires("reconciler") or []
+    requires = importlib.metadata.requires("ductape-reconciler") or []
     assert any(r.split(">")[0].split("=")[0].strip() == "tzdata" for r in requires)
     assert importlib.util.find_spec("tzdata") is not None
 
