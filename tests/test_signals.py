@@ -113,17 +113,21 @@ def interrupted_applies(
     """RUNS applies, each sent ``signum`` at a random point of its run (planning, prompt-free
     approval, writes, confirmation); every report checked against the store.
 
-    One uninterrupted run first measures how long a run lasts on this machine, once its
-    handlers are in: the signal comes within 60% of that, so nearly every run is cut."""
-    args, env, held = prepare(RUNS)
-    cwd = tmp_path / "whole"
-    cwd.mkdir()
-    process = start(args, cwd, env)
-    wait_until_handled(process.pid)
-    began = time.monotonic()
-    code, out, err = finish(process, cwd)
-    longest = 0.6 * (time.monotonic() - began)
-    assert code == 0 and check_run(code, out, err, held(), signum, jobs) == "finished", err
+    Two uninterrupted runs first measure how long a run lasts on this machine once its
+    handlers are in; the signal comes within 60% of the shorter, so nearly every run is cut
+    (the assertion allows two of RUNS to finish first, as a loaded machine's runs vary)."""
+    lengths = []
+    for n in (RUNS, RUNS + 1):  # the first run is cold (caches, a first login): the shorter
+        args, env, held = prepare(n)
+        cwd = tmp_path / f"whole{n}"
+        cwd.mkdir()
+        process = start(args, cwd, env)
+        wait_until_handled(process.pid)
+        began = time.monotonic()
+        code, out, err = finish(process, cwd)
+        lengths.append(time.monotonic() - began)
+        assert code == 0 and check_run(code, out, err, held(), signum, jobs) == "finished", err
+    longest = 0.6 * min(lengths)
     seen = {"interrupted": 0, "finished": 0}
     began = time.monotonic()
     for n in range(RUNS):
