@@ -79,6 +79,10 @@ class StalePlanError(ReconcilerError):
     """A saved plan no longer matches the live jobs it was made against."""
 
 
+class TooMuchChange(ReconcilerError):
+    """A run would write more jobs than ``--max-changes`` allows; nothing was changed."""
+
+
 class ApplyRefused(ReconcilerError):
     """Apply was not approved (no terminal and no --auto-approve, or a 'no')."""
 

@@ -1,13 +1,18 @@
-"""What a command found, for one product: the one record every reporter renders.
+"""What a command found, for one product: one report type per command, each with its exit code.
 
-Commands build Outcomes (``core``); reporters (``render``) turn them into text, JSON,
-Markdown or GitHub annotations. Nothing here prints.
+Commands build reports (``reconciler.commands``); reporters (``reconciler.render``) turn them
+into text, JSON, Markdown or GitHub annotations. Nothing here prints. A reporter never asks a
+report which command made it: each report type calls its own method of a
+:class:`ReportVisitor` (``accept``), so a reporter that misses a report type is a type error,
+not a silent fall-through.
 """
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Generic, Literal, Protocol, TypeVar
 
 from .apply import Result
 from .errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
@@ -15,18 +20,28 @@ from .model import Problem
 from .plan import Plan
 
 Command = Literal["validate", "plan", "show", "apply", "drift"]
+T = TypeVar("T", covariant=True)
+
+
+class ReportVisitor(Protocol, Generic[T]):
+    """One method per report type; ``accept`` picks it."""
+
+    def validate(self, report: ValidateReport) -> T: ...
+    def plan(self, report: PlanReport) -> T: ...
+    def drift(self, report: DriftReport) -> T: ...
+    def apply(self, report: ApplyReport) -> T: ...
 
 
 @dataclass(frozen=True)
-class Outcome:
-    """One command's findings for one product.
+class Outcome(ABC):
+    """One command's findings for one product (the fields every report has).
 
     ``error`` is a stop for this product (an unreachable target, a refused credential, a stale
     saved plan): the reporters still print a document saying why. ``plan`` is None when the
     command never got that far (invalid manifests, an error) or does not plan (validate).
     """
 
-    command: Command
+    command: ClassVar[Command]
     product: str = ""
     target: str = ""
     problems: tuple[Problem, ...] = ()
@@ -35,11 +50,12 @@ class Outcome:
     files_with_problems: int = 0
     jobs: int = 0
     left_out: int = 0
-    results: tuple[Result, ...] | None = None
-    stopped: str | None = None
-    interrupted: bool = False
     error: str | None = None
     now: int = 0
+
+    @abstractmethod
+    def accept(self, visitor: ReportVisitor[T]) -> T:
+        """``visitor``'s method for this report type."""
 
     @property
     def errors(self) -> tuple[Problem, ...]:
@@ -52,25 +68,102 @@ class Outcome:
     @property
     def failed(self) -> bool:
         """Whether this product's run is an error (exit 1)."""
-        if self.error or self.errors or self.stopped:
+        return bool(self.error or self.errors)
+
+    def exit_code(self, detailed: bool = False) -> int:
+        """0, 1 or 2 as the exit-code table says, for this product alone."""
+        return EXIT_ERROR if self.failed else EXIT_OK
+
+
+@dataclass(frozen=True)
+class ValidateReport(Outcome):
+    command: ClassVar[Command] = "validate"
+
+    def accept(self, visitor: ReportVisitor[T]) -> T:
+        return visitor.validate(self)
+
+
+@dataclass(frozen=True)
+class PlanReport(Outcome):
+    """A plan; ``--detailed-exitcode`` makes changes to apply exit 2."""
+
+    command: ClassVar[Command] = "plan"
+
+    def accept(self, visitor: ReportVisitor[T]) -> T:
+        return visitor.plan(self)
+
+    def exit_code(self, detailed: bool = False) -> int:
+        if self.failed:
+            return EXIT_ERROR
+        changes = self.plan is not None and self.plan.has_changes
+        return EXIT_CHANGES if detailed and changes else EXIT_OK
+
+
+@dataclass(frozen=True)
+class ShowReport(PlanReport):
+    """A saved plan, rendered again: a plan in every format."""
+
+    command: ClassVar[Command] = "show"
+
+
+@dataclass(frozen=True)
+class DriftReport(Outcome):
+    """Drift exits 2 when live no longer matches Git (changed, missing live, orphans)."""
+
+    command: ClassVar[Command] = "drift"
+
+    def accept(self, visitor: ReportVisitor[T]) -> T:
+        return visitor.drift(self)
+
+    def exit_code(self, detailed: bool = False) -> int:
+        if self.failed:
+            return EXIT_ERROR
+        return EXIT_CHANGES if self.plan is not None and self.plan.has_drift else EXIT_OK
+
+
+@dataclass(frozen=True)
+class ApplyReport(Outcome):
+    """An apply: the plan, then one result per write (None: nothing was written).
+
+    ``stopped`` says why writes stopped early (the breaker); ``interrupted`` holds the signal
+    that stopped the run (exit 128 + its number: 130 for SIGINT, 143 for SIGTERM).
+    """
+
+    command: ClassVar[Command] = "apply"
+    results: tuple[Result, ...] | None = None
+    stopped: str | None = None
+    interrupted: int | None = None
+
+    def accept(self, visitor: ReportVisitor[T]) -> T:
+        return visitor.apply(self)
+
+    @property
+    def failed(self) -> bool:
+        if super().failed or self.stopped or self.interrupted:
             return True
         return any(not r.ok for r in self.results or ())
 
     def exit_code(self, detailed: bool = False) -> int:
-        """0, 1 or 2 as the exit-code table says, for this product alone."""
-        if self.failed:
-            return EXIT_ERROR
-        if self.plan is not None:
-            if self.command == "drift" and self.plan.has_drift:
-                return EXIT_CHANGES
-            if self.command in ("plan", "show") and detailed and self.plan.has_changes:
-                return EXIT_CHANGES
-        return EXIT_OK
+        if self.interrupted:
+            return 128 + self.interrupted
+        return EXIT_ERROR if self.failed else EXIT_OK
 
 
-def worst(codes: list[int]) -> int:
-    """One exit code for several products: an error beats changes beats nothing to do."""
+def exit_code(reports: Sequence[Outcome], detailed: bool = False) -> int:
+    """One exit code for several products: an interrupt, then an error, then changes."""
+    codes = [r.exit_code(detailed) for r in reports]
+    for code in sorted((c for c in codes if c > 100), reverse=True):
+        return code
     for code in (EXIT_ERROR, EXIT_CHANGES):
         if code in codes:
             return code
     return max(codes, default=EXIT_OK)
+
+
+REPORT_BY_COMMAND: dict[Command, type[Outcome]] = {
+    "validate": ValidateReport,
+    "plan": PlanReport,
+    "show": ShowReport,
+    "drift": DriftReport,
+    "apply": ApplyReport,
+}

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .diff import FieldChange, field_changes
-from .errors import StalePlanError
+from .errors import StalePlanError, TooMuchChange, UsageError
 from .model import MUTABLE_FIELDS, Job, Location
 
 
@@ -172,6 +172,58 @@ def _with_rename(change: Change, other: str) -> Change:
     return Change(
         change.action, change.tag, change.desired, change.live, change.fields, change.source, other
     )
+
+
+@dataclass(frozen=True)
+class ChangeBudget:
+    """How much one run may write: a count (``25``) or a share of the repository's jobs
+    (``10%``, as octoDNS's thresholds), across every product of the run."""
+
+    count: int | None = None
+    percent: float | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ChangeBudget:
+        value = text.strip()
+        try:
+            if value.endswith("%"):
+                percent = float(value[:-1])
+                if not 0 <= percent <= 100:
+                    raise ValueError(value)
+                return cls(percent=percent)
+            count = int(value)
+            if count < 0:
+                raise ValueError(value)
+            return cls(count=count)
+        except ValueError as exc:
+            raise UsageError(
+                f"--max-changes {text[:40]!r}: give a number of jobs (25) or a share of the "
+                "repository's jobs (10%)"
+            ) from exc
+
+    def allowed(self, jobs: int) -> int:
+        """How many writes a run over ``jobs`` manifests may make."""
+        if self.count is not None:
+            return self.count
+        return int((self.percent or 0) * jobs // 100)
+
+    def raise_if_unsafe(self, plans: Iterable[Plan]) -> None:
+        """TooMuchChange when the plans together write more than allowed."""
+        plans = list(plans)
+        writes = sum(p.write_count for p in plans)
+        kept = (Action.CREATE, Action.UPDATE, Action.UNCHANGED)
+        jobs = sum(p.counts[a] for p in plans for a in kept)
+        allowed = self.allowed(jobs)
+        if writes > allowed:
+            limit = (
+                f"{self.count}"
+                if self.count is not None
+                else f"{self.percent:g}% of {jobs} jobs, {allowed}"
+            )
+            raise TooMuchChange(
+                f"the plan writes {writes} jobs, more than --max-changes {limit}; "
+                "nothing was changed"
+            )
 
 
 def select(tags: Iterable[str], only: Sequence[str], exclude: Sequence[str]) -> set[str]:

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import core
 from reconciler.accept import Accepted, FileEdits, edits_from_drift, write
+from reconciler.commands.plan import drift as drift_of
 from reconciler.desired import load_desired
 from reconciler.model import parse_timestamp
 from reconciler.plan import build_plan
@@ -73,14 +73,14 @@ def test_accepting_drift_writes_the_two_live_values_in_their_friendly_forms(
         applied, "nightly_sales_report", {"start_at": parse_timestamp("2037-06-01T04:30:00Z")}
     )
 
-    drift = core.plan(applied, "drift")
+    drift = drift_of([applied])[0]
     assert drift.plan is not None and drift.plan.has_drift
     accepted = edits_from_drift(drift.plan, load_desired(applied.paths))
     assert accepted.summary() == "2 fields in 2 files"
     written = write(accepted)
 
     assert [p.lines for p in written.edited] == [(8,), (8,)]
-    again = core.plan(applied, "drift")
+    again = drift_of([applied])[0]
     assert again.plan is not None and not again.plan.has_drift
     after = texts(jobs)
     assert changed_lines(before, after) == [
@@ -98,7 +98,7 @@ def test_an_offset_time_moved_live_is_written_in_its_offset(applied: RunSpec) ->
     moved = parse_timestamp("2037-06-08T09:45:00+01:00")
     move_live(applied, "weekly_digest", {"start_at": moved, "executions": 10})
 
-    drift = core.plan(applied, "drift")
+    drift = drift_of([applied])[0]
     assert drift.plan is not None
     write(edits_from_drift(drift.plan, load_desired(applied.paths)))
 
@@ -107,7 +107,7 @@ def test_an_offset_time_moved_live_is_written_in_its_offset(applied: RunSpec) ->
         'reports/weekly-digest.yaml: +start_at: "2037-06-08T09:45:00+01:00"',
         "reports/weekly-digest.yaml: +executions: 10",
     ]
-    again = core.plan(applied, "drift")
+    again = drift_of([applied])[0]
     assert again.plan is not None and not again.plan.has_drift
 
 
@@ -121,7 +121,7 @@ def test_orphans_are_written_only_where_asked_and_creates_are_left_alone(
         "intervals: 1h\nstart_at: 2037-06-01T00:00:00Z\n"
     )
     before = texts(jobs)
-    drift = core.plan(applied, "drift")
+    drift = drift_of([applied])[0]
     assert drift.plan is not None
     accepted = edits_from_drift(drift.plan, load_desired(applied.paths))
     assert [job.tag for job in accepted.orphans] == ["warm_catalogue_cache"]
@@ -134,7 +134,7 @@ def test_orphans_are_written_only_where_asked_and_creates_are_left_alone(
     assert texts(jobs) == before
     written = write(accepted, orphans_to=str(jobs / "adopted"))
     assert written.added == (str(jobs / "adopted" / "warm_catalogue_cache.yaml"),)
-    again = core.plan(applied, "drift")
+    again = drift_of([applied])[0]
     assert again.plan is not None
     assert [c.tag for c in again.plan.changes if c.action.value == "orphan"] == []
 

@@ -267,7 +267,8 @@ def test_only_the_apps_the_manifests_name_are_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An app's actions cost two requests: the catalogue reads only the apps jobs name."""
-    from reconciler.core import RunSpec, plan
+    from reconciler.commands.plan import plan
+    from reconciler.settings import RunSpec
 
     jobs = tmp_path / "jobs"
     jobs.mkdir()
@@ -280,7 +281,7 @@ def test_only_the_apps_the_manifests_name_are_read(
         monkeypatch.setenv("DUCTAPE_WORKSPACE_ID", s.workspace_id)
         monkeypatch.setenv("DUCTAPE_PRIVATE_KEY", s.private_key)
         spec = RunSpec((str(jobs),), target=s.base_url, origin="option", product=s.product_id)
-        outcome = plan(spec)
+        (outcome,) = plan([spec])
         log.settle()
     (warning,) = [p for p in outcome.problems if p.field == "event_tag"]
     assert "did you mean 'stripe:list_charges'" in warning.message

@@ -11,7 +11,7 @@ from reconciler.apply import apply_plan
 from reconciler.diff import FieldChange
 from reconciler.errors import StalePlanError, UsageError
 from reconciler.model import MUTABLE_FIELDS, EventType, Job
-from reconciler.outcome import Outcome
+from reconciler.outcome import REPORT_BY_COMMAND
 from reconciler.plan import Action, Plan, build_plan, check_fresh
 from reconciler.planfile import from_document
 from reconciler.render.jsonfmt import document
@@ -26,7 +26,7 @@ def job(tag: str, **changes: object) -> Job:
 def saved(plan: Plan) -> dict[str, object]:
     """The plan as ``plan --out`` saves it, read back as JSON."""
     data: dict[str, object] = json.loads(
-        json.dumps(document(Outcome("plan", target=plan.target, plan=plan)))
+        json.dumps(document(REPORT_BY_COMMAND["plan"](target=plan.target, plan=plan)))
     )
     return data
 

@@ -84,12 +84,12 @@ def test_exit_code_table_in_help_and_readme_come_from_errors() -> None:
 
 def test_a_bug_exits_3_with_a_crash_log(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # A bug cannot be made on purpose in the real code: this one is injected.
-    import reconciler.core
+    import reconciler.commands.common
 
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("boom: secret-looking detail stays in the log")
 
-    monkeypatch.setattr(reconciler.core, "load_desired", broken)
+    monkeypatch.setattr(reconciler.commands.common, "load_desired", broken)
     code, _, err = run("plan", "jobs")
     assert code == 3
     assert err.startswith("internal error: RuntimeError: this is a bug in reconciler;")
@@ -107,12 +107,12 @@ def test_a_bug_exits_3_with_a_crash_log(work: Path, monkeypatch: pytest.MonkeyPa
 def test_a_planted_link_at_the_old_crash_log_path_is_never_followed(
     work: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    import reconciler.core
+    import reconciler.commands.common
 
     def broken(*_: object, **__: object) -> None:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(reconciler.core, "load_desired", broken)
+    monkeypatch.setattr(reconciler.commands.common, "load_desired", broken)
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setattr(tempfile, "tempdir", None)  # read TMPDIR again
     victim = tmp_path / "victim"

@@ -15,7 +15,7 @@ from typing import Any
 from ..apply import Report, Result
 from ..diff import FieldChange
 from ..model import MUTABLE_FIELDS, Problem, human
-from ..outcome import Outcome
+from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
 from ..plan import Action, Change, Plan
 from ..schedule import first_run, preview
 from ..strings import Message, joined, printable, terminal, trusted
@@ -158,36 +158,61 @@ def result_line(result: Result) -> str:
     return result_message(result).render(terminal)
 
 
-def apply_summary(outcome: Outcome) -> str:
-    report = Report(tuple(outcome.results or ()), outcome.interrupted, outcome.stopped)
-    return report.summary()
+def apply_summary(report: ApplyReport) -> Message:
+    """``Apply: 6 created, 0 updated, 0 failed.``, then which target it wrote to."""
+    summary = Report(tuple(report.results or ()), bool(report.interrupted), report.stopped)
+    if report.target and report.results is not None:
+        return Message(summary.summary() + " Target: {}.", report.target)
+    return trusted(summary.summary())
 
 
 # --- headings ---------------------------------------------------------------------------
+
+
+def files_summary(report: Outcome) -> Message:
+    """What the manifests held: valid jobs, or how many problems in how many files."""
+    if report.errors:
+        return trusted(
+            f"Invalid: {len(report.errors)} problem(s) in {report.files_with_problems} "
+            f"of {report.files} file(s); nothing was planned or changed."
+        )
+    return trusted(f"Valid: {report.jobs} job(s) in {report.files} file(s).")
+
+
+class _Headline:
+    """The one-line summary of each report type (a ReportVisitor)."""
+
+    def validate(self, report: ValidateReport) -> Message:
+        return files_summary(report)
+
+    def plan(self, report: PlanReport) -> Message:
+        assert report.plan is not None
+        return trusted(report.plan.summary())
+
+    def drift(self, report: DriftReport) -> Message:
+        assert report.plan is not None
+        return trusted(drift_summary(report.plan))
+
+    def apply(self, report: ApplyReport) -> Message:
+        assert report.plan is not None
+        if report.results is None:
+            return trusted(report.plan.summary())
+        return apply_summary(report)
 
 
 def headline(outcome: Outcome) -> Message:
     """The one-line summary of an outcome, the first thing every format shows."""
     if outcome.error:
         return Message("Error: {}", outcome.error)
-    if outcome.command == "validate" or outcome.plan is None:
-        if outcome.errors:
-            return trusted(
-                f"Invalid: {len(outcome.errors)} problem(s) in {outcome.files_with_problems} "
-                f"of {outcome.files} file(s); nothing was planned or changed."
-            )
-        return trusted(f"Valid: {outcome.jobs} job(s) in {outcome.files} file(s).")
-    if outcome.command == "drift":
-        text = drift_summary(outcome.plan)
-    elif outcome.results is not None:
-        text = apply_summary(outcome)
-    else:
-        text = outcome.plan.summary()
+    if outcome.plan is None:
+        return files_summary(outcome)
+    text = outcome.accept(_Headline())
+    tail = ""
     if outcome.left_out:
-        text += f" {outcome.left_out} left out by --only/--exclude."
+        tail += f" {outcome.left_out} left out by --only/--exclude."
     if outcome.errors:
-        text += f" {len(outcome.errors)} error(s): nothing was changed."
-    return trusted(text)
+        tail += f" {len(outcome.errors)} error(s): nothing was changed."
+    return Message("{}" + tail, text) if tail else text
 
 
 def products(outcomes: Sequence[Outcome]) -> Iterator[tuple[str, Outcome]]:

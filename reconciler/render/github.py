@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import Location
-from ..outcome import Outcome
+from ..outcome import DriftReport, Outcome, ValidateReport
 from ..plan import Action
 from ..strings import Message, terminal, trusted, workflow_data, workflow_property
 from . import Options, Rendered
@@ -30,24 +30,40 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
             notes.append(
                 annotation("error", where, trusted("reconciler"), Message("{}", outcome.error))
             )
-        if outcome.plan is None:
-            continue
-        if outcome.command == "drift":
-            for item in drift_items(outcome.plan):
-                message = Message("drift: " + item.kind)
-                if item.change.fields:
-                    message = Message("drift: " + item.kind + " ({})", fields_of(item.change))
-                tag = Message("{}", item.change.tag)
-                notes.append(annotation("notice", item.change.source, tag, message))
-            continue
-        for change in outcome.plan.of(Action.CREATE, Action.UPDATE, Action.ORPHAN):
+        if outcome.plan is not None:
+            notes += outcome.accept(_Notices())
+    out = text.out + "".join(line + "\n" for line in notes)
+    return Rendered(out, "")
+
+
+class _Notices:
+    """A notice per change (plan, apply) or per drift item (a ReportVisitor)."""
+
+    def validate(self, report: ValidateReport) -> list[str]:
+        return []
+
+    def plan(self, report: Outcome) -> list[str]:
+        assert report.plan is not None
+        notes = []
+        for change in report.plan.of(Action.CREATE, Action.UPDATE, Action.ORPHAN):
             message = Message(change.action.value)
             if change.fields:
                 message = Message(change.action.value + ": {}", fields_of(change))
-            tag = Message("{}", change.tag)
-            notes.append(annotation("notice", change.source, tag, message))
-    out = text.out + "".join(line + "\n" for line in notes)
-    return Rendered(out, "")
+            notes.append(annotation("notice", change.source, Message("{}", change.tag), message))
+        return notes
+
+    apply = plan
+
+    def drift(self, report: DriftReport) -> list[str]:
+        assert report.plan is not None
+        notes = []
+        for item in drift_items(report.plan):
+            message = Message("drift: " + item.kind)
+            if item.change.fields:
+                message = Message("drift: " + item.kind + " ({})", fields_of(item.change))
+            tag = Message("{}", item.change.tag)
+            notes.append(annotation("notice", item.change.source, tag, message))
+        return notes
 
 
 def annotation(kind: str, where: Location | None, title: Message, message: Message) -> str:

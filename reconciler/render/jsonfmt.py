@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import planfile
 from ..model import Problem
-from ..outcome import Outcome
+from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
 from ..strings import json_safe, terminal
 from . import Options, Rendered
 from .common import drift_items, headline
@@ -94,7 +94,13 @@ def document(o: Outcome) -> dict[str, Any]:
 
 
 def _document(o: Outcome) -> dict[str, Any]:
-    if o.command == "validate":
+    return o.accept(_Documents())
+
+
+class _Documents:
+    """The JSON document of each report type (a ReportVisitor)."""
+
+    def validate(self, o: ValidateReport) -> dict[str, Any]:
         return {
             "format": "reconciler-validate",
             "format_version": FORMAT_VERSION,
@@ -102,14 +108,18 @@ def _document(o: Outcome) -> dict[str, Any]:
             "jobs": o.jobs,
             **_common(o),
         }
-    if o.command == "drift":
+
+    def plan(self, o: PlanReport) -> dict[str, Any]:
+        return planfile.document(o.plan, o.target, _common(o), o.left_out)
+
+    def drift(self, o: DriftReport) -> dict[str, Any]:
         return _drift(o)
-    if o.command == "apply":
+
+    def apply(self, o: ApplyReport) -> dict[str, Any]:
         return _apply(o)
-    return planfile.document(o.plan, o.target, _common(o), o.left_out)
 
 
-def _drift(o: Outcome) -> dict[str, Any]:
+def _drift(o: DriftReport) -> dict[str, Any]:
     items = drift_items(o.plan) if o.plan is not None else []
     return {
         "format": "reconciler-drift",
@@ -133,7 +143,7 @@ def _drift(o: Outcome) -> dict[str, Any]:
     }
 
 
-def _apply(o: Outcome) -> dict[str, Any]:
+def _apply(o: ApplyReport) -> dict[str, Any]:
     results = o.results or ()
     status = [r.status for r in results]
     return {

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..outcome import Outcome
+from ..outcome import ApplyReport, DriftReport, Outcome, ValidateReport
 from ..plan import Action, Change
 from ..strings import (
     Message,
@@ -128,18 +128,39 @@ def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> 
             icon = "error" if problem.severity == "error" else "warning"
             budget.add_or_count(say(f"- {icon}: {{}}", problem_line(problem)))
         budget.add("")
+    if outcome.plan is None or outcome.error:
+        return
+    outcome.accept(_Body(budget, options))
+
+
+class _Body:
+    """What a report shows under its problems, per report type (a ReportVisitor)."""
+
+    def __init__(self, budget: _Budget, options: Options) -> None:
+        self.budget, self.options = budget, options
+
+    def validate(self, report: ValidateReport) -> None:
+        return None
+
+    def plan(self, report: Outcome) -> None:
+        _plan(self.budget, report, self.options)
+
+    def drift(self, report: DriftReport) -> None:
+        _drift(self.budget, report)
+
+    def apply(self, report: ApplyReport) -> None:
+        if report.results is None:
+            _plan(self.budget, report, self.options)
+            return
+        self.budget.add("#### Results", "")
+        for result in report.results:
+            self.budget.add_or_count(say("- {}", result_line(result)))
+        self.budget.add("")
+
+
+def _plan(budget: _Budget, outcome: Outcome, options: Options) -> None:
     plan = outcome.plan
-    if plan is None or outcome.error:
-        return
-    if outcome.command == "drift":
-        _drift(budget, outcome)
-        return
-    if outcome.results is not None:
-        budget.add("#### Results", "")
-        for result in outcome.results:
-            budget.add_or_count(say("- {}", result_line(result)))
-        budget.add("")
-        return
+    assert plan is not None
     shown = [
         c
         for c in plan.changes
@@ -200,7 +221,7 @@ def _collapsed(summary: str, lines: list[str]) -> list[str]:
     ]
 
 
-def _drift(budget: _Budget, outcome: Outcome) -> None:
+def _drift(budget: _Budget, outcome: DriftReport) -> None:
     assert outcome.plan is not None
     items = drift_items(outcome.plan)
     if not items:

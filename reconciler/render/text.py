@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..outcome import Outcome
+from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
 from ..plan import Action, Change, Plan
 from ..strings import Message, Value, terminal
 from . import Options, Rendered
@@ -70,24 +70,42 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
             else:
                 out.append(paint(say("{}", headline(outcome)), "bold"))
             continue
-        if outcome.target and outcome.results is None:
-            out += [say("Target: {}", outcome.target), ""]
-        if outcome.command == "drift":
-            out += drift_lines(outcome, paint)
-        elif outcome.results is None:
-            out += plan_lines(outcome.plan, outcome.now, paint, options.verbose)
-        else:
-            out += [
-                f"  {result_line(r)}"
-                for r in outcome.results
-                if r.change.tag not in options.results_shown
-            ]
+        out += outcome.accept(_Body(paint, options))
         if out and out[-1]:
             out.append("")
         out.append(paint(say("{}", headline(outcome)), "bold"))
         if outcome.errors:
             err.append(f"error: {len(outcome.errors)} error(s); nothing was changed")
     return Rendered("\n".join(out) + ("\n" if out else ""), "\n".join(err) + ("\n" if err else ""))
+
+
+class _Body:
+    """The lines under a report's heading, per report type (a ReportVisitor)."""
+
+    def __init__(self, paint: Painter, options: Options) -> None:
+        self.paint, self.options = paint, options
+
+    def _target(self, report: Outcome) -> list[str]:
+        return [say("Target: {}", report.target), ""] if report.target else []
+
+    def validate(self, report: ValidateReport) -> list[str]:
+        return []
+
+    def plan(self, report: PlanReport) -> list[str]:
+        assert report.plan is not None
+        lines = plan_lines(report.plan, report.now, self.paint, self.options.verbose)
+        return self._target(report) + lines
+
+    def drift(self, report: DriftReport) -> list[str]:
+        return self._target(report) + drift_lines(report, self.paint)
+
+    def apply(self, report: ApplyReport) -> list[str]:
+        if report.results is None:
+            assert report.plan is not None
+            lines = plan_lines(report.plan, report.now, self.paint, self.options.verbose)
+            return self._target(report) + lines
+        shown = self.options.results_shown
+        return [f"  {result_line(r)}" for r in report.results if r.change.tag not in shown]
 
 
 def plan_lines(plan: Plan, now: int, paint: Painter, verbose: bool = False) -> list[str]:
@@ -134,7 +152,7 @@ def change_lines(change: Change, now: int, paint: Painter) -> list[str]:
     return [head] + [say("      {}", line) for line in body]
 
 
-def drift_lines(outcome: Outcome, paint: Painter) -> list[str]:
+def drift_lines(outcome: DriftReport, paint: Painter) -> list[str]:
     assert outcome.plan is not None
     lines: list[str] = []
     for item in drift_items(outcome.plan):

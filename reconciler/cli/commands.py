@@ -1,0 +1,383 @@
+"""One function per verb: options, one call into :mod:`reconciler.commands`, the exit code."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from ..defaults import DEFAULT_DB, DEFAULT_PARALLELISM, DEFAULT_PORT
+from ..errors import EXIT_OK, Interrupted, UsageError
+from .base import EPILOG, _arms_stop, _emit, _err, _specs, _use_color, handle_errors, main
+from .options import (
+    RunOptions,
+    color_option,
+    format_option,
+    paths_argument,
+    product_option,
+    run_options,
+    strict_option,
+    target_option,
+    timeout_option,
+    verbose_option,
+)
+
+__all__ = ["main"]
+
+detailed_option = click.option(
+    "--detailed-exitcode",
+    is_flag=True,
+    help="Exit 0 when there are no changes, 2 when apply has something to write, 1 on error.",
+)
+
+
+@main.command(epilog=EPILOG)
+@paths_argument
+@strict_option
+@format_option()
+@color_option
+@click.pass_context
+@handle_errors
+def validate(
+    ctx: click.Context, paths: tuple[str, ...], strict: bool | None, fmt: str, color: bool | None
+) -> int:
+    """Check every manifest under PATHS against the job schema; reads no target.
+
+    Reports every problem as path:line:col: tag: field: message. Warnings alone pass, unless
+    --strict.
+    """
+    from ..commands import validate as command
+
+    reports = command.run(_specs(ctx, paths, RunOptions(strict=strict)))
+    return _emit(reports, fmt, _use_color(ctx, color))
+
+
+@main.command(epilog=EPILOG)
+@paths_argument
+@run_options
+@verbose_option
+@detailed_option
+@format_option()
+@click.option(
+    "--out",
+    "out",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Save the plan to FILE; 'apply --plan FILE' applies exactly it, if still fresh.",
+)
+@color_option
+@click.pass_context
+@handle_errors
+def plan(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    run: RunOptions,
+    verbose: bool,
+    detailed_exitcode: bool,
+    fmt: str,
+    out: str | None,
+    color: bool | None,
+) -> int:
+    """Show what apply would change for the manifests under PATHS. Never writes."""
+    from ..commands import plan as command
+
+    specs = _specs(ctx, paths, run)
+    if out and len(specs) > 1:
+        raise UsageError("--out saves one product's plan: add --only-product NAME")
+    reports = command.plan(specs)
+    code = _emit(reports, fmt, _use_color(ctx, color), verbose, detailed=detailed_exitcode)
+    if out and reports[0].plan is not None and not reports[0].failed:
+        from ..planfile import save
+        from ..render.jsonfmt import document
+
+        save(out, document(reports[0]))
+        _err(f"Saved the plan to {out}; apply it with: reconciler apply --plan {out}")
+    return code
+
+
+@main.command(epilog=EPILOG)
+@paths_argument
+@run_options
+@verbose_option
+@format_option()
+@color_option
+@click.pass_context
+@handle_errors
+def drift(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    run: RunOptions,
+    verbose: bool,
+    fmt: str,
+    color: bool | None,
+) -> int:
+    """Check that the live product still matches Git: exit 0 in sync, 2 on drift.
+
+    Drift is a field changed live, a job missing live, or an orphan (a live job this
+    repository owns with no manifest). Foreign jobs and ignored fields never count.
+    """
+    from ..commands import plan as command
+
+    reports = command.drift(_specs(ctx, paths, run))
+    return _emit(reports, fmt, _use_color(ctx, color), verbose)
+
+
+@main.command(epilog=EPILOG)
+@click.argument("plan_file", type=click.Path(exists=True, dir_okay=False))
+@verbose_option
+@detailed_option
+@format_option()
+@color_option
+@click.pass_context
+@handle_errors
+def show(
+    ctx: click.Context,
+    plan_file: str,
+    verbose: bool,
+    detailed_exitcode: bool,
+    fmt: str,
+    color: bool | None,
+) -> int:
+    """Render a plan saved by 'plan --out' (for a pull-request comment step, say)."""
+    from ..commands import plan as command
+
+    report = command.load(plan_file)
+    return _emit([report], fmt, _use_color(ctx, color), verbose, detailed=detailed_exitcode)
+
+
+@main.command(epilog=EPILOG)
+@paths_argument
+@run_options
+@click.option(
+    "--plan",
+    "plan_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Apply a plan saved by 'plan --out' instead of planning again; the saved plan is the "
+    "approval (no prompt); refused if any job it writes changed live since.",
+)
+@click.option("--auto-approve", is_flag=True, help="Apply without asking (for pipelines).")
+@click.option(
+    "--parallelism",
+    type=click.IntRange(1, 64),
+    default=DEFAULT_PARALLELISM,
+    show_default=True,
+    help="How many jobs to write at once.",
+)
+@click.option(
+    "--max-changes",
+    metavar="N|N%",
+    default=None,
+    help="Refuse, changing nothing, when the run (every product together) would create and "
+    "update more jobs than N, or than N% of the jobs the manifests define.",
+)
+@format_option()
+@color_option
+@click.pass_context
+@handle_errors
+@_arms_stop
+def apply(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    run: RunOptions,
+    plan_file: str | None,
+    auto_approve: bool,
+    parallelism: int,
+    max_changes: str | None,
+    fmt: str,
+    color: bool | None,
+) -> int:
+    """Create and update live jobs to match the manifests under PATHS."""
+    from .. import process
+    from ..outcome import ApplyReport, Outcome
+    from ..plan import ChangeBudget
+
+    use_color, text = _use_color(ctx, color), fmt == "text"
+    stop = process.current
+    budget = ChangeBudget.parse(max_changes) if max_changes is not None else None
+    specs = _specs(ctx, paths, run, need_paths=not plan_file)
+    if plan_file and paths:
+        raise UsageError("give either PATHS or --plan, not both")
+    if plan_file and len(specs) > 1:
+        raise UsageError("--plan applies one product's plan: add --only-product NAME")
+    process.load_for_apply()  # before arming: a signal must not cut an import short
+    from ..commands import apply as command
+    from ..commands import plan as planning
+    from ..render.progress import Lines
+
+    progress = Lines(use_color) if text else command.Progress()
+
+    def show(report: Outcome) -> None:
+        # stdout for text; stderr for the other formats, whose stdout is a document.
+        _emit([report], "text", use_color) if text else _show_on_stderr(report, use_color)
+
+    def ask() -> str:
+        try:
+            return str(
+                click.prompt(
+                    "\nApply these changes? Only 'yes' is accepted",
+                    default="",
+                    show_default=False,
+                    err=not text,
+                )
+            )
+        except click.exceptions.Abort as exc:  # Ctrl-C (the signal) or Ctrl-D (end of input)
+            signum = stop.signum if stop is not None and stop.signum else None
+            name = "Ctrl-D" if signum is None else Interrupted(signum).name
+            raise Interrupted(signum or 2, f"interrupted at the prompt ({name})") from exc
+
+    approval = command.Approval(auto_approve, show, ask if sys.stdin.isatty() else None)
+    options = command.WriteOptions(approval, parallelism, budget, progress, stop)
+    reports: list[ApplyReport] = []
+    try:
+        if stop is not None:
+            stop.arm()
+        if plan_file:
+            saved = planning.load(plan_file, specs[0].ignore_fields)
+            if saved.plan is None or saved.error:
+                raise UsageError(f"{plan_file} holds no plan to apply: {saved.error or 'invalid'}")
+            if text:
+                _emit([saved], fmt, use_color)
+            reports = [command.saved(saved, specs[0], options)]
+        else:
+            reports = command.run(specs, options)
+    except Interrupted as exc:
+        # A signal raises only before a product's writes start: nothing of it was changed.
+        name = specs[len(reports)].name if len(reports) < len(specs) else ""
+        error = f"{exc}; nothing was changed"
+        reports.append(ApplyReport(product=name, error=error, interrupted=exc.signum))
+    if stop is not None:
+        stop.quiet()  # the report goes out whole, whatever arrives now
+    shown = progress.shown if isinstance(progress, Lines) else frozenset()
+    return _emit(reports, fmt, use_color, results_shown=shown)
+
+
+def _show_on_stderr(report: object, color: bool) -> None:
+    from ..render import REPORTER_BY_NAME, Options
+
+    shown = REPORTER_BY_NAME["text"]([report], Options(color=color))  # type: ignore[list-item]
+    click.echo(shown.err + shown.out, nl=False, err=True, color=color or None)
+
+
+@main.command(epilog=EPILOG)
+@target_option
+@product_option
+@timeout_option
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Directory to write the manifests to (created if missing).",
+)
+@click.option("--only", multiple=True, metavar="GLOB", help="Only jobs whose tag matches.")
+@click.option("--exclude", multiple=True, metavar="GLOB", help="Leave out jobs whose tag matches.")
+@click.option("--force", is_flag=True, help="Overwrite manifests that already exist.")
+@click.pass_context
+@handle_errors
+def export(
+    ctx: click.Context,
+    target: str | None,
+    product: str | None,
+    timeout: float,
+    out: str,
+    only: tuple[str, ...],
+    exclude: tuple[str, ...],
+    force: bool,
+) -> int:
+    """Write a product's live jobs as manifests, to take over a product that has jobs.
+
+    Planning the directory right after reports no changes.
+    """
+    from ..commands import export as command
+    from ..strings import printable
+
+    spec = _specs(ctx, (), RunOptions(target, product, timeout=timeout), need_paths=False)[0]
+    done = command.run(spec, out, only, exclude, force)
+    for warning in done.warnings:
+        _err(f"warning: {printable(warning)}")
+    left = f"; {done.left_out} left out by --only/--exclude" if done.left_out else ""
+    click.echo(
+        f"Exported {len(done.written)} job(s) to {printable(out)}{left}. "
+        f"Check them with: reconciler plan {printable(out)}"
+    )
+    return EXIT_OK
+
+
+@main.command(epilog=EPILOG)
+@target_option
+@product_option
+@timeout_option
+@click.option(
+    "--out",
+    "out",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="The file to write the snapshot to (replaced whole).",
+)
+@click.pass_context
+@handle_errors
+def snapshot(
+    ctx: click.Context, target: str | None, product: str | None, timeout: float, out: str
+) -> int:
+    """Save what a plan needs from the live product to a file, without a secret.
+
+    Plan against it with no credentials: reconciler plan --target snapshot:FILE PATHS.
+    RECONCILER_MAX_AGE (such as 24h) makes an older snapshot an error there.
+    """
+    from ..commands import snapshot as command
+    from ..strings import printable
+
+    spec = _specs(ctx, (), RunOptions(target, product, timeout=timeout), need_paths=False)[0]
+    document = command.run(spec, out)
+    click.echo(
+        f"Saved a snapshot of product {printable(document['product']['name'])} "
+        f"({len(document['jobs'])} job(s)) to {printable(out)}; plan against it with: "
+        f"reconciler plan --target snapshot:{printable(out)} PATHS"
+    )
+    return EXIT_OK
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--db",
+    default=DEFAULT_DB,
+    show_default=True,
+    type=click.Path(dir_okay=False),
+    help="The SQLite store to serve (the same format as the embedded target).",
+)
+@click.option(
+    "--seed",
+    type=click.Path(exists=True, dir_okay=False),
+    help="YAML seed: user, workspace, products and their catalogue (see examples/seed.yaml).",
+)
+@click.option(
+    "--wire",
+    type=click.Choice(["strict", "full"]),
+    default="strict",
+    show_default=True,
+    help="strict: a job PUT answers as Ductape does (no product); full: with the whole "
+    "product, for older clients.",
+)
+@click.option(
+    "--token-ttl",
+    type=click.FloatRange(min=1),
+    default=None,
+    metavar="SECONDS",
+    help="How long tokens live (default: token_ttl: in the seed, else 12 h).",
+)
+@handle_errors
+def serve(
+    host: str, port: int, db: str, seed: str | None, wire: str, token_ttl: float | None
+) -> int:
+    """Run a local Ductape-compatible server (needs the 'server' extra)."""
+    try:
+        from ..server.run import serve as run_server
+    except ImportError as exc:
+        raise UsageError(
+            "the server needs starlette and uvicorn: pip install "
+            f"'ductape-reconciler[server] @ git+<this repository>' or pip install '.[server]' "
+            f"({exc})"
+        ) from exc
+    run_server(host, port, db, seed, wire=wire, token_ttl=token_ttl)
+    return EXIT_OK

@@ -1,0 +1,52 @@
+"""``reconciler plan``, ``drift`` and ``show``: compare, never write."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from contextlib import ExitStack
+from typing import TypeVar
+
+from .. import planfile
+from ..clock import now_ms
+from ..outcome import DriftReport, PlanReport, ShowReport
+from ..settings import RunSpec
+from .common import planned
+
+P = TypeVar("P", PlanReport, DriftReport)
+
+
+def _each(specs: Sequence[RunSpec], kind: type[P]) -> list[P]:
+    reports = []
+    for spec in specs:
+        with ExitStack() as stack:
+            reports.append(planned(spec, kind, stack)[0])
+    return reports
+
+
+def plan(specs: Sequence[RunSpec]) -> list[PlanReport]:
+    """What apply would change, per product."""
+    return _each(specs, PlanReport)
+
+
+def drift(specs: Sequence[RunSpec]) -> list[DriftReport]:
+    """Whether live still matches Git, per product."""
+    return _each(specs, DriftReport)
+
+
+def load(path: str, ignore_fields: Collection[str] | None = None) -> ShowReport:
+    """The plan saved at ``path`` by ``plan --out`` (or printed by ``plan --format json``).
+
+    Read and checked by :mod:`reconciler.planfile`; for apply, ``ignore_fields`` (what the
+    current configuration ignores) bounds what the plan may ignore.
+    """
+    saved = planfile.read(path)
+    if ignore_fields is not None:
+        planfile.check_ignore(saved.plan, ignore_fields, path)
+    return ShowReport(
+        target=saved.plan.target,
+        problems=saved.problems,
+        plan=saved.plan,
+        left_out=saved.left_out,
+        error=saved.error,
+        now=now_ms(),
+    )

@@ -1,0 +1,80 @@
+"""Apply's progress as it writes: a line per job, or on a terminal a bar and the failures
+after it (the text format only; the others print their document at the end).
+
+Results arrive from the worker threads; one lock keeps lines and the count whole.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from typing import TextIO
+
+from ..apply import Result
+from ..commands.apply import Progress
+from ..plan import Change
+from .common import result_line
+from .text import Painter
+
+# Below this many writes a line per job reads better than a bar.
+PROGRESS_BAR_FROM = 20
+BAR_WIDTH = 30
+
+
+class Lines(Progress):
+    """What the text format shows while apply writes; ``shown`` is what it already printed."""
+
+    def __init__(self, color: bool, stream: TextIO | None = None) -> None:
+        self.paint = Painter(color)
+        self.stream = stream or sys.stdout
+        self.lock = threading.Lock()
+        self.total = 0
+        self.done = 0
+        self.bar = False
+        self.failures: list[Result] = []
+        self.shown: frozenset[str] = frozenset()
+
+    def start(self, total: int) -> None:
+        self.total, self.done = total, 0
+        self.bar = self.stream.isatty() and total >= PROGRESS_BAR_FROM
+        self._draw()
+
+    def result(self, result: Result) -> None:
+        """A job's final result: a line now, or after the bar for one that is not ok."""
+        with self.lock:
+            if not self.bar:
+                self._line(result)
+            elif not result.ok:
+                self.failures.append(result)
+            else:
+                self.shown |= {result.change.tag}  # the bar counted it
+
+    def progress(self, change: Change) -> None:
+        """A write call returned (its result comes after the confirming read)."""
+        with self.lock:
+            self.done += 1
+            self._draw()
+
+    def finish(self) -> None:
+        if self.bar:
+            self.stream.write("\n")
+            self.bar = False
+            for result in self.failures:
+                self._line(result)
+            self.failures = []
+        self.stream.flush()
+
+    def _draw(self) -> None:
+        if not self.bar:
+            return
+        filled = BAR_WIDTH * self.done // max(self.total, 1)
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        self.stream.write(f"\rApplying  [{bar}]  {self.done}/{self.total}")
+        self.stream.flush()
+
+    def _line(self, result: Result) -> None:
+        self.shown |= {result.change.tag}
+        head, _, rest = result_line(result).partition(" ")
+        style = "green" if result.ok else "red"
+        self.stream.write(f"  {self.paint(head, style)} {rest}\n")
+        self.stream.flush()
