@@ -70,7 +70,9 @@ def edits_from_drift(plan: Plan, desired: Desired) -> Accepted:
         by_file.setdefault(path, []).extend(
             Edit(change.tag, f.field, old=f.new, new=f.old) for f in change.fields
         )
-    orphans = tuple(c.live for c in plan.of(Action.ORPHAN) if c.live is not None)
+    # An orphan that is likely a rename of a create stays out: writing it would put the old
+    # tag back into Git beside the new one.
+    orphans = tuple(c.live for c in plan.of(Action.ORPHAN) if c.live is not None and not c.rename)
     return Accepted(
         tuple(FileEdits(path, tuple(edits)) for path, edits in sorted(by_file.items())),
         orphans,

@@ -21,11 +21,12 @@ from typing import Any
 
 from .errors import UsageError
 from .manifests import load_yaml
-from .model import MUTABLE_FIELDS
+from .model import MUTABLE_FIELDS, parse_duration
 from .strings import printable
 
 CONFIG_NAME = ".reconciler.yaml"
-PRODUCT_KEYS = ("paths", "product", "target", "owns", "ignore_fields", "strict")
+PRODUCT_KEYS = ("paths", "product", "target", "owns", "ignore_fields", "strict", "schedule")
+SCHEDULE_KEYS = ("collide", "max_starts_per_minute")
 TOP_KEYS = (*PRODUCT_KEYS, "products")
 _SECRET_WORDS = ("key", "token", "secret", "pass", "credential")
 
@@ -41,6 +42,8 @@ class ProductConfig:
     owns: tuple[str, ...] = ("*",)
     ignore_fields: tuple[str, ...] = ()
     strict: bool = False
+    collide: int = 60_000
+    max_starts_per_minute: int = 10
 
 
 @dataclass(frozen=True)
@@ -172,6 +175,7 @@ def _product(
     strict = data.get("strict")
     if strict is not None and not isinstance(strict, bool):
         raise UsageError(f"{where}: strict must be true or false")
+    collide, peak = _schedule(where, data.get("schedule"), inherit)
     return ProductConfig(
         name=name,
         paths=tuple(_relative(base, p) for p in paths) if paths is not None else inherit.paths,
@@ -180,7 +184,28 @@ def _product(
         owns=owns if owns is not None else inherit.owns,
         ignore_fields=ignore if ignore is not None else inherit.ignore_fields,
         strict=strict if strict is not None else inherit.strict,
+        collide=collide,
+        max_starts_per_minute=peak,
     )
+
+
+def _schedule(where: str, value: Any, inherit: ProductConfig) -> tuple[int, int]:
+    """``schedule: {collide: 60s, max_starts_per_minute: 10}``: what plans warn of."""
+    if value is None:
+        return inherit.collide, inherit.max_starts_per_minute
+    if not isinstance(value, dict):
+        raise UsageError(f"{where}: schedule must be a mapping of {', '.join(SCHEDULE_KEYS)}")
+    _check_keys(f"{where}: schedule", value, SCHEDULE_KEYS)
+    collide = inherit.collide
+    if "collide" in value:
+        try:
+            collide = parse_duration(value["collide"])
+        except ValueError as exc:
+            raise UsageError(f"{where}: schedule.collide: {exc}") from exc
+    peak = value.get("max_starts_per_minute", inherit.max_starts_per_minute)
+    if not isinstance(peak, int) or isinstance(peak, bool) or peak < 1:
+        raise UsageError(f"{where}: schedule.max_starts_per_minute must be a whole number >= 1")
+    return collide, peak
 
 
 def _string(where: str, key: str, value: Any) -> str | None:

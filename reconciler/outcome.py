@@ -18,6 +18,7 @@ from .apply import Result
 from .errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from .model import Problem
 from .plan import Plan
+from .timeline import Impact
 
 Command = Literal["validate", "plan", "show", "apply", "drift"]
 T = TypeVar("T", covariant=True)
@@ -52,6 +53,8 @@ class Outcome(ABC):
     left_out: int = 0
     error: str | None = None
     now: int = 0
+    # The schedule before and after the plan's writes (the next 24 h), when it writes.
+    schedule: Impact | None = None
 
     @abstractmethod
     def accept(self, visitor: ReportVisitor[T]) -> T:

@@ -46,6 +46,10 @@ class RunSpec:
     timeout: float | None = None
     strict: bool = False
     home: str = ""
+    # schedule: in .reconciler.yaml: starts closer than ``collide`` ms collide; a plan that
+    # raises the peak past ``max_starts_per_minute`` warns.
+    collide: int = 60_000
+    max_starts_per_minute: int = 10
 
 
 @dataclass(frozen=True)
@@ -116,6 +120,8 @@ def resolve(config: Config, asked: Asked, env: Mapping[str, str]) -> list[RunSpe
                 timeout=asked.timeout,
                 strict=entry.strict if asked.strict is None else asked.strict,
                 home=home,
+                collide=entry.collide,
+                max_starts_per_minute=entry.max_starts_per_minute,
             )
         )
     return specs

@@ -8,6 +8,7 @@ import click
 
 from ..defaults import DEFAULT_DB, DEFAULT_PARALLELISM, DEFAULT_PORT
 from ..errors import EXIT_OK, Interrupted, UsageError
+from ..strings import printable
 from .base import EPILOG, _arms_stop, _emit, _err, _specs, _use_color, handle_errors, main
 from .options import (
     RunOptions,
@@ -98,6 +99,19 @@ def plan(
 @paths_argument
 @run_options
 @verbose_option
+@click.option(
+    "--write",
+    "write_back",
+    is_flag=True,
+    help="Accept live changes: rewrite the fields that moved live into the manifests, in "
+    "place (comments and friendly forms kept). Jobs missing live are left alone.",
+)
+@click.option(
+    "--orphans-to",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="With --write: also write orphans (live only) as new manifests into DIR.",
+)
 @format_option()
 @color_option
 @click.pass_context
@@ -107,6 +121,8 @@ def drift(
     paths: tuple[str, ...],
     run: RunOptions,
     verbose: bool,
+    write_back: bool,
+    orphans_to: str | None,
     fmt: str,
     color: bool | None,
 ) -> int:
@@ -117,8 +133,19 @@ def drift(
     """
     from ..commands import plan as command
 
-    reports = command.drift(_specs(ctx, paths, run))
-    return _emit(reports, fmt, _use_color(ctx, color), verbose)
+    if orphans_to and not write_back:
+        raise UsageError("--orphans-to writes orphans with --write; add --write")
+    specs = _specs(ctx, paths, run)
+    reports = command.drift(specs)
+    code = _emit(reports, fmt, _use_color(ctx, color), verbose)
+    if write_back:
+        for accepted, written in command.accept_live(specs, reports, orphans_to):
+            _err(
+                f"Accepted live changes: {accepted.summary()}; wrote {len(written.edited)} file(s)"
+            )
+            for path in written.added:
+                _err(f"  added {printable(path)}")
+    return code
 
 
 @main.command(epilog=EPILOG)
@@ -288,7 +315,6 @@ def export(
     Planning the directory right after reports no changes.
     """
     from ..commands import export as command
-    from ..strings import printable
 
     spec = _specs(ctx, (), RunOptions(target, product, timeout=timeout), need_paths=False)[0]
     done = command.run(spec, out, only, exclude, force)
@@ -324,7 +350,6 @@ def snapshot(
     RECONCILER_MAX_AGE (such as 24h) makes an older snapshot an error there.
     """
     from ..commands import snapshot as command
-    from ..strings import printable
 
     spec = _specs(ctx, (), RunOptions(target, product, timeout=timeout), need_paths=False)[0]
     document = command.run(spec, out)
@@ -380,4 +405,81 @@ def serve(
             f"({exc})"
         ) from exc
     run_server(host, port, db, seed, wire=wire, token_ttl=token_ttl)
+    return EXIT_OK
+
+
+@main.command(epilog=EPILOG)
+@paths_argument
+@run_options
+@click.option("--window", default="7d", show_default=True, help="How far to look (a duration).")
+@click.option(
+    "--from", "start", metavar="TIME", help="Where to start (ISO with a zone; default now)."
+)
+@click.option(
+    "--collide", default="60s", show_default=True, help="Starts closer than this collide."
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "json", "markdown", "svg"]),
+    default="text",
+    show_default=True,
+)
+@click.option("--spread", "propose", is_flag=True, help="Propose start times that flatten peaks.")
+@click.option("--between", metavar="HH:MM-HH:MM", help="With --spread: daily jobs in this window.")
+@click.option(
+    "--write", "write_back", is_flag=True, help="With --spread: write the proposals in place."
+)
+@color_option
+@click.pass_context
+@handle_errors
+def schedule(
+    ctx: click.Context,
+    paths: tuple[str, ...],
+    run: RunOptions,
+    window: str,
+    start: str | None,
+    collide: str,
+    fmt: str,
+    propose: bool,
+    between: str | None,
+    write_back: bool,
+    color: bool | None,
+) -> int:
+    """The product's timeline: runs per hour, busiest minutes, collisions, quiet windows.
+
+    Offline (no target named) it shows the manifests; with a target, live (before) and the
+    manifests (after). Repeats are taken as anchored at start_at (see the README).
+    """
+    from ..clock import now_ms
+    from ..commands import schedule as command
+    from ..model import parse_duration, parse_timestamp
+    from ..render import timeline as pictures
+    from ..timeline import parse_between
+
+    if write_back and not propose:
+        raise UsageError("--write writes the proposals of --spread; add --spread")
+    try:
+        span, near = parse_duration(window), parse_duration(collide)
+        first = parse_timestamp(start) if start else now_ms()
+        daily = parse_between(between) if between else None
+    except ValueError as exc:
+        raise UsageError(f"schedule: {exc}") from exc
+    specs = _specs(ctx, paths, run)
+    offline = all(spec.origin == "default" for spec in specs)
+    found = command.run(specs, first, span, near, offline, propose, daily, write_back)
+    use_color = _use_color(ctx, color)
+    for one in found:
+        if fmt == "json":
+            click.echo(pictures.json_text(one.impact))
+        elif fmt == "markdown":
+            click.echo(pictures.markdown(one.impact))
+        elif fmt == "svg":
+            click.echo(pictures.svg(one.impact))
+        else:
+            click.echo(pictures.text(one.impact, use_color), color=use_color or None)
+            if one.impact.spread is not None:
+                click.echo(pictures.spread_text(one.impact.spread))
+        if one.written is not None:
+            _err(f"Wrote the proposed start_at values into {len(one.written.edited)} file(s)")
     return EXIT_OK

@@ -12,6 +12,7 @@ from dataclasses import replace
 from typing import TypeVar
 
 from ..checks import (
+    NO_FILE,
     app_tags,
     check_references,
     malformed_warnings,
@@ -22,12 +23,14 @@ from ..checks import (
 from ..clock import now_ms
 from ..desired import Desired, load_desired
 from ..errors import ReconcilerError
-from ..model import Severity
+from ..model import Problem, Severity
 from ..outcome import Outcome
-from ..plan import build_plan, select
+from ..plan import Plan, build_plan, select
+from ..schedule import next_runs
 from ..settings import RunSpec
 from ..targets import Target, open_target
 from ..targets.base import Catalogue, LiveJobs
+from ..timeline import DAY, Impact, impact
 
 R = TypeVar("R", bound=Outcome)
 
@@ -107,4 +110,39 @@ def compare(
         problems += check_references(desired, wanted, catalogue, severity)
     problems += plan_warnings(the_plan, report.now)
     problems += malformed_warnings(live.malformed)
-    return replace(report, plan=the_plan, problems=tuple(problems), left_out=len(left_out))
+    seen = schedule_impact(the_plan, report.now, spec)
+    if seen is not None:
+        # A group of a few jobs is ordinary; more than the limit starting together is a peak.
+        limit = spec.max_starts_per_minute
+        large = replace(seen, created=tuple(g for g in seen.created if g.size > limit))
+        problems += [
+            Problem(NO_FILE, text, None, "start_at", "warning")
+            for text in large.warnings(max_starts_per_minute=limit)
+        ]
+    return replace(
+        report, plan=the_plan, problems=tuple(problems), left_out=len(left_out), schedule=seen
+    )
+
+
+def schedule_impact(the_plan: Plan, now: int, spec: RunSpec) -> Impact | None:
+    """What the plan's writes do to the product's next 24 h, when it writes anything."""
+    if not the_plan.has_changes:
+        return None
+    before = [c.live for c in the_plan.changes if c.live is not None]
+    after = [
+        c.desired if c.desired is not None else c.live
+        for c in the_plan.changes
+        if c.desired is not None or c.live is not None
+    ]
+    # From the day of the first run the plan writes (a plan may start jobs next month).
+    first = min(
+        (
+            run
+            for c in the_plan.changes
+            if c.is_write and c.desired
+            for run in next_runs(c.desired, now, 1)
+        ),
+        default=now,
+    )
+    start = max(now, first - first % DAY)
+    return impact(before, [j for j in after if j is not None], start, spec.collide, DAY)

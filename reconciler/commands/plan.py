@@ -7,7 +7,9 @@ from contextlib import ExitStack
 from typing import TypeVar
 
 from .. import planfile
+from ..accept import Accepted, Written, edits_from_drift, write
 from ..clock import now_ms
+from ..desired import load_desired
 from ..outcome import DriftReport, PlanReport, ShowReport
 from ..settings import RunSpec
 from .common import planned
@@ -31,6 +33,24 @@ def plan(specs: Sequence[RunSpec]) -> list[PlanReport]:
 def drift(specs: Sequence[RunSpec]) -> list[DriftReport]:
     """Whether live still matches Git, per product."""
     return _each(specs, DriftReport)
+
+
+def accept_live(
+    specs: Sequence[RunSpec], reports: Sequence[DriftReport], orphans_to: str | None
+) -> list[tuple[Accepted, Written]]:
+    """``drift --write``: the fields that moved live written into the manifests, in place.
+
+    Every file of a product is checked before any is written; jobs missing live are left
+    alone; orphans are written as new manifests only into ``orphans_to``.
+    """
+    done = []
+    for spec, report in zip(specs, reports, strict=True):
+        if report.plan is None or report.failed:
+            continue
+        accepted = edits_from_drift(report.plan, load_desired(spec.paths))
+        if not accepted.empty:
+            done.append((accepted, write(accepted, orphans_to)))
+    return done
 
 
 def load(path: str, ignore_fields: Collection[str] | None = None) -> ShowReport:

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..apply import Report, Result
 from ..diff import FieldChange
-from ..model import MUTABLE_FIELDS, Problem, human
+from ..model import MUTABLE_FIELDS, Problem, format_timestamp, human
 from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
 from ..plan import Action, Change, Plan
 from ..schedule import first_run, preview
@@ -213,6 +213,23 @@ def headline(outcome: Outcome) -> Message:
     if outcome.errors:
         tail += f" {len(outcome.errors)} error(s): nothing was changed."
     return Message("{}" + tail, text) if tail else text
+
+
+def schedule_line(report: Outcome) -> str | None:
+    """``Schedule, the day from ...: peak 3 -> 12 starts a minute, 83 -> 95 runs a day.``"""
+    seen = report.schedule
+    if seen is None:
+        return None
+    after = seen.after
+    day = f"Schedule, the day from {format_timestamp(after.start)}"
+    if seen.before is None:
+        return f"{day}: peak {after.peak} starts a minute, {after.runs_per_day:.0f} runs a day."
+    before = seen.before
+    return (
+        f"{day}: peak {before.peak} -> {after.peak} starts a minute, "
+        f"{before.runs_per_day:.0f} -> {after.runs_per_day:.0f} runs a day"
+        + (f"; {len(seen.created)} new collision group(s)." if seen.created else ".")
+    )
 
 
 def products(outcomes: Sequence[Outcome]) -> Iterator[tuple[str, Outcome]]:

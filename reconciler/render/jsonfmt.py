@@ -76,7 +76,13 @@ def problem_dict(p: Problem) -> dict[str, Any]:
 
 
 def _common(o: Outcome) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
+    if o.schedule is not None:
+        from .timeline import document as schedule_document
+
+        extra["schedule"] = schedule_document(o.schedule)
     return {
+        **extra,
         "product": o.product or None,
         "target": o.target or None,
         "summary_line": headline(o).render(terminal),

@@ -37,6 +37,7 @@ from .common import (
     problem_line,
     products,
     result_line,
+    schedule_line,
     schedule_lines,
     source,
 )
@@ -131,6 +132,19 @@ def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> 
     if outcome.plan is None or outcome.error:
         return
     outcome.accept(_Body(budget, options))
+    line = schedule_line(outcome)
+    if line and outcome.schedule is not None:
+        from .timeline import markdown as chart
+
+        budget.add(line, "")
+        budget.add_or_count(
+            *_collapsed_markdown("Schedule before and after", chart(outcome.schedule, 6000))
+        )
+
+
+def _collapsed_markdown(summary: str, text: str) -> list[str]:
+    """A ``<details>`` block around Markdown we made (the chart escapes its own tags)."""
+    return [f"<details><summary>{summary}</summary>", "", text, "", "</details>", ""]
 
 
 class _Body:

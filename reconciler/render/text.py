@@ -21,6 +21,7 @@ from .common import (
     problem_line,
     products,
     result_line,
+    schedule_line,
     schedule_lines,
     source,
 )
@@ -71,6 +72,9 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
                 out.append(paint(say("{}", headline(outcome)), "bold"))
             continue
         out += outcome.accept(_Body(paint, options))
+        line = schedule_line(outcome)
+        if line:
+            out += ["", line] if out and out[-1] else [line]
         if out and out[-1]:
             out.append("")
         out.append(paint(say("{}", headline(outcome)), "bold"))
