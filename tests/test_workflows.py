@@ -33,6 +33,9 @@ KNOWN_PINS = {
     "actions/checkout": {"3d3c42e5aac5ba805825da76410c181273ba90b1": "v7.0.1"},
     "actions/setup-python": {"5fda3b95a4ea91299a34e894583c3862153e4b97": "v7.0.0"},
     "actions/github-script": {"ed597411d8f924073f98dfc5c65a23a2325f34cd": "v8.0.0"},
+    # Checked against the tags of their repositories' snapshots (node24 both).
+    "actions/upload-artifact": {"bbbca2ddaa5d8feaa63e36b76fdaad77386f024f": "v7.0.0"},
+    "actions/download-artifact": {"3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c": "v8.0.1"},
 }
 # The examples use the reconciler action from its own repository, whose owner and release the
 # user fills in: the all-zero commit is a placeholder no one can mistake for a release.
@@ -179,11 +182,27 @@ def test_examples_keep_credentials_in_secrets_and_writes_behind_an_environment()
     # YAML 1.1 reads the key "on" as true.
     assert drift[True]["schedule"][0]["cron"]
     assert drift["jobs"]["drift"]["permissions"] == {"contents": "read", "issues": "write"}
+    # The pull request's run only reads; the comment is written by the workflow_run that
+    # follows it, which checks nothing out.
     plan = examples["plan-on-pull-request.yml"]
-    assert plan["jobs"]["plan"]["permissions"] == {
-        "contents": "read",
+    assert plan["jobs"]["plan"]["permissions"] == {"contents": "read", "actions": "read"}
+    comment = examples["plan-comment.yml"]
+    assert comment[True]["workflow_run"]["workflows"] == [plan["name"]]
+    assert comment["jobs"]["comment"]["permissions"] == {
+        "actions": "read",
         "pull-requests": "write",
     }
+    assert not any(
+        "actions/checkout@" in str(step.get("uses"))
+        for job in comment["jobs"].values()
+        for step in job["steps"]
+    )
+    # Every job that holds the key names an environment, and only main reaches them.
+    for name, workflow in examples.items():
+        for job_name, job in workflow["jobs"].items():
+            if "secrets." in json.dumps(job):
+                assert job.get("environment"), f"{name}: {job_name}"
+                assert "github.ref == 'refs/heads/main'" in job.get("if", ""), f"{name}: {job_name}"
 
 
 # -- the github-script steps, run under node -----------------------------------------------
@@ -245,14 +264,40 @@ const issues = {
     return ok(state.labels.at(-1));
   },
 };
+const actions = {
+  async listArtifactsForRepo({ name }) {
+    const artifacts = state.artifacts.filter((a) => !name || a.name === name);
+    return ok({ total_count: artifacts.length, artifacts });
+  },
+};
+const pulls = {
+  async get({ pull_number }) {
+    const pull = state.pulls.find((p) => p.number === pull_number);
+    if (!pull) throw fail(404);
+    return ok(pull);
+  },
+};
 const github = {
-  rest: { issues },
+  rest: { issues, actions, pulls },
   paginate: async (method, params) => (await method(params)).data,
+};
+// What a script says through core: its outputs, its failure, its notes for the log.
+state.outputs = {};
+state.failed = null;
+const core = {
+  setOutput: (name, value) => { state.outputs[name] = String(value); },
+  setFailed: (message) => { state.failed = String(message); },
+  notice: (message) => console.log(`::notice::${message}`),
+  warning: (message) => console.log(`::warning::${message}`),
+  info: (message) => console.log(message),
 };
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
 const script = fs.readFileSync(scriptFile, 'utf8');
-new AsyncFunction('require', 'github', 'context', script)(require, github, state.context)
-  .then(() => fs.writeFileSync(stateFile, JSON.stringify(state)))
+new AsyncFunction('require', 'github', 'context', 'core', script)(require, github, state.context, core)
+  .then(() => {
+    fs.writeFileSync(stateFile, JSON.stringify(state));
+    if (state.failed !== null) { console.log(`::error::${state.failed}`); process.exit(1); }
+  })
   .catch((error) => { console.error(error); process.exit(1); });
 """
 CONTEXT = {
@@ -261,7 +306,10 @@ CONTEXT = {
     "runId": 1234,
     "serverUrl": "https://github.com",
     "ref": "refs/heads/main",
-    "payload": {"pull_request": {"head": {"sha": "f" * 40}}},
+    "payload": {
+        "pull_request": {"number": 7, "head": {"sha": "f" * 40}},
+        "workflow_run": {"id": 99, "head_sha": "f" * 40, "html_url": "https://github.com/run/99"},
+    },
 }
 
 
@@ -289,30 +337,48 @@ class GitHubStandIn:
             "comments": [],
             "issues": [],
             "labels": [],
+            "artifacts": [],
+            # The pull request of CONTEXT, at the commit its plan run planned.
+            "pulls": [{"number": 7, "head": {"sha": "f" * 40}}],
             "next": 100,
             "context": CONTEXT,
         }
     )
 
-    def run(self, workflow: str, report: str, **env: str) -> None:
+    def run(self, workflow: str, report: str, number: str = "7", **env: str) -> None:
+        """Run the one github-script step of ``workflow`` on ``report``, as the step would
+        find it: a file named in REPORT (drift), or in PLAN_DIR beside the pull request's
+        number (the plan comment, from the plan run's artifact)."""
+        plan_dir = self.tmp_path / "plan"
+        plan_dir.mkdir(exist_ok=True)
+        (plan_dir / "report.md").write_text(report)
+        (plan_dir / "pull-request").write_text(f"{number}\n")
+        env = {"REPORT": str(plan_dir / "report.md"), "PLAN_DIR": str(plan_dir), **env}
+        done = self.script(github_script(workflow), env, self.tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def script(
+        self, script: str, env: dict[str, str], cwd: Path
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a github-script body under node against the stand-in's state."""
         node = shutil.which("node")
         assert node, "node runs the github-script steps; it is on every machine of this kind"
-        (self.tmp_path / "stand-in.js").write_text(STAND_IN)
-        (self.tmp_path / "script.js").write_text(github_script(workflow))
-        (self.tmp_path / "report.md").write_text(report)
-        state_file = self.tmp_path / "state.json"
+        (cwd / "stand-in.js").write_text(STAND_IN)
+        (cwd / "script.js").write_text(script)
+        state_file = cwd / "state.json"
         state_file.write_text(json.dumps(self.state))
         done = subprocess.run(
             [node, "stand-in.js", str(state_file), "script.js"],
-            cwd=self.tmp_path,
-            env={"PATH": os.environ["PATH"], "REPORT": str(self.tmp_path / "report.md"), **env},
+            cwd=cwd,
+            env={"PATH": os.environ["PATH"], **env},
             capture_output=True,
             text=True,
             timeout=60,
             stdin=subprocess.DEVNULL,
         )
-        assert done.returncode == 0, done.stderr
-        self.state = json.loads(state_file.read_text())
+        if state_file.stat().st_size:
+            self.state = json.loads(state_file.read_text())
+        return done
 
     def comments(self) -> list[dict[str, Any]]:
         return list(self.state["comments"])
@@ -321,7 +387,7 @@ class GitHubStandIn:
         return [i for i in self.state["issues"] if i["state"] == state]
 
 
-PLAN = "plan-on-pull-request.yml"
+PLAN = "plan-comment.yml"
 DRIFT = "nightly-drift.yml"
 
 
@@ -342,7 +408,8 @@ def test_the_plan_comment_is_written_once_then_edited(tmp_path: Path) -> None:
     human, mine = gh.comments()
     assert human["body"] == "<!-- reconciler-plan --> me"
     assert mine["body"].startswith("<!-- reconciler-plan -->\n#### reconciler: Plan: no changes")
-    assert "runs/1234" in mine["body"]
+    # It links the plan run that made the report, not its own run.
+    assert "https://github.com/run/99" in mine["body"]
 
 
 def test_a_plan_too_long_for_a_comment_is_cut(tmp_path: Path) -> None:
