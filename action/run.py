@@ -30,11 +30,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-COMMANDS = ("validate", "plan", "apply", "drift")
+COMMANDS = ("validate", "plan", "apply", "drift", "snapshot")
 # Commands whose exit 2 is an answer (changes to apply, drift found), not a failure.
 EXIT_2_MEANS_CHANGES = ("plan", "drift")
 # Commands that read or write a product: they must name it.
-NEEDS_TARGET = ("plan", "apply", "drift")
+NEEDS_TARGET = ("plan", "apply", "drift", "snapshot")
 EXIT_OK, EXIT_ERROR, EXIT_CHANGES = 0, 1, 2
 # The pinned, hashed requirements the install uses, relative to the action's checkout.
 LOCK = Path("action") / "requirements.lock"
@@ -98,6 +98,9 @@ class Invocation:
     args: tuple[str, ...]
 
     def argv(self, fmt: str) -> list[str]:
+        if self.command == "snapshot":
+            # It reads no manifests and has no report formats: its one line is the report.
+            return [self.binary, self.command, *self.args]
         extra = ["--detailed-exitcode"] if self.command == "plan" else []
         # ARGS come after the action's options: one given there (a second --format) wins.
         # PATHS come after "--", so a path that starts with "-" is never read as an option.

@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 import yaml
 
+from testing.process import EXAMPLES, SCRIPT, clean_env, run_script
+from testing.server import RunningServer
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 ACTION = ROOT / "action.yml"
@@ -33,6 +36,9 @@ KNOWN_PINS = {
     "actions/checkout": {"3d3c42e5aac5ba805825da76410c181273ba90b1": "v7.0.1"},
     "actions/setup-python": {"5fda3b95a4ea91299a34e894583c3862153e4b97": "v7.0.0"},
     "actions/github-script": {"ed597411d8f924073f98dfc5c65a23a2325f34cd": "v8.0.0"},
+    # Checked against the tags of their repositories' snapshots (node24 both).
+    "actions/upload-artifact": {"bbbca2ddaa5d8feaa63e36b76fdaad77386f024f": "v7.0.0"},
+    "actions/download-artifact": {"3e5f45b2cfb9172054b4087a40e8e0b5a5461e7c": "v8.0.1"},
 }
 # The examples use the reconciler action from its own repository, whose owner and release the
 # user fills in: the all-zero commit is a placeholder no one can mistake for a release.
@@ -179,11 +185,27 @@ def test_examples_keep_credentials_in_secrets_and_writes_behind_an_environment()
     # YAML 1.1 reads the key "on" as true.
     assert drift[True]["schedule"][0]["cron"]
     assert drift["jobs"]["drift"]["permissions"] == {"contents": "read", "issues": "write"}
+    # The pull request's run only reads; the comment is written by the workflow_run that
+    # follows it, which checks nothing out.
     plan = examples["plan-on-pull-request.yml"]
-    assert plan["jobs"]["plan"]["permissions"] == {
-        "contents": "read",
+    assert plan["jobs"]["plan"]["permissions"] == {"contents": "read", "actions": "read"}
+    comment = examples["plan-comment.yml"]
+    assert comment[True]["workflow_run"]["workflows"] == [plan["name"]]
+    assert comment["jobs"]["comment"]["permissions"] == {
+        "actions": "read",
         "pull-requests": "write",
     }
+    assert not any(
+        "actions/checkout@" in str(step.get("uses"))
+        for job in comment["jobs"].values()
+        for step in job["steps"]
+    )
+    # Every job that holds the key names an environment, and only main reaches them.
+    for name, workflow in examples.items():
+        for job_name, job in workflow["jobs"].items():
+            if "secrets." in json.dumps(job):
+                assert job.get("environment"), f"{name}: {job_name}"
+                assert "github.ref == 'refs/heads/main'" in job.get("if", ""), f"{name}: {job_name}"
 
 
 # -- the github-script steps, run under node -----------------------------------------------
@@ -245,14 +267,41 @@ const issues = {
     return ok(state.labels.at(-1));
   },
 };
+const actions = {
+  async listArtifactsForRepo({ name }) {
+    const artifacts = state.artifacts.filter((a) => !name || a.name === name);
+    return ok({ total_count: artifacts.length, artifacts });
+  },
+};
+const pulls = {
+  async get({ pull_number }) {
+    const pull = state.pulls.find((p) => p.number === pull_number);
+    if (!pull) throw fail(404);
+    return ok(pull);
+  },
+};
 const github = {
-  rest: { issues },
+  rest: { issues, actions, pulls },
   paginate: async (method, params) => (await method(params)).data,
+};
+// What a script says through core: its outputs, its failure, its notes for the log.
+state.outputs = {};
+state.failed = null;
+const core = {
+  setOutput: (name, value) => { state.outputs[name] = String(value); },
+  setFailed: (message) => { state.failed = String(message); },
+  notice: (message) => console.log(`::notice::${message}`),
+  warning: (message) => console.log(`::warning::${message}`),
+  info: (message) => console.log(message),
 };
 const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
 const script = fs.readFileSync(scriptFile, 'utf8');
-new AsyncFunction('require', 'github', 'context', script)(require, github, state.context)
-  .then(() => fs.writeFileSync(stateFile, JSON.stringify(state)))
+const body = new AsyncFunction('require', 'github', 'context', 'core', script);
+body(require, github, state.context, core)
+  .then(() => {
+    fs.writeFileSync(stateFile, JSON.stringify(state));
+    if (state.failed !== null) { console.log(`::error::${state.failed}`); process.exit(1); }
+  })
   .catch((error) => { console.error(error); process.exit(1); });
 """
 CONTEXT = {
@@ -261,7 +310,10 @@ CONTEXT = {
     "runId": 1234,
     "serverUrl": "https://github.com",
     "ref": "refs/heads/main",
-    "payload": {"pull_request": {"head": {"sha": "f" * 40}}},
+    "payload": {
+        "pull_request": {"number": 7, "head": {"sha": "f" * 40}},
+        "workflow_run": {"id": 99, "head_sha": "f" * 40, "html_url": "https://github.com/run/99"},
+    },
 }
 
 
@@ -289,30 +341,48 @@ class GitHubStandIn:
             "comments": [],
             "issues": [],
             "labels": [],
+            "artifacts": [],
+            # The pull request of CONTEXT, at the commit its plan run planned.
+            "pulls": [{"number": 7, "head": {"sha": "f" * 40}}],
             "next": 100,
             "context": CONTEXT,
         }
     )
 
-    def run(self, workflow: str, report: str, **env: str) -> None:
+    def run(self, workflow: str, report: str, number: str = "7", **env: str) -> None:
+        """Run the one github-script step of ``workflow`` on ``report``, as the step would
+        find it: a file named in REPORT (drift), or in PLAN_DIR beside the pull request's
+        number (the plan comment, from the plan run's artifact)."""
+        plan_dir = self.tmp_path / "plan"
+        plan_dir.mkdir(exist_ok=True)
+        (plan_dir / "report.md").write_text(report)
+        (plan_dir / "pull-request").write_text(f"{number}\n")
+        env = {"REPORT": str(plan_dir / "report.md"), "PLAN_DIR": str(plan_dir), **env}
+        done = self.script(github_script(workflow), env, self.tmp_path)
+        assert done.returncode == 0, done.stdout + done.stderr
+
+    def script(
+        self, script: str, env: dict[str, str], cwd: Path
+    ) -> subprocess.CompletedProcess[str]:
+        """Run a github-script body under node against the stand-in's state."""
         node = shutil.which("node")
         assert node, "node runs the github-script steps; it is on every machine of this kind"
-        (self.tmp_path / "stand-in.js").write_text(STAND_IN)
-        (self.tmp_path / "script.js").write_text(github_script(workflow))
-        (self.tmp_path / "report.md").write_text(report)
-        state_file = self.tmp_path / "state.json"
+        (cwd / "stand-in.js").write_text(STAND_IN)
+        (cwd / "script.js").write_text(script)
+        state_file = cwd / "state.json"
         state_file.write_text(json.dumps(self.state))
         done = subprocess.run(
             [node, "stand-in.js", str(state_file), "script.js"],
-            cwd=self.tmp_path,
-            env={"PATH": os.environ["PATH"], "REPORT": str(self.tmp_path / "report.md"), **env},
+            cwd=cwd,
+            env={"PATH": os.environ["PATH"], **env},
             capture_output=True,
             text=True,
             timeout=60,
             stdin=subprocess.DEVNULL,
         )
-        assert done.returncode == 0, done.stderr
-        self.state = json.loads(state_file.read_text())
+        if state_file.stat().st_size:
+            self.state = json.loads(state_file.read_text())
+        return done
 
     def comments(self) -> list[dict[str, Any]]:
         return list(self.state["comments"])
@@ -321,7 +391,7 @@ class GitHubStandIn:
         return [i for i in self.state["issues"] if i["state"] == state]
 
 
-PLAN = "plan-on-pull-request.yml"
+PLAN = "plan-comment.yml"
 DRIFT = "nightly-drift.yml"
 
 
@@ -342,7 +412,8 @@ def test_the_plan_comment_is_written_once_then_edited(tmp_path: Path) -> None:
     human, mine = gh.comments()
     assert human["body"] == "<!-- reconciler-plan --> me"
     assert mine["body"].startswith("<!-- reconciler-plan -->\n#### reconciler: Plan: no changes")
-    assert "runs/1234" in mine["body"]
+    # It links the plan run that made the report, not its own run.
+    assert "https://github.com/run/99" in mine["body"]
 
 
 def test_a_plan_too_long_for_a_comment_is_cut(tmp_path: Path) -> None:
@@ -386,3 +457,782 @@ def test_drift_opens_one_issue_updates_it_and_closes_it_in_sync(tmp_path: Path) 
     # Drift again later: a new issue, the closed one stays closed.
     gh.run(DRIFT, "#### drift: again\n", HAS_DRIFT="true")
     assert len(gh.issues()) == 2 and len(gh.issues("closed")) == 1
+
+
+# -- whole workflows, job by job -------------------------------------------------------------
+#
+# The stand-in also runs a workflow's jobs as the runner would, for the steps these workflows
+# use: checkout (a copy of the test's repository), the reconciler action (action/run.py, as
+# action.yml runs it, with the installed script), github-script (under node, above), artifacts
+# (kept by the stand-in, with the run that uploaded them) and run: scripts (bash). Expressions
+# are evaluated by a small reader of GitHub's syntax: names, strings, ==, !=, !, &&, ||,
+# parentheses and the status functions. Environments are the only holders of secrets and admit
+# main only; a pull_request run gets no secret at all, as a fork's or Dependabot's does.
+
+REPO_ID, FORK_ID = 1001, 2002
+MAIN = "refs/heads/main"
+EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.S)
+TOKEN = re.compile(
+    r"\s*(?:(?P<string>'(?:[^']|'')*')|(?P<number>\d+)"
+    r"|(?P<op>==|!=|&&|\|\||!|\(|\))|(?P<name>[A-Za-z_][\w.\-]*))"
+)
+STATUS = re.compile(r"\b(?:success|failure|cancelled|always)\(")
+
+
+def as_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+class Expression:
+    """One GitHub expression, read by recursive descent and evaluated against ``contexts``."""
+
+    def __init__(self, text: str, contexts: dict[str, Any], status: dict[str, bool]) -> None:
+        self.tokens: list[tuple[str, str]] = []
+        position, text = 0, text.strip()
+        while position < len(text):
+            match = TOKEN.match(text, position)
+            assert match and match.end() > position, f"cannot read {text[position:]!r}"
+            kind = next(k for k, v in match.groupdict().items() if v is not None)
+            self.tokens.append((kind, match[kind]))
+            position = match.end()
+        self.contexts, self.status, self.at = contexts, status, 0
+
+    def value(self) -> Any:
+        value = self._or()
+        assert self.at == len(self.tokens), f"left over: {self.tokens[self.at :]}"
+        return value
+
+    def _take(self, op: str) -> bool:
+        if self.at < len(self.tokens) and self.tokens[self.at] == ("op", op):
+            self.at += 1
+            return True
+        return False
+
+    def _or(self) -> Any:
+        value = self._and()
+        while self._take("||"):
+            right = self._and()
+            value = value if as_text(value) not in ("", "false", "0") else right
+        return value
+
+    def _and(self) -> Any:
+        value = self._not()
+        while self._take("&&"):
+            right = self._not()
+            value = right if as_text(value) not in ("", "false", "0") else value
+        return value
+
+    def _not(self) -> Any:
+        if self._take("!"):
+            return as_text(self._not()) in ("", "false", "0")
+        value = self._primary()
+        for op in ("==", "!="):
+            if self._take(op):
+                same = as_text(value).lower() == as_text(self._primary()).lower()
+                return same if op == "==" else not same
+        return value
+
+    def _primary(self) -> Any:
+        kind, text = self.tokens[self.at]
+        self.at += 1
+        if (kind, text) == ("op", "("):
+            value = self._or()
+            assert self._take(")")
+            return value
+        if kind == "string":
+            return text[1:-1].replace("''", "'")
+        if kind == "number":
+            return int(text)
+        assert kind == "name", f"unexpected {text!r}"
+        if self._take("("):
+            assert self._take(")") and text in self.status, f"unknown function {text}"
+            return self.status[text]
+        value: Any = self.contexts
+        for part in text.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        return value
+
+
+def parse_outputs(text: str) -> dict[str, str]:
+    """A GITHUB_OUTPUT file as the runner reads it: ``name=value`` or ``name<<DELIMITER``."""
+    outputs: dict[str, str] = {}
+    lines = iter(text.splitlines())
+    for line in lines:
+        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
+            name, delimiter = line.split("<<", 1)
+            outputs[name] = "\n".join(iter(lambda: next(lines), delimiter))
+        elif line:
+            name, value = line.split("=", 1)
+            outputs[name] = value
+    return outputs
+
+
+@dataclass
+class JobRun:
+    """What a job left: its result, its outputs, its steps' outcomes and outputs, its log."""
+
+    result: str
+    outputs: dict[str, str] = field(default_factory=dict)
+    steps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    log: str = ""
+    secrets_seen: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class WorkflowRun:
+    run_id: int
+    jobs: dict[str, JobRun]
+
+
+def run_workflow(
+    gh: GitHubStandIn,
+    workflow: str,
+    repo: Path,
+    *,
+    event: str,
+    ref: str = MAIN,
+    payload: dict[str, Any] | None = None,
+    environments: dict[str, dict[str, str]] | None = None,
+    settings: dict[str, str] | None = None,
+    now: str | None = None,
+    before_job: dict[str, Any] | None = None,
+) -> WorkflowRun:
+    """Run every job of ``workflow`` in order of ``needs``, as GitHub would for ``event``.
+
+    ``environments``: each environment's secrets (they admit main only). ``settings``: the
+    values the user sets in their copy (RECONCILER_TARGET, DUCTAPE_PRODUCT): only names the
+    workflow already sets. ``before_job``: a callable per job name, run just before it (to
+    change live jobs between the plan and the apply, say).
+    """
+    document = load(ROOT / "examples" / "workflows" / workflow)
+    run_id = gh.state["next"]
+    gh.state["next"] += 1
+    event_payload = {
+        "repository": {"id": REPO_ID, "full_name": "team/jobs"},
+        **(payload or {}),
+    }
+    pull = event_payload.get("pull_request")
+    head_sha = pull["head"]["sha"] if pull else "a" * 40
+    if pull:
+        head_branch, head_repo = pull["head"]["ref"], pull["head"]["repo"]["id"]
+    else:
+        head_branch, head_repo = ref.removeprefix("refs/heads/"), REPO_ID
+    github = {
+        "event_name": event,
+        "ref": ref,
+        "sha": head_sha,
+        "event": event_payload,
+        "run_id": str(run_id),
+        "repository": "team/jobs",
+        # A stand-in token: the scripts' API calls go to the stand-in, never to GitHub.
+        "token": "ghs_stand-in-token",
+    }
+    script_context = {
+        "repo": {"owner": "team", "repo": "jobs"},
+        "issue": {"owner": "team", "repo": "jobs", "number": (pull or {}).get("number")},
+        "runId": run_id,
+        "serverUrl": "https://github.com",
+        "ref": ref,
+        "eventName": event,
+        "payload": event_payload,
+    }
+    settings = dict(settings or {})
+
+    def with_settings(env: dict[str, Any] | None) -> dict[str, str]:
+        out = {k: str(v) for k, v in (env or {}).items()}
+        for name, value in settings.items():
+            if name in out:
+                out[name] = value
+        return out
+
+    workflow_env = with_settings(document.get("env"))
+    runs: dict[str, JobRun] = {}
+    pending = dict(document["jobs"])
+    while pending:
+        name, job = next((n, j) for n, j in pending.items() if all(d in runs for d in needs_of(j)))
+        del pending[name]
+        needs = {d: {"result": runs[d].result, "outputs": runs[d].outputs} for d in needs_of(job)}
+        status = {
+            "success": all(n["result"] == "success" for n in needs.values()),
+            "failure": any(n["result"] == "failure" for n in needs.values()),
+            "cancelled": False,
+            "always": True,
+        }
+        contexts = {"github": github, "needs": needs, "env": workflow_env}
+        if not condition(job.get("if"), contexts, status):
+            runs[name] = JobRun("skipped")
+            continue
+        if before_job and name in before_job:
+            before_job[name]()
+        runs[name] = run_job(
+            gh,
+            name,
+            job,
+            repo,
+            github=github,
+            script_context=script_context,
+            needs=needs,
+            env={**workflow_env, **with_settings(job.get("env"))},
+            environments=environments or {},
+            artifact_run={
+                "id": run_id,
+                "repository_id": REPO_ID,
+                "head_repository_id": head_repo,
+                "head_branch": head_branch,
+                "head_sha": head_sha,
+            },
+            now=now,
+        )
+    return WorkflowRun(run_id, runs)
+
+
+def needs_of(job: dict[str, Any]) -> list[str]:
+    needs = job.get("needs", [])
+    return [needs] if isinstance(needs, str) else list(needs)
+
+
+def condition(text: Any, contexts: dict[str, Any], status: dict[str, bool]) -> bool:
+    """An ``if:``, with GitHub's implied ``success() &&`` when it names no status function."""
+    if text is None:
+        return status["success"]
+    text = str(text).strip()
+    if text.startswith("${{") and text.endswith("}}"):
+        text = text[3:-2]
+    if not STATUS.search(text):
+        text = f"success() && ({text})"
+    return as_text(Expression(text, contexts, status).value()) not in ("", "false", "0")
+
+
+def substitute(value: Any, contexts: dict[str, Any]) -> str:
+    def one(match: re.Match[str]) -> str:
+        status = {"success": True, "failure": False, "cancelled": False, "always": True}
+        return as_text(Expression(match[1], contexts, status).value())
+
+    return EXPRESSION.sub(one, as_text(value))
+
+
+def run_job(
+    gh: GitHubStandIn,
+    name: str,
+    job: dict[str, Any],
+    repo: Path,
+    *,
+    github: dict[str, Any],
+    script_context: dict[str, Any],
+    needs: dict[str, Any],
+    env: dict[str, str],
+    environments: dict[str, dict[str, str]],
+    artifact_run: dict[str, Any],
+    now: str | None,
+) -> JobRun:
+    base = gh.tmp_path / f"run-{artifact_run['id']}-{name}"
+    workspace, temp = base / "workspace", base / "runner-temp"
+    workspace.mkdir(parents=True)
+    temp.mkdir()
+    environment = job.get("environment")
+    secrets: dict[str, str] = {}
+    if environment:
+        assert environment in environments, f"{name}: no environment {environment!r} set up"
+        if github["ref"] != MAIN:
+            # Deployment branches: main only. GitHub fails the job before any step runs.
+            return JobRun("failure", log=f"{environment}: {github['ref']} may not deploy")
+        if github["event_name"] != "pull_request":
+            secrets = dict(environments[environment])
+    run = JobRun("success", secrets_seen=secrets)
+    steps: dict[str, dict[str, Any]] = {}
+    failed = False
+    for number, step in enumerate(job["steps"]):
+        contexts = {
+            "github": github,
+            "needs": needs,
+            "env": env,
+            "secrets": secrets,
+            "steps": steps,
+            "runner": {"temp": str(temp)},
+        }
+        status = {"success": not failed, "failure": failed, "cancelled": False, "always": True}
+        step_id = step.get("id", f"step-{number}")
+        if not condition(step.get("if"), contexts, status):
+            steps[step_id] = {"outcome": "skipped", "conclusion": "skipped", "outputs": {}}
+            continue
+        step_env = {**env, **{k: substitute(v, contexts) for k, v in step.get("env", {}).items()}}
+        inputs = {k: substitute(v, contexts) for k, v in step.get("with", {}).items()}
+        ok, outputs, log = run_step(
+            gh, step, inputs, step_env, workspace, temp, repo, script_context, artifact_run, now
+        )
+        run.log += log
+        steps[step_id] = {
+            "outcome": "success" if ok else "failure",
+            "conclusion": "success" if ok else "failure",
+            "outputs": outputs,
+        }
+        failed = failed or not ok
+    run.steps = steps
+    run.result = "failure" if failed else "success"
+    contexts = {"steps": steps, "github": github, "needs": needs, "env": env}
+    run.outputs = {k: substitute(v, contexts) for k, v in job.get("outputs", {}).items()}
+    return run
+
+
+def run_step(
+    gh: GitHubStandIn,
+    step: dict[str, Any],
+    inputs: dict[str, str],
+    env: dict[str, str],
+    workspace: Path,
+    temp: Path,
+    repo: Path,
+    script_context: dict[str, Any],
+    artifact_run: dict[str, Any],
+    now: str | None,
+) -> tuple[bool, dict[str, str], str]:
+    """Run one step; (passed, outputs, log)."""
+    uses = str(step.get("uses", ""))
+    action = uses.partition("@")[0]
+    output_file, summary = temp / "github-output", temp / "step-summary"
+    output_file.write_text("")
+    process_env = clean_env(
+        GITHUB_ACTIONS="true",
+        GITHUB_REF=script_context["ref"],
+        GITHUB_EVENT_NAME=script_context["eventName"],
+        GITHUB_WORKSPACE=str(workspace),
+        GITHUB_OUTPUT=str(output_file),
+        GITHUB_STEP_SUMMARY=str(summary),
+        RUNNER_TEMP=str(temp),
+        **({"RECONCILER_NOW": now} if now else {}),
+        **env,
+    )
+    if action == "actions/checkout":
+        shutil.copytree(repo, workspace, dirs_exist_ok=True)
+        return True, {}, ""
+    if action == "actions/github-script":
+        gh.state["context"] = script_context
+        done = gh.script(inputs["script"], process_env, temp)
+        return done.returncode == 0, dict(gh.state.get("outputs", {})), done.stdout + done.stderr
+    if action == "actions/upload-artifact":
+        return upload(gh, inputs, artifact_run)
+    if action == "actions/download-artifact":
+        return download(gh, inputs, artifact_run)
+    if action == PLACEHOLDER[0]:
+        # As action.yml runs it: every input as an INPUT_* variable, the installed script.
+        process_env.update({f"INPUT_{k.upper()}": v for k, v in inputs.items()})
+        process_env.update(GITHUB_ACTION_PATH=str(ROOT), RECONCILER_BIN=str(SCRIPT))
+        argv = [sys.executable, str(ROOT / "action" / "run.py"), "run"]
+    else:
+        assert "run" in step and not uses, f"the stand-in cannot run {uses}"
+        (temp / "step.sh").write_text(str(step["run"]))
+        argv = ["bash", "--noprofile", "--norc", "-eo", "pipefail", str(temp / "step.sh")]
+    done = subprocess.run(
+        argv,
+        cwd=workspace,
+        env=process_env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+    return done.returncode == 0, parse_outputs(output_file.read_text()), done.stdout + done.stderr
+
+
+def upload(
+    gh: GitHubStandIn, inputs: dict[str, str], artifact_run: dict[str, Any]
+) -> tuple[bool, dict[str, str], str]:
+    source = Path(inputs["path"])
+    if not source.exists():
+        # if-no-files-found: error fails the step; the others would only warn.
+        return inputs.get("if-no-files-found") != "error", {}, f"no files at {source}\n"
+    artifact_id = gh.state["next"]
+    gh.state["next"] += 1
+    kept = gh.tmp_path / "artifacts" / str(artifact_id)
+    if source.is_dir():
+        shutil.copytree(source, kept)
+    else:
+        kept.mkdir(parents=True)
+        shutil.copy(source, kept / source.name)
+    gh.state["artifacts"].insert(
+        0,
+        {
+            "id": artifact_id,
+            "name": inputs["name"],
+            "expired": False,
+            # Each upload is newer than the one before: ids grow with time.
+            "created_at": f"2026-11-01T00:00:{artifact_id % 60:02d}.{artifact_id:06d}Z",
+            "workflow_run": dict(artifact_run),
+        },
+    )
+    return True, {"artifact-id": str(artifact_id)}, ""
+
+
+def download(
+    gh: GitHubStandIn, inputs: dict[str, str], artifact_run: dict[str, Any]
+) -> tuple[bool, dict[str, str], str]:
+    run_id = int(inputs.get("run-id") or artifact_run["id"])
+    if run_id != artifact_run["id"]:
+        # Another run's artifacts need a token that may read actions.
+        assert inputs.get("github-token"), "download from another run without github-token"
+    found = [
+        a
+        for a in gh.state["artifacts"]
+        if a["workflow_run"]["id"] == run_id
+        and (
+            str(a["id"]) in inputs.get("artifact-ids", "").split(",")
+            if inputs.get("artifact-ids")
+            else a["name"] == inputs["name"]
+        )
+    ]
+    if len(found) != 1:
+        return False, {}, f"::error::artifact not found in run {run_id}\n"
+    shutil.copytree(
+        gh.tmp_path / "artifacts" / str(found[0]["id"]), Path(inputs["path"]), dirs_exist_ok=True
+    )
+    return True, {"download-path": inputs["path"]}, ""
+
+
+SNAPSHOT = "snapshot.yml"
+PULL_REQUEST = "plan-on-pull-request.yml"
+APPLY = "apply-on-merge.yml"
+FIVE_HOURS_LATER = "2026-11-01T05:00:00Z"
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """The repository a team keeps: the example manifests under jobs/, owning their tags.
+
+    The seeded product has a job of its own beside them (purge_expired_sessions): owned by
+    nobody here, it is foreign, as another team's job would be, so --strict plans pass.
+    """
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLES, repo / "jobs")
+    (repo / ".git").mkdir()
+    tags = sorted(
+        str(doc["tag"])
+        for path in (repo / "jobs").rglob("*.y*ml")
+        for doc in yaml.safe_load_all(path.read_text(encoding="utf-8"))
+        if isinstance(doc, dict)
+    )
+    (repo / ".reconciler.yaml").write_text(f"owns: {json.dumps(tags)}\n", encoding="utf-8")
+    return repo
+
+
+def environments(server: RunningServer) -> dict[str, dict[str, str]]:
+    """The two environments of the examples, each holding the key (and nothing else does)."""
+    key = {
+        "DUCTAPE_USER_ID": server.user_id,
+        "DUCTAPE_WORKSPACE_ID": server.workspace_id,
+        "DUCTAPE_PRIVATE_KEY": server.private_key,
+    }
+    return {"ductape-main": dict(key), "ductape-production": dict(key)}
+
+
+def settings(server: RunningServer) -> dict[str, str]:
+    """What a team sets in its copies: its target (here the local server) and product."""
+    return {"RECONCILER_TARGET": server.base_url, "DUCTAPE_PRODUCT": server.product_name}
+
+
+def live_tags(server: RunningServer) -> set[str]:
+    return {doc["tag"] for doc in server.store.job_documents(server.product_id)}
+
+
+def fork_pull_request(gh: GitHubStandIn, number: int, sha: str) -> dict[str, Any]:
+    """A pull request from a fork's branch named main: the case a filter on names alone misses."""
+    gh.state["pulls"].append({"number": number, "head": {"sha": sha}})
+    return {
+        "number": number,
+        "head": {"sha": sha, "ref": "main", "repo": {"id": FORK_ID, "full_name": "fork/jobs"}},
+    }
+
+
+def comment_run(gh: GitHubStandIn, repo: Path, planned: WorkflowRun, sha: str) -> WorkflowRun:
+    """plan-comment.yml, as GitHub starts it once the pull request's run completed."""
+    conclusion = (
+        "success" if all(j.result != "failure" for j in planned.jobs.values()) else "failure"
+    )
+    return run_workflow(
+        gh,
+        "plan-comment.yml",
+        repo,
+        event="workflow_run",
+        payload={
+            "workflow_run": {
+                "id": planned.run_id,
+                "event": "pull_request",
+                "conclusion": conclusion,
+                "head_sha": sha,
+                "head_branch": "main",
+                "head_repository": {"full_name": "fork/jobs"},
+                "html_url": f"https://github.com/team/jobs/actions/runs/{planned.run_id}",
+            }
+        },
+    )
+
+
+def plan_a_fork_pull_request(
+    gh: GitHubStandIn, repo: Path, server: RunningServer, now: str
+) -> tuple[WorkflowRun, str]:
+    """The pull request's run, then the comment's; the comment on pull request 12."""
+    sha = "b" * 40
+    planned = run_workflow(
+        gh,
+        PULL_REQUEST,
+        repo,
+        event="pull_request",
+        ref="refs/pull/12/merge",
+        payload={"pull_request": fork_pull_request(gh, 12, sha)},
+        environments=environments(server),
+        settings=settings(server),
+        now=now,
+    )
+    commented = comment_run(gh, repo, planned, sha)
+    assert commented.jobs["comment"].result == "success", commented.jobs["comment"].log
+    (comment,) = [c for c in gh.comments() if c["issue_number"] == 12]
+    return planned, comment["body"]
+
+
+def take_snapshot(gh: GitHubStandIn, repo: Path, server: RunningServer) -> None:
+    taken = run_workflow(
+        gh,
+        SNAPSHOT,
+        repo,
+        event="schedule",
+        environments=environments(server),
+        settings=settings(server),
+    )
+    assert taken.jobs["snapshot"].result == "success", taken.jobs["snapshot"].log
+
+
+def test_a_fork_pull_request_is_planned_against_the_snapshot_of_main_and_commented(
+    tmp_path: Path, repo: Path, ductape_server: RunningServer
+) -> None:
+    gh = GitHubStandIn(tmp_path)
+    take_snapshot(gh, repo, ductape_server)
+    (snapshot,) = gh.state["artifacts"]
+    assert snapshot["name"] == "ductape-snapshot"
+    # The fork's own run uploaded an artifact of the same name, later: it is not main's.
+    forged = tmp_path / "artifacts" / "1"
+    forged.mkdir()
+    (forged / "live.json").write_text("{}")
+    gh.state["artifacts"].insert(
+        0,
+        {
+            "id": 1,
+            "name": "ductape-snapshot",
+            "expired": False,
+            "created_at": "2026-11-01T04:00:00Z",
+            "workflow_run": {
+                "id": 2,
+                "repository_id": REPO_ID,
+                "head_repository_id": FORK_ID,
+                "head_branch": "main",
+                "head_sha": "c" * 40,
+            },
+        },
+    )
+
+    planned, body = plan_a_fork_pull_request(gh, repo, ductape_server, FIVE_HOURS_LATER)
+    job = planned.jobs["plan"]
+    assert job.result == "success", job.log
+    assert job.secrets_seen == {}
+    assert body.startswith("<!-- reconciler-plan -->\n<!-- reconciler-report -->")
+    # The report's target line: the snapshot, and how old it was when the plan was made.
+    assert "(product shop, taken 2026-11-01T00:00:00Z, 5h old)" in body
+    assert "Plan: 6 to create, 0 to update" in body
+    assert f"commit {'b' * 40}" in body
+
+
+def test_a_stale_snapshot_or_none_is_said_in_the_comment(
+    tmp_path: Path, repo: Path, ductape_server: RunningServer
+) -> None:
+    gh = GitHubStandIn(tmp_path)
+    # No snapshot yet: the run fails on one line saying how to take the first one.
+    planned, body = plan_a_fork_pull_request(gh, repo, ductape_server, FIVE_HOURS_LATER)
+    assert planned.jobs["plan"].result == "failure"
+    assert 'run the workflow "reconciler snapshot" on main' in planned.jobs["plan"].log
+    assert "No snapshot of main to plan against" in body
+
+    take_snapshot(gh, repo, ductape_server)
+    gh.state["comments"].clear()
+    planned, body = plan_a_fork_pull_request(gh, repo, ductape_server, "2026-11-04T00:00:00Z")
+    assert planned.jobs["plan"].result == "failure"
+    assert "older than RECONCILER_MAX_AGE=48h" in body
+
+
+def test_the_comment_goes_only_on_the_pull_request_at_the_planned_commit(
+    tmp_path: Path,
+) -> None:
+    gh = GitHubStandIn(tmp_path)
+    # An artifact naming pull request 8, whose head is another commit than the one planned.
+    gh.state["pulls"].append({"number": 8, "head": {"sha": "d" * 40}})
+    gh.run(PLAN, "#### reconciler: Plan: no changes\n", number="8")
+    assert gh.comments() == []
+    for number in ("8; rm -rf /", "-1", "1e3", ""):
+        with pytest.raises(AssertionError, match="not a pull request number"):
+            gh.run(PLAN, "x\n", number=number)
+
+
+def strings(node: Any) -> list[str]:
+    """Every key and string of a YAML document."""
+    if isinstance(node, dict):
+        return [s for k, v in node.items() for s in (*strings(k), *strings(v))]
+    if isinstance(node, list):
+        return [s for item in node for s in strings(item)]
+    return [node] if isinstance(node, str) else []
+
+
+def test_no_pull_request_workflow_names_a_secret() -> None:
+    """A pull_request run uses the pull request's own copy of the workflow: nothing in it may
+    reach a secret, and no job of it names an environment that holds one."""
+    checked = []
+    for path in WORKFLOWS:
+        workflow = load(path)
+        triggers = workflow[True]
+        if not {"pull_request", "pull_request_target"} & set(
+            [triggers] if isinstance(triggers, str) else triggers
+        ):
+            continue
+        checked.append(path.name)
+        for text in strings(workflow):
+            for expression in EXPRESSION.findall(text):
+                assert not re.search(r"\bsecrets\b", expression), f"{path.name}: {expression}"
+            assert "DUCTAPE_PRIVATE_KEY" not in text, path.name
+        for name, job in workflow["jobs"].items():
+            assert "environment" not in job, f"{path.name}: {name}"
+    assert {"ci.yml", PULL_REQUEST} <= set(checked)
+
+
+def test_a_merge_applies_the_plan_saved_on_main(
+    tmp_path: Path, repo: Path, ductape_server: RunningServer
+) -> None:
+    gh = GitHubStandIn(tmp_path)
+    before = live_tags(ductape_server)
+    run = run_workflow(
+        gh,
+        APPLY,
+        repo,
+        event="push",
+        environments=environments(ductape_server),
+        settings=settings(ductape_server),
+    )
+    jobs = run.jobs
+    assert jobs["refuse"].result == "skipped"
+    assert jobs["plan"].result == "success", jobs["plan"].log
+    assert jobs["plan"].outputs == {"has-changes": "true"}
+    assert jobs["apply"].result == "success", jobs["apply"].log
+    assert "Saved the plan to" in jobs["plan"].log
+    assert len(live_tags(ductape_server) - before) == 6
+    # Git now describes the product.
+    done = run_script(
+        ["plan", "--detailed-exitcode", str(repo / "jobs")],
+        tmp_path,
+        clean_env(**ductape_server.client_env()),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    # The snapshot taken after the writes is the newest: the next pull request plans on it.
+    newest = gh.state["artifacts"][0]
+    assert newest["name"] == "ductape-snapshot" and newest["workflow_run"]["id"] == run.run_id
+    assert {a["name"] for a in gh.state["artifacts"]} == {
+        "ductape-snapshot",
+        "reconciler-plan-main",
+    }
+
+
+def test_a_saved_plan_gone_stale_before_its_approval_is_refused(
+    tmp_path: Path, repo: Path, ductape_server: RunningServer
+) -> None:
+    gh = GitHubStandIn(tmp_path)
+    before = live_tags(ductape_server)
+    # Between the plan and the reviewer's approval, someone creates one of its jobs live.
+    meanwhile = {
+        "name": "Warm the catalogue cache",
+        "tag": "warm_catalogue_cache",
+        "event_type": "action",
+        "event_tag": "catalogue:list_products",
+        "executions": 0,
+        "intervals": 600_000,
+        "start_at": 2_127_600_000_000,
+    }
+    run = run_workflow(
+        gh,
+        APPLY,
+        repo,
+        event="push",
+        environments=environments(ductape_server),
+        settings=settings(ductape_server),
+        before_job={"apply": lambda: ductape_server.put_jobs([meanwhile])},
+    )
+    assert run.jobs["plan"].result == "success", run.jobs["plan"].log
+    apply = run.jobs["apply"]
+    assert apply.result == "failure"
+    assert "the saved plan is stale: 1 job(s) changed live since it was made" in apply.log
+    assert live_tags(ductape_server) == before | {"warm_catalogue_cache"}
+
+
+def test_a_manual_run_from_another_branch_is_refused(
+    tmp_path: Path, repo: Path, ductape_server: RunningServer
+) -> None:
+    gh = GitHubStandIn(tmp_path)
+    before = live_tags(ductape_server)
+    run = run_workflow(
+        gh,
+        APPLY,
+        repo,
+        event="workflow_dispatch",
+        ref="refs/heads/feature",
+        environments=environments(ductape_server),
+        settings=settings(ductape_server),
+    )
+    refuse = run.jobs["refuse"]
+    assert refuse.result == "failure"
+    assert (
+        "::error title=reconciler apply::this workflow applies main only, not "
+        "refs/heads/feature: run it from main"
+    ) in refuse.log
+    # Skipped by their own if:, not stopped by the environment: no job even asked for the key.
+    assert (run.jobs["plan"].result, run.jobs["apply"].result) == ("skipped", "skipped")
+    assert live_tags(ductape_server) == before
+    assert gh.state["artifacts"] == []
+
+
+def test_nightly_drift_opens_the_issue_with_what_moved(
+    tmp_path: Path, repo: Path, ductape_server: RunningServer
+) -> None:
+    env = clean_env(**ductape_server.client_env())
+    done = run_script(["apply", "--auto-approve", str(repo / "jobs")], tmp_path, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (doc,) = [
+        d
+        for d in ductape_server.store.job_documents(ductape_server.product_id)
+        if d["tag"] == "warm_catalogue_cache"
+    ]
+    # Someone edits a job in Ductape's console.
+    ductape_server.put_jobs([{**doc, "intervals": 600_000}])
+
+    gh = GitHubStandIn(tmp_path)
+    run = run_workflow(
+        gh,
+        DRIFT,
+        repo,
+        event="schedule",
+        environments=environments(ductape_server),
+        settings=settings(ductape_server),
+    )
+    drift = run.jobs["drift"]
+    assert drift.result == "success", drift.log
+    assert drift.outputs == {"has-drift": "true"}
+    (issue,) = gh.issues()
+    assert issue["labels"] == [{"name": "drift"}]
+    assert "warm_catalogue_cache" in issue["body"] and "intervals" in issue["body"]
+
+
+def test_the_drift_pull_request_is_left_to_come_not_faked() -> None:
+    text = (ROOT / "examples" / "workflows" / DRIFT).read_text(encoding="utf-8")
+    assert 'TO COME: the "accept live changes" pull request' in text
+    steps = [
+        s
+        for job in load(ROOT / "examples" / "workflows" / DRIFT)["jobs"].values()
+        for s in job["steps"]
+    ]
+    assert not any("--write" in str(s.get("with", {}).get("args", "")) for s in steps)
