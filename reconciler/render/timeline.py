@@ -377,7 +377,8 @@ def figures_dict(f: Figures) -> dict[str, Any]:
         "jobs": f.jobs,
         "active_jobs": f.active,
         "total_runs": f.total_runs,
-        "runs_per_day": round(f.runs_per_day, 3),
+        # Whole runs: a saved plan (which may carry this document) holds whole numbers only.
+        "runs_per_day": round(f.runs_per_day),
         "peak_starts_per_minute": f.peak,
         "runs_per_hour": [
             {"day": format_timestamp(r.day)[:10], "hours": list(r.hours)} for r in f.grid
