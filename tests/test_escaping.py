@@ -182,6 +182,13 @@ OUR_ELEMENTS = {
 }  # fmt: skip
 
 
+OUR_ATTRIBUTES = {
+    ("pre", "lang", "text"),
+    ("pre", "lang", "mermaid"),
+    *((cell, "align", side) for cell in ("th", "td") for side in ("left", "right", "center")),
+}
+
+
 class _Reader(HTMLParser):
     """Elements, their nesting, and the text outside code and pre."""
 
@@ -195,8 +202,9 @@ class _Reader(HTMLParser):
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         self.tags.append(tag)
-        # Our fenced blocks are <pre lang="text">; any other attribute came from a value.
-        self.attributes += [f"{k}={v}" for k, v in attrs if (tag, k, v) != ("pre", "lang", "text")]
+        # Our fenced blocks are <pre lang="text"> (and "mermaid" for schedule charts), our
+        # tables align numbers; any other attribute came from a value.
+        self.attributes += [f"{k}={v}" for k, v in attrs if (tag, k, v) not in OUR_ATTRIBUTES]
         if tag not in ("br", "hr", "img", "input"):
             self.stack.append(tag)
 

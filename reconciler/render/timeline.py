@@ -14,7 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from ..model import format_duration, format_timestamp
-from ..strings import printable
+from ..strings import markdown_code, printable
 from ..timeline import DAY, Collision, Figures, Impact, Spread, duration_words
 
 FORMAT = "reconciler-schedule"
@@ -36,14 +36,10 @@ def _terminal(text: str) -> str:
     return printable(text)
 
 
-# Lines here never start with a tag, so only the characters that act mid-line are escaped.
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]|~>])")
-
-
 def _md(text: str) -> str:
-    """Markdown inline text: printable, specials backslash-escaped, HTML and mentions disarmed."""
-    text = _MD_SPECIAL.sub(r"\\\1", printable(text))
-    return text.replace("<", "&lt;").replace("@", "@\u200b")
+    """Markdown inline text: the project's one rule, a code span nothing inside can close
+    (no HTML, mention, reference or autolink from a tag); ``|`` escaped for tables too."""
+    return markdown_code(text, table=True)
 
 
 _MERMAID_UNSAFE = re.compile(r"[^A-Za-z0-9 _.:/-]")
