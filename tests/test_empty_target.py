@@ -66,3 +66,13 @@ def test_the_local_file_named_outright_still_works_with_credentials(repo: Path) 
     done = run_script(["apply", "jobs", "--auto-approve", *target], repo, clean_env(**CREDENTIALS))
     assert done.returncode == 0, done.stderr
     assert (repo / ".reconciler" / "local.db").is_file()
+
+
+def test_the_apply_summary_names_the_target_it_wrote_to(repo: Path) -> None:
+    target = ["--target", "sqlite:///.reconciler/local.db"]
+    done = run_script(["apply", "jobs", "--auto-approve", *target], repo, clean_env())
+    assert done.returncode == 0, done.stderr
+    assert (
+        "Apply: 6 created, 0 updated, 0 failed. Target: sqlite:///.reconciler/local.db "
+        "(product default)." in done.stdout
+    )
