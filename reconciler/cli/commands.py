@@ -329,6 +329,41 @@ def export(
 
 
 @main.command(epilog=EPILOG)
+@click.option(
+    "--write",
+    "directory",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Keep a copy as DIR/job.schema.json (created if missing) instead of printing it; "
+    "with DIR = schemas/ at the repository root, export's modeline points to it.",
+)
+@handle_errors
+def schema(directory: str | None) -> int:
+    """Print the job schema (JSON Schema 2020-12, $id urn:ductape-reconciler:schema:job:1).
+
+    Keep a copy in the repository (--write schemas) so that editors, colleagues and CI all
+    check manifests against the same file.
+    """
+    import os
+
+    from ..files import write_atomic
+    from ..schema import JOB_SCHEMA_FILE, job_schema_text
+
+    text = job_schema_text()
+    if directory is None:
+        click.echo(text, nl=False)
+        return EXIT_OK
+    path = os.path.join(directory, JOB_SCHEMA_FILE)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        write_atomic(path, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {printable(path)}: {exc.strerror}") from exc
+    click.echo(f"Wrote the job schema to {printable(path)}")
+    return EXIT_OK
+
+
+@main.command(epilog=EPILOG)
 @target_option
 @product_option
 @timeout_option

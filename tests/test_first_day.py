@@ -1,0 +1,125 @@
+"""A first day without surprises (issue 19): what a new user meets, through the real CLI.
+
+Real files in a fresh directory, the embedded SQLite target or a real local server.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from jsonschema import Draft202012Validator
+
+from reconciler.model import EventType, Job
+from reconciler.targets.local import LocalTarget
+from testing.cli import invoke as run
+from testing.process import EXAMPLES, ROOT
+
+SCHEMA_ID = "urn:ductape-reconciler:schema:job:1"
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository holding a copy of the examples, as the working directory."""
+    shutil.copytree(EXAMPLES, tmp_path / "jobs")
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for name in ("NO_COLOR", "RECONCILER_TARGET", "DUCTAPE_PRODUCT"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def _live(db: Path, *tags: str) -> str:
+    target = LocalTarget(str(db), "shop")
+    for n, tag in enumerate(tags):
+        target.create_job(
+            Job(tag, f"Job {n}", EventType.FUNCTION, "f", 0, 3_600_000, 2_127_427_200_000)
+        )
+    target.close()
+    return f"sqlite:///{db}"
+
+
+# --- files a team commits ---------------------------------------------------------------
+
+
+def test_the_job_schema_has_a_stable_id_and_schema_prints_it_exactly() -> None:
+    shipped = (ROOT / "schemas" / "job.schema.json").read_text(encoding="utf-8")
+    assert json.loads(shipped)["$id"] == SCHEMA_ID
+    code, out, err = run("schema")
+    assert (code, err) == (0, "")
+    assert out == shipped
+
+
+def test_schema_write_keeps_a_copy_in_the_repository(work: Path) -> None:
+    code, out, _ = run("schema", "--write", "schemas")
+    assert code == 0
+    assert out == "Wrote the job schema to schemas/job.schema.json\n"
+    copy = work / "schemas" / "job.schema.json"
+    assert copy.read_text(encoding="utf-8") == (ROOT / "schemas" / "job.schema.json").read_text()
+    blocked = work / "blocked"
+    blocked.write_text("a file, not a directory")
+    code, out, err = run("schema", "--write", "blocked/inner")
+    assert code == 1 and out == ""
+    assert err == "error: cannot write blocked/inner/job.schema.json: Not a directory\n"
+    assert "Traceback" not in err
+
+
+class _EditorLoader(yaml.SafeLoader):
+    """YAML as an editor's language server reads it (1.2: a date is a string)."""
+
+
+_EditorLoader.yaml_implicit_resolvers = {
+    first: [(tag, regex) for tag, regex in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _modeline(path: Path) -> str | None:
+    first = path.read_text(encoding="utf-8").splitlines()[0]
+    prefix = "# yaml-language-server: $schema="
+    return first[len(prefix) :] if first.startswith(prefix) else None
+
+
+def test_export_points_its_modeline_at_the_repository_copy(work: Path) -> None:
+    spec = _live(work / "live.db", "nightly_report", "billing.retry")
+    assert run("schema", "--write", "schemas")[0] == 0
+    code, out, err = run("export", "--target", spec, "--product", "shop", "--out", "jobs/shop")
+    assert code == 0, err
+    written = sorted((work / "jobs" / "shop").iterdir())
+    assert [p.name for p in written] == ["billing.retry.yaml", "nightly_report.yaml"]
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        # What `git diff` of the exported files would show: no path of this machine.
+        assert str(work) not in text and "site-packages" not in text
+        ref = _modeline(path)
+        assert ref == "../../schemas/job.schema.json"
+        # An editor-style check: the schema the modeline names, relative to the file.
+        schema = json.loads((path.parent / ref).read_text(encoding="utf-8"))
+        document = yaml.load(text, _EditorLoader)  # noqa: S506 (a safe loader)
+        assert list(Draft202012Validator(schema).iter_errors(document)) == []
+
+
+def test_export_without_a_copy_writes_no_modeline(work: Path) -> None:
+    spec = _live(work / "live.db", "nightly_report")
+    code, _, err = run("export", "--target", spec, "--product", "shop", "--out", "jobs/shop")
+    assert code == 0, err
+    text = (work / "jobs" / "shop" / "nightly_report.yaml").read_text(encoding="utf-8")
+    assert text.startswith('tag: "nightly_report"\n')
+    assert "schema" not in text and os.sep + "reconciler" + os.sep not in text
+
+
+def test_a_saved_plan_with_its_schedule_reads_back(work: Path) -> None:
+    """plan --out saves the schedule's figures; show and apply --plan must read them."""
+    assert run("apply", "jobs", "--auto-approve")[0] == 0
+    manifest = work / "jobs" / "billing" / "jobs.yaml"
+    manifest.write_text(manifest.read_text().replace("intervals: 1h30m", "intervals: 30m"))
+    code, _, err = run("plan", "jobs", "--out", "plan.json")
+    assert code == 0, err
+    assert json.loads((work / "plan.json").read_text())["schedule"] is not None
+    code, out, err = run("show", "plan.json")
+    assert code == 0, err
+    assert "~ update billing.retry_failed" in out
