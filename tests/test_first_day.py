@@ -123,3 +123,25 @@ def test_a_saved_plan_with_its_schedule_reads_back(work: Path) -> None:
     code, out, err = run("show", "plan.json")
     assert code == 0, err
     assert "~ update billing.retry_failed" in out
+
+
+# --- silence that misleads ----------------------------------------------------------------
+
+
+def test_validate_counts_files_it_could_not_read_as_files(work: Path, tmp_path: Path) -> None:
+    manifests = work / "bad"
+    manifests.mkdir()
+    for tag in ("a", "b", "c"):
+        (manifests / f"{tag}.yaml").write_text(f"tag: {tag}\n")
+    outside = tmp_path.parent / f"{tmp_path.name}-outside.yaml"
+    outside.write_text("tag: x\n")
+    (manifests / "d.yaml").symlink_to(outside)
+    code, _, err = run("validate", "bad")
+    assert code == 1
+    assert "bad/d.yaml: -: -: a symbolic link to a file outside the given paths; not read" in err
+    assert err.endswith(
+        "error: Invalid: 16 problem(s) in 4 of 4 file(s); nothing was planned or changed.\n"
+    )
+    code, out, _ = run("validate", "bad", "--format", "json")
+    document = json.loads(out)
+    assert (document["files"], document["files_with_problems"]) == (4, 4)

@@ -14,6 +14,7 @@ from typing import Any
 
 from ..apply import Report, Result
 from ..diff import FieldChange
+from ..manifests import not_read
 from ..model import MUTABLE_FIELDS, Problem, format_timestamp, human
 from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
 from ..plan import Action, Change, Plan
@@ -169,12 +170,17 @@ def apply_summary(report: ApplyReport) -> Message:
 # --- headings ---------------------------------------------------------------------------
 
 
+def files_total(report: Outcome) -> int:
+    """The files read, and those that could not be (a link out of the tree): files too."""
+    return report.files + len({p.location.path for p in report.errors if not_read(p)})
+
+
 def files_summary(report: Outcome) -> Message:
     """What the manifests held: valid jobs, or how many problems in how many files."""
     if report.errors:
         return trusted(
             f"Invalid: {len(report.errors)} problem(s) in {report.files_with_problems} "
-            f"of {report.files} file(s); nothing was planned or changed."
+            f"of {files_total(report)} file(s); nothing was planned or changed."
         )
     return trusted(f"Valid: {report.jobs} job(s) in {report.files} file(s).")
 
