@@ -2,8 +2,9 @@
 
 One file per job, named from its tag, fields in the schema's order, durations and timestamps
 in their friendly forms (each reads back to exactly the same canonical value), and on top the
-schema modeline when the repository keeps a copy of the schema (``reconciler schema --write``). Strings are written as YAML double-quoted scalars with every character that
-is not plainly printable escaped, so a hostile live tag cannot inject YAML.
+schema modeline when the repository keeps a copy of the schema (``reconciler schema
+--write``). Strings are written as YAML double-quoted scalars with every character that is
+not plainly printable escaped, so a hostile live tag cannot inject YAML.
 """
 
 from __future__ import annotations

@@ -87,7 +87,7 @@ def _modeline(path: Path) -> str | None:
 def test_export_points_its_modeline_at_the_repository_copy(work: Path) -> None:
     spec = _live(work / "live.db", "nightly_report", "billing.retry")
     assert run("schema", "--write", "schemas")[0] == 0
-    code, out, err = run("export", "--target", spec, "--product", "shop", "--out", "jobs/shop")
+    code, _, err = run("export", "--target", spec, "--product", "shop", "--out", "jobs/shop")
     assert code == 0, err
     written = sorted((work / "jobs" / "shop").iterdir())
     assert [p.name for p in written] == ["billing.retry.yaml", "nightly_report.yaml"]
@@ -99,7 +99,7 @@ def test_export_points_its_modeline_at_the_repository_copy(work: Path) -> None:
         assert ref == "../../schemas/job.schema.json"
         # An editor-style check: the schema the modeline names, relative to the file.
         schema = json.loads((path.parent / ref).read_text(encoding="utf-8"))
-        document = yaml.load(text, _EditorLoader)  # noqa: S506 (a safe loader)
+        document = yaml.load(text, _EditorLoader)
         assert list(Draft202012Validator(schema).iter_errors(document)) == []
 
 
@@ -145,3 +145,53 @@ def test_validate_counts_files_it_could_not_read_as_files(work: Path, tmp_path: 
     code, out, _ = run("validate", "bad", "--format", "json")
     document = json.loads(out)
     assert (document["files"], document["files_with_problems"]) == (4, 4)
+
+
+def _edit(path: Path, old: str, new: str) -> None:
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new))
+
+
+def test_apply_says_each_warning_and_the_schedule_once(work: Path) -> None:
+    assert run("apply", "jobs", "--auto-approve")[0] == 0
+    (work / "jobs" / "cache-warm.yaml").unlink()  # an orphan: a warning
+    billing = work / "jobs" / "billing" / "jobs.yaml"
+    _edit(billing, "intervals: 1h30m", "intervals: 3600")  # milliseconds? a warning
+    code, out, err = run("apply", "jobs", "--auto-approve")
+    assert code == 0, err
+    assert err.count("warning: 3600 is 3s600ms read as milliseconds") == 1
+    assert err.count("warning: orphan: live only") == 1
+    assert out.count("Schedule, the day from") == 1
+    assert out.count("~ update billing.retry_failed") == 1
+    assert "ok   billing.retry_failed: updated" in out
+
+
+def test_apply_without_a_terminal_says_only_why_it_refuses(work: Path) -> None:
+    code, out, err = run("apply", "jobs")
+    assert code == 1
+    assert out == ""  # no plan printed only to be refused
+    assert err == (
+        "error: refusing to apply without confirmation: no terminal to ask on; "
+        "pass --auto-approve to apply from a pipeline\n"
+    )
+
+
+def test_a_refused_saved_plan_says_why_first_and_only_that(work: Path) -> None:
+    assert run("apply", "jobs", "--auto-approve")[0] == 0
+    billing = work / "jobs" / "billing" / "jobs.yaml"
+    _edit(billing, "intervals: 1h30m", "intervals: 30m")
+    assert run("plan", "jobs", "--out", "plan.json")[0] == 0
+    _edit(billing, "intervals: 30m", "intervals: 40m")
+    assert run("apply", "jobs", "--auto-approve")[0] == 0  # live moves on: the plan is stale
+    code, out, err = run("apply", "--plan", "plan.json")
+    assert code == 1
+    assert out == ""
+    assert err.startswith("error: the saved plan is stale: 1 job(s) changed live since it was")
+    # A fresh saved plan is still shown, once, before its results.
+    _edit(billing, "intervals: 40m", "intervals: 45m")
+    assert run("plan", "jobs", "--out", "plan.json")[0] == 0
+    code, out, err = run("apply", "--plan", "plan.json")
+    assert code == 0, err
+    assert out.index("~ update billing.retry_failed") < out.index("ok   billing.retry_failed")
+    assert out.count("~ update billing.retry_failed") == 1

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -22,6 +25,9 @@ from .options import (
     timeout_option,
     verbose_option,
 )
+
+if TYPE_CHECKING:
+    from ..outcome import Outcome
 
 __all__ = ["main"]
 
@@ -214,7 +220,7 @@ def apply(
 ) -> int:
     """Create and update live jobs to match the manifests under PATHS."""
     from .. import process
-    from ..outcome import ApplyReport, Outcome
+    from ..outcome import ApplyReport
     from ..plan import ChangeBudget
 
     use_color, text = _use_color(ctx, color), fmt == "text"
@@ -230,11 +236,16 @@ def apply(
     from ..commands import plan as planning
     from ..render.progress import Lines
 
-    progress = Lines(use_color) if text else command.Progress()
+    lines = Lines(use_color) if text else None
+    progress: command.Progress = lines or command.Progress()
+    shown_plans: set[str] = set()
 
     def show(report: Outcome) -> None:
+        if asker is None and not auto_approve and not plan_file:
+            return  # refused without a prompt: the refusal is all there is to say
         # stdout for text; stderr for the other formats, whose stdout is a document.
         _emit([report], "text", use_color) if text else _show_on_stderr(report, use_color)
+        shown_plans.add(report.product)
 
     def ask() -> str:
         try:
@@ -251,7 +262,8 @@ def apply(
             name = "Ctrl-D" if signum is None else Interrupted(signum).name
             raise Interrupted(signum or 2, f"interrupted at the prompt ({name})") from exc
 
-    approval = command.Approval(auto_approve, show, ask if sys.stdin.isatty() else None)
+    asker = ask if sys.stdin.isatty() else None
+    approval = command.Approval(auto_approve, show, asker)
     options = command.WriteOptions(approval, parallelism, budget, progress, stop)
     reports: list[ApplyReport] = []
     try:
@@ -262,7 +274,9 @@ def apply(
             if saved.plan is None or saved.error:
                 raise UsageError(f"{plan_file} holds no plan to apply: {saved.error or 'invalid'}")
             if text:
-                _emit([saved], fmt, use_color)
+                # Shown once the plan is found fresh, as its writes start: a refused plan
+                # prints why it was refused, not the whole plan first.
+                options = replace(options, progress=_shown_first(progress, saved, show))
             reports = [command.saved(saved, specs[0], options)]
         else:
             reports = command.run(specs, options)
@@ -273,8 +287,30 @@ def apply(
         reports.append(ApplyReport(product=name, error=error, interrupted=exc.signum))
     if stop is not None:
         stop.quiet()  # the report goes out whole, whatever arrives now
-    shown = progress.shown if isinstance(progress, Lines) else frozenset()
-    return _emit(reports, fmt, use_color, results_shown=shown)
+    shown = lines.shown if lines is not None else frozenset()
+    plans = frozenset(shown_plans) if text else frozenset()
+    return _emit(reports, fmt, use_color, results_shown=shown, plans_shown=plans)
+
+
+def _shown_first(inner: Any, saved: Outcome, show: Callable[[Outcome], None]) -> Any:
+    """apply --plan's progress: the saved plan shown as its writes start, then ``inner``'s."""
+    from ..commands.apply import Progress
+
+    class ShownFirst(Progress):
+        def start(self, total: int) -> None:
+            show(saved)
+            inner.start(total)
+
+        def result(self, result: Any) -> None:
+            inner.result(result)
+
+        def progress(self, change: Any) -> None:
+            inner.progress(change)
+
+        def finish(self) -> None:
+            inner.finish()
+
+    return ShownFirst()
 
 
 def _show_on_stderr(report: object, color: bool) -> None:

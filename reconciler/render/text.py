@@ -59,7 +59,8 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
     out: list[str] = []
     err: list[str] = []
     for name, outcome in products(outcomes):
-        err += [problem_line(p) for p in outcome.problems]
+        again = name in options.plans_shown  # apply showed the plan before asking: once is enough
+        err += [] if again else [problem_line(p) for p in outcome.problems]
         if name:
             out.append(paint(say("== {} ==", name), "bold"))
         if outcome.error:
@@ -72,7 +73,7 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
                 out.append(paint(say("{}", headline(outcome)), "bold"))
             continue
         out += outcome.accept(_Body(paint, options))
-        line = schedule_line(outcome)
+        line = None if again else schedule_line(outcome)
         if line:
             out += ["", line] if out and out[-1] else [line]
         if out and out[-1]:
