@@ -195,3 +195,32 @@ def test_a_refused_saved_plan_says_why_first_and_only_that(work: Path) -> None:
     assert code == 0, err
     assert out.index("~ update billing.retry_failed") < out.index("ok   billing.retry_failed")
     assert out.count("~ update billing.retry_failed") == 1
+
+
+SCOPE = (
+    "Owns billing.*, warm_* (other tags are foreign, left as they are). "
+    "Ignored fields: executions (never planned, written or drift)."
+)
+
+
+def test_plans_say_what_is_owned_and_ignored(work: Path) -> None:
+    code, out, _ = run("plan", "jobs")
+    assert code == 0 and "Owns" not in out and "Ignored fields" not in out
+    (work / ".reconciler.yaml").write_text(
+        'owns: ["billing.*", "warm_*"]\nignore_fields: [executions]\n'
+    )
+    code, out, _ = run("plan", "jobs")
+    assert code == 0
+    assert out.splitlines()[:3] == [
+        "Target: sqlite:///.reconciler/local.db (product default)",
+        SCOPE,
+        "",
+    ]
+    code, out, _ = run("plan", "jobs", "--format", "markdown")
+    assert code == 0
+    assert (
+        "Owns `billing.*`, `warm_*` (other tags are foreign, left as they are). "
+        "Ignored fields: `executions` (never planned, written or drift)."
+    ) in out.splitlines()
+    code, out, _ = run("drift", "jobs")
+    assert SCOPE in out.splitlines()

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -28,6 +28,7 @@ from .options import (
 
 if TYPE_CHECKING:
     from ..outcome import Outcome
+    from ..settings import RunSpec
 
 __all__ = ["main"]
 
@@ -90,7 +91,7 @@ def plan(
     specs = _specs(ctx, paths, run)
     if out and len(specs) > 1:
         raise UsageError("--out saves one product's plan: add --only-product NAME")
-    reports = command.plan(specs)
+    reports = _scoped(command.plan(specs), specs)
     code = _emit(reports, fmt, _use_color(ctx, color), verbose, detailed=detailed_exitcode)
     if out and reports[0].plan is not None and not reports[0].failed:
         from ..planfile import save
@@ -142,7 +143,7 @@ def drift(
     if orphans_to and not write_back:
         raise UsageError("--orphans-to writes orphans with --write; add --write")
     specs = _specs(ctx, paths, run)
-    reports = command.drift(specs)
+    reports = _scoped(command.drift(specs), specs)
     code = _emit(reports, fmt, _use_color(ctx, color), verbose)
     if write_back:
         for accepted, written in command.accept_live(specs, reports, orphans_to):
@@ -279,7 +280,7 @@ def apply(
                 options = replace(options, progress=_shown_first(progress, saved, show))
             reports = [command.saved(saved, specs[0], options)]
         else:
-            reports = command.run(specs, options)
+            reports = _scoped(command.run(specs, options), specs)
     except Interrupted as exc:
         # A signal raises only before a product's writes start: nothing of it was changed.
         name = specs[len(reports)].name if len(reports) < len(specs) else ""
@@ -290,6 +291,14 @@ def apply(
     shown = lines.shown if lines is not None else frozenset()
     plans = frozenset(shown_plans) if text else frozenset()
     return _emit(reports, fmt, use_color, results_shown=shown, plans_shown=plans)
+
+
+R = TypeVar("R", bound="Outcome")
+
+
+def _scoped(reports: list[R], specs: Sequence[RunSpec]) -> list[R]:
+    """Each product's report with what its repository owns, for the plan to say."""
+    return [replace(r, owns=s.owns) for r, s in zip(reports, specs, strict=True)]
 
 
 def _shown_first(inner: Any, saved: Outcome, show: Callable[[Outcome], None]) -> Any:

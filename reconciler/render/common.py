@@ -221,6 +221,21 @@ def headline(outcome: Outcome) -> Message:
     return Message("{}" + tail, text) if tail else text
 
 
+def scope_line(report: Outcome) -> Message | None:
+    """``Owns: billing.*, nightly_*. Ignored fields: executions.``: what the plan leaves
+    alone, when the configuration narrows it; None when it sees every tag and field."""
+    owns = report.owns if report.owns and report.owns != ("*",) else ()
+    ignored = report.plan.ignore_fields if report.plan is not None else ()
+    parts: list[Message] = []
+    if owns:
+        owned = joined(", ", list(owns))
+        parts.append(Message("Owns {} (other tags are foreign, left as they are).", owned))
+    if ignored:
+        fields = joined(", ", list(ignored))
+        parts.append(Message("Ignored fields: {} (never planned, written or drift).", fields))
+    return joined(" ", parts) if parts else None
+
+
 def schedule_line(report: Outcome) -> str | None:
     """``Schedule, the day from ...: peak 3 -> 12 starts a minute, 83 -> 95 runs a day.``"""
     seen = report.schedule

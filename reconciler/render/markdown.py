@@ -39,6 +39,7 @@ from .common import (
     result_line,
     schedule_line,
     schedule_lines,
+    scope_line,
     source,
 )
 from .text import no_changes
@@ -122,6 +123,9 @@ def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> 
     budget.add(f"### {title}", "", say("**{}**", headline(outcome)), "")
     if outcome.target:
         budget.add(say("Target: {}", outcome.target), "")
+    scope = scope_line(outcome)
+    if scope is not None:
+        budget.add(scope.render(markdown_code), "")
     if outcome.problems:
         errors, warnings = len(outcome.errors), len(outcome.warnings)
         budget.add(f"#### Problems ({errors} error(s), {warnings} warning(s))", "")

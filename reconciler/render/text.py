@@ -23,6 +23,7 @@ from .common import (
     result_line,
     schedule_line,
     schedule_lines,
+    scope_line,
     source,
 )
 
@@ -91,7 +92,11 @@ class _Body:
         self.paint, self.options = paint, options
 
     def _target(self, report: Outcome) -> list[str]:
-        return [say("Target: {}", report.target), ""] if report.target else []
+        lines = [say("Target: {}", report.target)] if report.target else []
+        scope = scope_line(report)
+        if scope is not None:
+            lines.append(scope.render(terminal))
+        return [*lines, ""] if lines else []
 
     def validate(self, report: ValidateReport) -> list[str]:
         return []
