@@ -7,7 +7,12 @@ from __future__ import annotations
 
 import json
 import os
+import pty
+import select
 import shutil
+import socket
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +22,9 @@ from jsonschema import Draft202012Validator
 from reconciler.model import EventType, Job
 from reconciler.targets.local import LocalTarget
 from testing.cli import invoke as run
-from testing.process import EXAMPLES, ROOT
+from testing.process import EXAMPLES, ROOT, SCRIPT, clean_env, run_script
+from testing.server import RunningServer
+from testing.wire import raw_server, read_request
 
 SCHEMA_ID = "urn:ductape-reconciler:schema:job:1"
 
@@ -224,3 +231,67 @@ def test_plans_say_what_is_owned_and_ignored(work: Path) -> None:
     ) in out.splitlines()
     code, out, _ = run("drift", "jobs")
     assert SCOPE in out.splitlines()
+
+
+def _stderr_on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str]:
+    """Run the installed script with stderr on a pseudo-terminal; its code and stderr."""
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [str(SCRIPT), *args],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=slave,
+    )
+    os.close(slave)
+    chunks = []
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([master], [], [], 0.1)
+        if ready:
+            try:
+                data = os.read(master, 65536)
+            except OSError:  # EIO: the child closed its side
+                break
+            if not data:
+                break
+            chunks.append(data)
+        elif proc.poll() is not None:
+            break
+    os.close(master)
+    return proc.wait(timeout=10), b"".join(chunks).decode()
+
+
+def test_a_stalled_server_is_named_on_a_terminal_after_two_seconds(work: Path) -> None:
+    def stall(conn: socket.socket) -> None:
+        read_request(conn)
+        time.sleep(6)  # no answer: the run's --timeout ends it first
+
+    with raw_server(stall) as url:
+        env = clean_env(
+            RECONCILER_TARGET=url,
+            RECONCILER_ALLOWED_TARGETS=url,
+            DUCTAPE_PRODUCT="shop",
+            DUCTAPE_USER_ID="a" * 24,
+            DUCTAPE_WORKSPACE_ID="b" * 24,
+            DUCTAPE_PRIVATE_KEY="k" * 32,
+        )
+        started = time.monotonic()
+        code, err = _stderr_on_a_terminal(["plan", "jobs", "--timeout", "4"], work, env)
+        took = time.monotonic() - started
+    assert code == 1
+    notice = f"Waiting for {url} to answer (it gives up after 4 s) ..."
+    assert err.count(notice) == 1, err
+    assert took < 20
+    # Without a terminal, nothing but the error.
+    with raw_server(stall) as url:
+        env["RECONCILER_TARGET"] = env["RECONCILER_ALLOWED_TARGETS"] = url
+        done = run_script(["plan", "jobs", "--timeout", "3"], work, env)
+    assert done.returncode == 1 and "Waiting for" not in done.stderr
+
+
+def test_a_quick_server_gets_no_notice(work: Path, ductape_server: RunningServer) -> None:
+    env = clean_env(**ductape_server.client_env())
+    code, err = _stderr_on_a_terminal(["plan", "jobs"], work, env)
+    assert code == 0 and "Waiting for" not in err, err

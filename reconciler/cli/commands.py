@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -91,7 +94,8 @@ def plan(
     specs = _specs(ctx, paths, run)
     if out and len(specs) > 1:
         raise UsageError("--out saves one product's plan: add --only-product NAME")
-    reports = _scoped(command.plan(specs), specs)
+    with _waiting(specs):
+        reports = _scoped(command.plan(specs), specs)
     code = _emit(reports, fmt, _use_color(ctx, color), verbose, detailed=detailed_exitcode)
     if out and reports[0].plan is not None and not reports[0].failed:
         from ..planfile import save
@@ -143,7 +147,8 @@ def drift(
     if orphans_to and not write_back:
         raise UsageError("--orphans-to writes orphans with --write; add --write")
     specs = _specs(ctx, paths, run)
-    reports = _scoped(command.drift(specs), specs)
+    with _waiting(specs):
+        reports = _scoped(command.drift(specs), specs)
     code = _emit(reports, fmt, _use_color(ctx, color), verbose)
     if write_back:
         for accepted, written in command.accept_live(specs, reports, orphans_to):
@@ -242,6 +247,7 @@ def apply(
     shown_plans: set[str] = set()
 
     def show(report: Outcome) -> None:
+        waited()  # the target answered: no notice over the plan or the prompt
         if asker is None and not auto_approve and not plan_file:
             return  # refused without a prompt: the refusal is all there is to say
         # stdout for text; stderr for the other formats, whose stdout is a document.
@@ -267,6 +273,8 @@ def apply(
     approval = command.Approval(auto_approve, show, asker)
     options = command.WriteOptions(approval, parallelism, budget, progress, stop)
     reports: list[ApplyReport] = []
+    stack = ExitStack()
+    waited = stack.enter_context(_waiting(specs))
     try:
         if stop is not None:
             stop.arm()
@@ -286,6 +294,8 @@ def apply(
         name = specs[len(reports)].name if len(reports) < len(specs) else ""
         error = f"{exc}; nothing was changed"
         reports.append(ApplyReport(product=name, error=error, interrupted=exc.signum))
+    finally:
+        stack.close()
     if stop is not None:
         stop.quiet()  # the report goes out whole, whatever arrives now
     shown = lines.shown if lines is not None else frozenset()
@@ -294,6 +304,35 @@ def apply(
 
 
 R = TypeVar("R", bound="Outcome")
+
+# A read from a stalled server shows nothing until its retries give up (the HTTP target's
+# retry budget, 60 s, or --timeout if shorter): on a terminal, say so after this long.
+WAIT_NOTICE_AFTER = 2.0
+RETRY_BUDGET = 60.0
+
+
+@contextmanager
+def _waiting(specs: Sequence[RunSpec]) -> Iterator[Callable[[], None]]:
+    """On a terminal, one line on stderr if the HTTP target has not answered in 2 s.
+
+    Yields the timer's cancel, for a command that reaches its prompt or its writes first.
+    """
+    remote = [s for s in specs if (s.target or "").startswith(("http://", "https://"))]
+    if not remote or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    spec = remote[0]
+    parts = urlsplit(spec.target or "")
+    where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    limit = min(RETRY_BUDGET, spec.timeout or RETRY_BUDGET)
+    line = f"Waiting for {printable(where)} to answer (it gives up after {limit:g} s) ..."
+    timer = threading.Timer(WAIT_NOTICE_AFTER, _err, (line,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield timer.cancel
+    finally:
+        timer.cancel()
 
 
 def _scoped(reports: list[R], specs: Sequence[RunSpec]) -> list[R]:
@@ -362,7 +401,8 @@ def export(
     from ..commands import export as command
 
     spec = _specs(ctx, (), RunOptions(target, product, timeout=timeout), need_paths=False)[0]
-    done = command.run(spec, out, only, exclude, force)
+    with _waiting([spec]):
+        done = command.run(spec, out, only, exclude, force)
     for warning in done.warnings:
         _err(f"warning: {printable(warning)}")
     left = f"; {done.left_out} left out by --only/--exclude" if done.left_out else ""
@@ -432,7 +472,8 @@ def snapshot(
     from ..commands import snapshot as command
 
     spec = _specs(ctx, (), RunOptions(target, product, timeout=timeout), need_paths=False)[0]
-    document = command.run(spec, out)
+    with _waiting([spec]):
+        document = command.run(spec, out)
     click.echo(
         f"Saved a snapshot of product {printable(document['product']['name'])} "
         f"({len(document['jobs'])} job(s)) to {printable(out)}; plan against it with: "
