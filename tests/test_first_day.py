@@ -295,3 +295,32 @@ def test_a_quick_server_gets_no_notice(work: Path, ductape_server: RunningServer
     env = clean_env(**ductape_server.client_env())
     code, err = _stderr_on_a_terminal(["plan", "jobs"], work, env)
     assert code == 0 and "Waiting for" not in err, err
+
+
+# --- the PR comment, read by a reviewer ---------------------------------------------------
+
+
+def test_the_comment_says_warning_once_names_renames_and_titles_show_as_plan(
+    work: Path,
+) -> None:
+    assert run("apply", "jobs", "--auto-approve")[0] == 0
+    cache = work / "jobs" / "cache-warm.yaml"
+    _edit(cache, "tag: warm_catalogue_cache", "tag: catalogue_warmer")  # a likely rename
+    code, out, _ = run("plan", "jobs", "--format", "markdown", "--out", "plan.json")
+    assert code == 0
+    lines = out.splitlines()
+    problems = [line for line in lines if line.startswith("- **")]
+    assert problems and all(line.count("warning") == 1 for line in problems), problems
+    assert not any("`-`" in line or "live:" in line for line in problems), problems
+    assert (
+        "| `catalogue_warmer` | create | all (new job); likely a rename of `warm_catalogue_cache` |"
+        in out
+    )
+    assert (
+        "live only; remove it by hand in Ductape (no delete); likely renamed to `catalogue_warmer`"
+        in out
+    )
+    assert "rename of/to" not in out
+    code, out, _ = run("show", "plan.json", "--format", "markdown")
+    assert code == 0
+    assert out.splitlines()[1] == "### reconciler plan"
