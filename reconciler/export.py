@@ -1,9 +1,10 @@
 """Live jobs written as manifests: how a team takes over a product that already has jobs.
 
 One file per job, named from its tag, fields in the schema's order, durations and timestamps
-in their friendly forms (each reads back to exactly the same canonical value), the schema
-modeline on top. Strings are written as YAML double-quoted scalars with every character that
-is not plainly printable escaped, so a hostile live tag cannot inject YAML.
+in their friendly forms (each reads back to exactly the same canonical value), and on top the
+schema modeline when the repository keeps a copy of the schema (``reconciler schema
+--write``). Strings are written as YAML double-quoted scalars with every character that is
+not plainly printable escaped, so a hostile live tag cannot inject YAML.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from .config import repository_root
 from .errors import TargetError, UsageError
 from .files import write_atomic
 from .model import FIELDS, Job, format_duration, format_timestamp, show
@@ -44,7 +46,7 @@ def yaml_string(text: str) -> str:
     return "".join(out)
 
 
-def manifest_text(job: Job, schema_ref: str) -> str:
+def manifest_text(job: Job, schema_ref: str | None) -> str:
     """The manifest for one job; loading it gives back ``job`` exactly."""
     wire = job.to_wire()
     timestamp = format_timestamp(job.start_at)
@@ -59,7 +61,7 @@ def manifest_text(job: Job, schema_ref: str) -> str:
         "start_at": timestamp if timestamp.endswith("Z") else str(job.start_at),
     }
     assert set(values) == set(wire)
-    lines = [f"# yaml-language-server: $schema={schema_ref}"]
+    lines = [f"# yaml-language-server: $schema={schema_ref}"] if schema_ref else []
     lines += [f"{name}: {values[name]}" for name in FIELDS]
     return "\n".join(lines) + "\n"
 
@@ -75,19 +77,23 @@ def file_name(tag: str, taken: set[str]) -> str:
     return name
 
 
-def schema_ref(directory: str) -> str:
-    """Where the modeline points: the repository's schemas/ upward from ``directory``."""
-    here = os.path.abspath(directory)
+def schema_ref(directory: str) -> str | None:
+    """Where the modeline points: a copy of the job schema kept in the repository.
+
+    The nearest ``schemas/job.schema.json`` from ``directory`` up to the repository root,
+    as a path relative to ``directory`` (what a colleague's editor and CI can follow too);
+    None without one. Never the installed package's file: that path is this machine's alone.
+    """
+    here = os.path.realpath(directory)
+    root = repository_root(here)
     while True:
         candidate = os.path.join(here, SCHEMA_PATH)
         if os.path.isfile(candidate):
-            return os.path.relpath(candidate, os.path.abspath(directory))
+            return os.path.relpath(candidate, os.path.realpath(directory)).replace(os.sep, "/")
         parent = os.path.dirname(here)
-        if parent == here:
-            break
+        if here == root or parent == here:
+            return None
         here = parent
-    packaged = os.path.join(os.path.dirname(os.path.abspath(__file__)), SCHEMA_PATH)
-    return packaged
 
 
 def _refuse_shared_tags(jobs: Sequence[Job]) -> None:

@@ -214,6 +214,13 @@ def scan(paths: Iterable[str]) -> Found:
 
 
 _OUTSIDE = "a symbolic link to a file outside the given paths; not read"
+_UNLISTED = "cannot list this directory: "
+
+
+def not_read(problem: Problem) -> bool:
+    """Whether ``problem`` is one of :func:`scan`'s: a candidate refused before any read (a
+    link out of the tree, a directory that cannot be listed), not among the files read."""
+    return problem.message == _OUTSIDE or problem.message.startswith(_UNLISTED)
 
 
 def _inside(real: str, top: str) -> str:
@@ -241,7 +248,7 @@ def _walk(root: str, top: str, found: dict[str, str], refused: list[Problem]) ->
             with os.scandir(directory) as listing:
                 entries = list(listing)
         except OSError as exc:
-            message = f"cannot list this directory: {exc.strerror or 'error'}"
+            message = f"{_UNLISTED}{exc.strerror or 'error'}"
             refused.append(Problem(Location(directory), message))
             continue
         for entry in entries:

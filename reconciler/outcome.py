@@ -55,6 +55,8 @@ class Outcome(ABC):
     now: int = 0
     # The schedule before and after the plan's writes (the next 24 h), when it writes.
     schedule: Impact | None = None
+    # The tag globs this repository owns (owns:), when known; () or ("*",): every tag.
+    owns: tuple[str, ...] = ()
 
     @abstractmethod
     def accept(self, visitor: ReportVisitor[T]) -> T:

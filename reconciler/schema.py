@@ -30,10 +30,24 @@ SCHEMA_RESOURCE = ("schemas", "job.schema.json")
 PLAN_SCHEMA_RESOURCE = ("schemas", "plan.schema.json")
 
 
+# A name, not an address: editors and validators match it, nothing fetches it. The last part
+# is the schema's version, raised only when a manifest valid before would be refused.
+JOB_SCHEMA_ID = "urn:ductape-reconciler:schema:job:1"
+JOB_SCHEMA_FILE = SCHEMA_RESOURCE[-1]
+
+
+def _packaged_text(resource: tuple[str, ...]) -> str:
+    return resources.files("reconciler").joinpath(*resource).read_text(encoding="utf-8")
+
+
 def _packaged(resource: tuple[str, ...]) -> dict[str, Any]:
-    text = resources.files("reconciler").joinpath(*resource).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
+    schema: dict[str, Any] = json.loads(_packaged_text(resource))
     return schema
+
+
+def job_schema_text() -> str:
+    """The job schema exactly as shipped, for ``reconciler schema`` to print or keep."""
+    return _packaged_text(SCHEMA_RESOURCE)
 
 
 @functools.lru_cache(maxsize=1)

@@ -90,6 +90,9 @@ def test_export_refuses_to_overwrite_and_writes_inert_files(tmp_path: Path) -> N
     target.close()
     out = tmp_path / "m"
     spec = f"sqlite:///{db}"
+    # A repository keeping a copy of the schema, for the modeline to point to.
+    (tmp_path / ".git").mkdir()
+    assert run("schema", "--write", str(tmp_path / "schemas"))[0] == 0
     code, _, err = run("export", "--target", spec, "--product", "shop", "--out", str(out))
     assert code == 0
     assert err == (

@@ -198,6 +198,7 @@ def _emit(
     verbose: bool = False,
     results_shown: frozenset[str] = frozenset(),
     detailed: bool = False,
+    plans_shown: frozenset[str] = frozenset(),
 ) -> int:
     """Render the reports in ``fmt``; their exit code."""
     from ..outcome import exit_code
@@ -205,7 +206,8 @@ def _emit(
     from ..strings import printable
 
     rendered = REPORTER_BY_NAME[fmt](  # type: ignore[index]
-        reports, Options(color=color, verbose=verbose, results_shown=results_shown)
+        reports,
+        Options(color=color, verbose=verbose, results_shown=results_shown, plans_shown=plans_shown),
     )
     if rendered.err:
         click.echo(rendered.err, nl=False, err=True, color=color or None)

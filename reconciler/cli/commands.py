@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
 
 import click
 
@@ -22,6 +28,10 @@ from .options import (
     timeout_option,
     verbose_option,
 )
+
+if TYPE_CHECKING:
+    from ..outcome import Outcome
+    from ..settings import RunSpec
 
 __all__ = ["main"]
 
@@ -84,7 +94,8 @@ def plan(
     specs = _specs(ctx, paths, run)
     if out and len(specs) > 1:
         raise UsageError("--out saves one product's plan: add --only-product NAME")
-    reports = command.plan(specs)
+    with _waiting(specs):
+        reports = _scoped(command.plan(specs), specs)
     code = _emit(reports, fmt, _use_color(ctx, color), verbose, detailed=detailed_exitcode)
     if out and reports[0].plan is not None and not reports[0].failed:
         from ..planfile import save
@@ -136,7 +147,8 @@ def drift(
     if orphans_to and not write_back:
         raise UsageError("--orphans-to writes orphans with --write; add --write")
     specs = _specs(ctx, paths, run)
-    reports = command.drift(specs)
+    with _waiting(specs):
+        reports = _scoped(command.drift(specs), specs)
     code = _emit(reports, fmt, _use_color(ctx, color), verbose)
     if write_back:
         for accepted, written in command.accept_live(specs, reports, orphans_to):
@@ -214,7 +226,7 @@ def apply(
 ) -> int:
     """Create and update live jobs to match the manifests under PATHS."""
     from .. import process
-    from ..outcome import ApplyReport, Outcome
+    from ..outcome import ApplyReport
     from ..plan import ChangeBudget
 
     use_color, text = _use_color(ctx, color), fmt == "text"
@@ -230,11 +242,17 @@ def apply(
     from ..commands import plan as planning
     from ..render.progress import Lines
 
-    progress = Lines(use_color) if text else command.Progress()
+    lines = Lines(use_color) if text else None
+    progress: command.Progress = lines or command.Progress()
+    shown_plans: set[str] = set()
 
     def show(report: Outcome) -> None:
+        waited()  # the target answered: no notice over the plan or the prompt
+        if asker is None and not auto_approve and not plan_file:
+            return  # refused without a prompt: the refusal is all there is to say
         # stdout for text; stderr for the other formats, whose stdout is a document.
         _emit([report], "text", use_color) if text else _show_on_stderr(report, use_color)
+        shown_plans.add(report.product)
 
     def ask() -> str:
         try:
@@ -251,9 +269,12 @@ def apply(
             name = "Ctrl-D" if signum is None else Interrupted(signum).name
             raise Interrupted(signum or 2, f"interrupted at the prompt ({name})") from exc
 
-    approval = command.Approval(auto_approve, show, ask if sys.stdin.isatty() else None)
+    asker = ask if sys.stdin.isatty() else None
+    approval = command.Approval(auto_approve, show, asker)
     options = command.WriteOptions(approval, parallelism, budget, progress, stop)
     reports: list[ApplyReport] = []
+    stack = ExitStack()
+    waited = stack.enter_context(_waiting(specs))
     try:
         if stop is not None:
             stop.arm()
@@ -262,19 +283,82 @@ def apply(
             if saved.plan is None or saved.error:
                 raise UsageError(f"{plan_file} holds no plan to apply: {saved.error or 'invalid'}")
             if text:
-                _emit([saved], fmt, use_color)
+                # Shown once the plan is found fresh, as its writes start: a refused plan
+                # prints why it was refused, not the whole plan first.
+                options = replace(options, progress=_shown_first(progress, saved, show))
             reports = [command.saved(saved, specs[0], options)]
         else:
-            reports = command.run(specs, options)
+            reports = _scoped(command.run(specs, options), specs)
     except Interrupted as exc:
         # A signal raises only before a product's writes start: nothing of it was changed.
         name = specs[len(reports)].name if len(reports) < len(specs) else ""
         error = f"{exc}; nothing was changed"
         reports.append(ApplyReport(product=name, error=error, interrupted=exc.signum))
+    finally:
+        stack.close()
     if stop is not None:
         stop.quiet()  # the report goes out whole, whatever arrives now
-    shown = progress.shown if isinstance(progress, Lines) else frozenset()
-    return _emit(reports, fmt, use_color, results_shown=shown)
+    shown = lines.shown if lines is not None else frozenset()
+    plans = frozenset(shown_plans) if text else frozenset()
+    return _emit(reports, fmt, use_color, results_shown=shown, plans_shown=plans)
+
+
+R = TypeVar("R", bound="Outcome")
+
+# A read from a stalled server shows nothing until its retries give up (the HTTP target's
+# retry budget, 60 s, or --timeout if shorter): on a terminal, say so after this long.
+WAIT_NOTICE_AFTER = 2.0
+RETRY_BUDGET = 60.0
+
+
+@contextmanager
+def _waiting(specs: Sequence[RunSpec]) -> Iterator[Callable[[], None]]:
+    """On a terminal, one line on stderr if the HTTP target has not answered in 2 s.
+
+    Yields the timer's cancel, for a command that reaches its prompt or its writes first.
+    """
+    remote = [s for s in specs if (s.target or "").startswith(("http://", "https://"))]
+    if not remote or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    spec = remote[0]
+    parts = urlsplit(spec.target or "")
+    where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    limit = min(RETRY_BUDGET, spec.timeout or RETRY_BUDGET)
+    line = f"Waiting for {printable(where)} to answer (it gives up after {limit:g} s) ..."
+    timer = threading.Timer(WAIT_NOTICE_AFTER, _err, (line,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield timer.cancel
+    finally:
+        timer.cancel()
+
+
+def _scoped(reports: list[R], specs: Sequence[RunSpec]) -> list[R]:
+    """Each product's report with what its repository owns, for the plan to say."""
+    return [replace(r, owns=s.owns) for r, s in zip(reports, specs, strict=True)]
+
+
+def _shown_first(inner: Any, saved: Outcome, show: Callable[[Outcome], None]) -> Any:
+    """apply --plan's progress: the saved plan shown as its writes start, then ``inner``'s."""
+    from ..commands.apply import Progress
+
+    class ShownFirst(Progress):
+        def start(self, total: int) -> None:
+            show(saved)
+            inner.start(total)
+
+        def result(self, result: Any) -> None:
+            inner.result(result)
+
+        def progress(self, change: Any) -> None:
+            inner.progress(change)
+
+        def finish(self) -> None:
+            inner.finish()
+
+    return ShownFirst()
 
 
 def _show_on_stderr(report: object, color: bool) -> None:
@@ -317,7 +401,8 @@ def export(
     from ..commands import export as command
 
     spec = _specs(ctx, (), RunOptions(target, product, timeout=timeout), need_paths=False)[0]
-    done = command.run(spec, out, only, exclude, force)
+    with _waiting([spec]):
+        done = command.run(spec, out, only, exclude, force)
     for warning in done.warnings:
         _err(f"warning: {printable(warning)}")
     left = f"; {done.left_out} left out by --only/--exclude" if done.left_out else ""
@@ -325,6 +410,41 @@ def export(
         f"Exported {len(done.written)} job(s) to {printable(out)}{left}. "
         f"Check them with: reconciler plan {printable(out)}"
     )
+    return EXIT_OK
+
+
+@main.command(epilog=EPILOG)
+@click.option(
+    "--write",
+    "directory",
+    metavar="DIR",
+    type=click.Path(file_okay=False),
+    help="Keep a copy as DIR/job.schema.json (created if missing) instead of printing it; "
+    "with DIR = schemas/ at the repository root, export's modeline points to it.",
+)
+@handle_errors
+def schema(directory: str | None) -> int:
+    """Print the job schema (JSON Schema 2020-12, $id urn:ductape-reconciler:schema:job:1).
+
+    Keep a copy in the repository (--write schemas) so that editors, colleagues and CI all
+    check manifests against the same file.
+    """
+    import os
+
+    from ..files import write_atomic
+    from ..schema import JOB_SCHEMA_FILE, job_schema_text
+
+    text = job_schema_text()
+    if directory is None:
+        click.echo(text, nl=False)
+        return EXIT_OK
+    path = os.path.join(directory, JOB_SCHEMA_FILE)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        write_atomic(path, text)
+    except OSError as exc:
+        raise UsageError(f"cannot write {printable(path)}: {exc.strerror}") from exc
+    click.echo(f"Wrote the job schema to {printable(path)}")
     return EXIT_OK
 
 
@@ -352,7 +472,8 @@ def snapshot(
     from ..commands import snapshot as command
 
     spec = _specs(ctx, (), RunOptions(target, product, timeout=timeout), need_paths=False)[0]
-    document = command.run(spec, out)
+    with _waiting([spec]):
+        document = command.run(spec, out)
     click.echo(
         f"Saved a snapshot of product {printable(document['product']['name'])} "
         f"({len(document['jobs'])} job(s)) to {printable(out)}; plan against it with: "

@@ -23,11 +23,14 @@ class Options:
 
     ``results_shown``: the tags whose apply result was already printed as it finished (text
     only); the others (never started, interrupted) are printed with the report.
+    ``plans_shown``: the products whose plan, problems and schedule apply already printed
+    for approval (text only): the report after the writes does not repeat them.
     """
 
     color: bool = False
     verbose: bool = False
     results_shown: frozenset[str] = frozenset()
+    plans_shown: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)

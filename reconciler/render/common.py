@@ -14,6 +14,7 @@ from typing import Any
 
 from ..apply import Report, Result
 from ..diff import FieldChange
+from ..manifests import not_read
 from ..model import MUTABLE_FIELDS, Problem, format_timestamp, human
 from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
 from ..plan import Action, Change, Plan
@@ -169,12 +170,17 @@ def apply_summary(report: ApplyReport) -> Message:
 # --- headings ---------------------------------------------------------------------------
 
 
+def files_total(report: Outcome) -> int:
+    """The files read, and those that could not be (a link out of the tree): files too."""
+    return report.files + len({p.location.path for p in report.errors if not_read(p)})
+
+
 def files_summary(report: Outcome) -> Message:
     """What the manifests held: valid jobs, or how many problems in how many files."""
     if report.errors:
         return trusted(
             f"Invalid: {len(report.errors)} problem(s) in {report.files_with_problems} "
-            f"of {report.files} file(s); nothing was planned or changed."
+            f"of {files_total(report)} file(s); nothing was planned or changed."
         )
     return trusted(f"Valid: {report.jobs} job(s) in {report.files} file(s).")
 
@@ -213,6 +219,21 @@ def headline(outcome: Outcome) -> Message:
     if outcome.errors:
         tail += f" {len(outcome.errors)} error(s): nothing was changed."
     return Message("{}" + tail, text) if tail else text
+
+
+def scope_line(report: Outcome) -> Message | None:
+    """``Owns: billing.*, nightly_*. Ignored fields: executions.``: what the plan leaves
+    alone, when the configuration narrows it; None when it sees every tag and field."""
+    owns = report.owns if report.owns and report.owns != ("*",) else ()
+    ignored = report.plan.ignore_fields if report.plan is not None else ()
+    parts: list[Message] = []
+    if owns:
+        owned = joined(", ", list(owns))
+        parts.append(Message("Owns {} (other tags are foreign, left as they are).", owned))
+    if ignored:
+        fields = joined(", ", list(ignored))
+        parts.append(Message("Ignored fields: {} (never planned, written or drift).", fields))
+    return joined(" ", parts) if parts else None
 
 
 def schedule_line(report: Outcome) -> str | None:

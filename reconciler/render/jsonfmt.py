@@ -20,7 +20,7 @@ from ..model import Problem
 from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
 from ..strings import json_safe, terminal
 from . import Options, Rendered
-from .common import drift_items, headline
+from .common import drift_items, files_total, headline
 
 # A lone surrogate as json.dumps writes it (ASCII output): a high half not followed by a low
 # one, or a low half not after a high one. Seeing one is rare; then the document is walked.
@@ -87,7 +87,7 @@ def _common(o: Outcome) -> dict[str, Any]:
         "target": o.target or None,
         "summary_line": headline(o).render(terminal),
         "error": o.error,
-        "files": o.files,
+        "files": files_total(o),
         "files_with_problems": o.files_with_problems,
         "problems": [problem_dict(p) for p in o.problems],
     }

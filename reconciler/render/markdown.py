@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ..model import Problem
 from ..outcome import ApplyReport, DriftReport, Outcome, ValidateReport
 from ..plan import Action, Change
 from ..strings import (
@@ -22,6 +23,7 @@ from ..strings import (
     html_code,
     markdown_cell,
     markdown_code,
+    printable,
     terminal,
     trusted,
 )
@@ -34,11 +36,11 @@ from .common import (
     fields_of,
     headline,
     next_run,
-    problem_line,
     products,
     result_line,
     schedule_line,
     schedule_lines,
+    scope_line,
     source,
 )
 from .text import no_changes
@@ -116,18 +118,20 @@ def html(template: str, *values: Value) -> str:
 
 
 def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> None:
-    title = say(
-        "reconciler " + outcome.command + (": {}" if name else ""), *([name] if name else [])
-    )
+    # A saved plan shown again is a plan to the reader, whichever command printed it.
+    command = "plan" if outcome.command == "show" else outcome.command
+    title = say("reconciler " + command + (": {}" if name else ""), *([name] if name else []))
     budget.add(f"### {title}", "", say("**{}**", headline(outcome)), "")
     if outcome.target:
         budget.add(say("Target: {}", outcome.target), "")
+    scope = scope_line(outcome)
+    if scope is not None:
+        budget.add(scope.render(markdown_code), "")
     if outcome.problems:
         errors, warnings = len(outcome.errors), len(outcome.warnings)
         budget.add(f"#### Problems ({errors} error(s), {warnings} warning(s))", "")
         for problem in outcome.problems:
-            icon = "error" if problem.severity == "error" else "warning"
-            budget.add_or_count(say(f"- {icon}: {{}}", problem_line(problem)))
+            budget.add_or_count(_problem(problem))
         budget.add("")
     if outcome.plan is None or outcome.error:
         return
@@ -195,6 +199,15 @@ def _plan(budget: _Budget, outcome: Outcome, options: Options) -> None:
         budget.add(f"{foreign} foreign job(s) not shown; -v lists them.", "")
 
 
+def _problem(problem: Problem) -> str:
+    """``- **warning** `path:line:col: tag: field: message```: the severity said once, and
+    only the parts a problem has (no ``-`` for a missing tag or field, no ``live`` place)."""
+    severity = "error" if problem.is_error else "warning"
+    where = str(problem.location)
+    parts = [p for p in (where if where != "live" else "", problem.tag, problem.field) if p]
+    return say(f"- **{severity}** {{}}", printable(": ".join([*parts, problem.message])))
+
+
 def _row(change: Change, now: int) -> str:
     if change.action is Action.CREATE:
         fields = trusted("all (new job)")
@@ -203,7 +216,10 @@ def _row(change: Change, now: int) -> str:
     else:
         fields = fields_of(change) if change.fields else trusted("-")
     if change.rename:
-        fields = Message("{}; likely rename of/to {}", fields, change.rename)
+        words = (
+            "likely renamed to {}" if change.action is Action.ORPHAN else "likely a rename of {}"
+        )
+        fields = Message("{}; " + words, fields, change.rename)
     icon = _ICONS[change.action]
     return cell(f"| {{}} | {icon} | {{}} | {next_run(change, now)} |", change.tag, fields)
 

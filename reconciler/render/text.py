@@ -23,6 +23,7 @@ from .common import (
     result_line,
     schedule_line,
     schedule_lines,
+    scope_line,
     source,
 )
 
@@ -59,7 +60,8 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
     out: list[str] = []
     err: list[str] = []
     for name, outcome in products(outcomes):
-        err += [problem_line(p) for p in outcome.problems]
+        again = name in options.plans_shown  # apply showed the plan before asking: once is enough
+        err += [] if again else [problem_line(p) for p in outcome.problems]
         if name:
             out.append(paint(say("== {} ==", name), "bold"))
         if outcome.error:
@@ -72,7 +74,7 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
                 out.append(paint(say("{}", headline(outcome)), "bold"))
             continue
         out += outcome.accept(_Body(paint, options))
-        line = schedule_line(outcome)
+        line = None if again else schedule_line(outcome)
         if line:
             out += ["", line] if out and out[-1] else [line]
         if out and out[-1]:
@@ -90,7 +92,11 @@ class _Body:
         self.paint, self.options = paint, options
 
     def _target(self, report: Outcome) -> list[str]:
-        return [say("Target: {}", report.target), ""] if report.target else []
+        lines = [say("Target: {}", report.target)] if report.target else []
+        scope = scope_line(report)
+        if scope is not None:
+            lines.append(scope.render(terminal))
+        return [*lines, ""] if lines else []
 
     def validate(self, report: ValidateReport) -> list[str]:
         return []

@@ -368,13 +368,19 @@ def _group(g: Collision) -> dict[str, Any]:
     }
 
 
+def _number(value: float) -> int | float:
+    rounded = round(value, 3)
+    return int(rounded) if rounded.is_integer() else rounded
+
+
 def figures_dict(f: Figures) -> dict[str, Any]:
     return {
         "jobs": f.jobs,
         "active_jobs": f.active,
         "total_runs": f.total_runs,
-        # Whole runs: a saved plan (which may carry this document) holds whole numbers only.
-        "runs_per_day": round(f.runs_per_day),
+        # A whole number stays an integer: a saved plan holds whole numbers only, and a
+        # plan's one-day window always gives one.
+        "runs_per_day": _number(f.runs_per_day),
         "peak_starts_per_minute": f.peak,
         "runs_per_hour": [
             {"day": format_timestamp(r.day)[:10], "hours": list(r.hours)} for r in f.grid
