@@ -1,6 +1,6 @@
 """The job model: one canonical form, and the friendly forms people write.
 
-Canonical form is the Ductape wire form (see ``shared/ductape-wire.md`` section 1): lower-case
+Canonical form is the Ductape wire form (see ``docs/wire.md`` section 1): lower-case
 ``event_type``, integer milliseconds for ``intervals`` and ``start_at``. Everything the
 reconciler compares, stores or sends is canonical; friendly forms (``1h30m``, ISO timestamps,
 ``ACTION``) are turned into it once, when a manifest is normalised.

@@ -22,9 +22,11 @@ from starlette.routing import Route
 
 from reconciler.errors import AuthError, TargetError, UsageError
 from reconciler.targets.ductape import Credentials, DuctapeTarget, RetryPolicy
+from reconciler.targets.ductape.auth import shared_logins
 from testing.cli import invoke
-from testing.server import RunningServer, login, serve_app
-from testing.wire import forward
+from testing.process import EXAMPLE_SEED
+from testing.server import RunningServer, ServerFactory, login, serve_app
+from testing.wire import access_lines, forward
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
 FAST_RETRY = RetryPolicy(attempts=8, base=0.01, cap=0.05, budget=20, confirm_window=0.3)
@@ -406,3 +408,77 @@ def test_event_tags_are_checked_against_the_live_catalogue(
     assert live is not None and [j["tag"] for j in live["jobs"]] == ["purge_expired_sessions"]
     code, _, err = cli(env, "plan", str(jobs_dir), "--target", url, "--references", "off")
     assert code == 0 and err == ""
+
+
+# --- one log-in per user and run -------------------------------------------------------------
+
+EXTRA_PRODUCTS = "".join(
+    f"  - name: {name}\n    status: private\n"
+    "    catalogue:\n      functions: [retry_failed_charges]\n"
+    for name in ("billing", "ops")
+)
+
+
+def manifest(product: str) -> str:
+    return (
+        f"name: Nightly {product}\ntag: nightly_{product}\nevent_type: function\n"
+        "event_tag: retry_failed_charges\nintervals: 1h\nstart_at: 2026-12-01T00:00:00Z\n"
+    )
+
+
+def test_three_products_of_one_user_log_in_once_per_run(
+    ductape_server_factory: ServerFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """20 products logged in 20 times, against a limit of 30 a minute per user."""
+    (tmp_path / "seed.yaml").write_text(EXAMPLE_SEED.read_text() + EXTRA_PRODUCTS)
+    server = ductape_server_factory(seed_path=tmp_path / "seed.yaml")
+    repo = tmp_path / "repo"
+    products = ("shop", "billing", "ops")
+    for name in products:
+        (repo / name).mkdir(parents=True)
+        (repo / name / "jobs.yaml").write_text(manifest(name))
+    (repo / ".reconciler.yaml").write_text(
+        "products:\n"
+        + "".join(f"  {p}: {{paths: [{p}], product: {p}, owns: [nightly_*]}}\n" for p in products)
+    )
+    monkeypatch.chdir(repo)
+    env = server.client_env()
+    del env["DUCTAPE_PRODUCT"]
+    for command, expected in [("plan", 2), ("apply", 0), ("drift", 0)]:
+        extra = ["--auto-approve"] if command == "apply" else []
+        extra += ["--detailed-exitcode"] if command == "plan" else []
+        with access_lines() as log:
+            code, out, err = cli(env, command, *extra)
+            log.settle()
+        assert code == expected, out + err
+        assert log.count("POST", "/login/authKey") == 1, (command, log.lines)
+        assert log.count("GET", "/integrations/integrations/v1/") >= 3
+    assert shared_logins() == 0  # every target gave its share back
+
+
+def test_open_targets_share_a_log_in_only_with_the_same_credentials(
+    ductape_server: RunningServer,
+) -> None:
+    s = ductape_server
+    creds = Credentials(s.user_id, s.workspace_id, private_key=s.private_key)
+    wrong = Credentials(s.user_id, s.workspace_id, private_key="not-" + s.private_key)
+    with access_lines() as log:
+        first = DuctapeTarget(s.base_url, creds, s.product_name, retry=FAST_RETRY)
+        second = DuctapeTarget(s.base_url + "/", creds, s.product_id, retry=FAST_RETRY)
+        other = DuctapeTarget(s.base_url, wrong, s.product_name, retry=FAST_RETRY)
+        try:
+            assert [j.tag for j in first.fetch_jobs()] == [j.tag for j in second.fetch_jobs()]
+            # A different key never rides on another's token: it logs in, and is refused.
+            with pytest.raises(AuthError):
+                other.fetch_jobs()
+        finally:
+            for target in (first, second, other):
+                target.close()
+        assert shared_logins() == 0
+        again = DuctapeTarget(s.base_url, creds, s.product_name, retry=FAST_RETRY)
+        try:
+            again.fetch_jobs()  # the shared token went with the last target: a fresh log-in
+        finally:
+            again.close()
+        log.settle()
+    assert log.count("POST", "/login/authKey") == 3, log.lines

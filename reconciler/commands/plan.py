@@ -18,11 +18,10 @@ P = TypeVar("P", PlanReport, DriftReport)
 
 
 def _each(specs: Sequence[RunSpec], kind: type[P]) -> list[P]:
-    reports = []
-    for spec in specs:
-        with ExitStack() as stack:
-            reports.append(planned(spec, kind, stack)[0])
-    return reports
+    # One stack for every product: targets of the same credentials share one log-in while
+    # any of them is open (targets/ductape/auth.py), so none closes before the last plan.
+    with ExitStack() as stack:
+        return [planned(spec, kind, stack)[0] for spec in specs]
 
 
 def plan(specs: Sequence[RunSpec]) -> list[PlanReport]:

@@ -1,4 +1,4 @@
-"""The Starlette application: Ductape's wire (``shared/ductape-wire.md`` section 2) over a Store.
+"""The Starlette application: Ductape's wire (``docs/wire.md``) over a Store.
 
 Every answer is an envelope: ``{"status": true, "meta": {}, "data": ...}`` or
 ``{"status": false, "meta": {}, "errors": "<message>"}``. Handlers are synchronous functions

@@ -1,6 +1,6 @@
 """Ductape's wire documents, in one place: what a job and a product look like as JSON.
 
-The shapes are ``shared/ductape-wire.md`` section 2. The HTTP target reads them from the
+The shapes are in ``docs/wire.md`` section 4. The HTTP target reads them from the
 network, the SQLite store keeps them as rows, the local server answers with them; all three
 import this module and none imports another for it. Everything here is pure: no I/O.
 
