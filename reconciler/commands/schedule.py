@@ -4,6 +4,7 @@ proposals (``--spread``), written back into the manifests with ``--write``."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
 from ..accept import Accepted, FileEdits, Written, write
@@ -36,34 +37,52 @@ def run(
     write_back: bool = False,
 ) -> list[Schedule]:
     out = []
-    for spec in specs:
-        desired = load_desired(spec.paths)
-        if desired.errors:
-            raise UsageError(
-                f"the manifests have {len(desired.errors)} error(s); run reconciler validate"
+    # One stack for the run: targets of one user share a log-in while any is open.
+    with ExitStack() as stack:
+        for spec in specs:
+            out.append(
+                _one(spec, stack, start, window, collide, offline, propose, between, write_back)
             )
-        after = list(desired.jobs.values())
-        before = None
-        if not offline:
-            with opened(spec) as target:
-                live = target.fetch_jobs()
-            before = [j for j in live if owned(j.tag, spec.owns)]
-            kept = {j.tag for j in after}
-            # Live jobs Git does not hold keep running after the change: they stay in "after".
-            after += [j for j in live if j.tag not in kept]
-        seen = impact(before, after, start, collide, window)
-        written = None
-        if propose:
-            proposal = spread(list(desired.jobs.values()), start, window, collide, between)
-            seen = replace(seen, spread=proposal)
-            if write_back and proposal.proposals:
-                by_file: dict[str, list[Edit]] = {}
-                for p in proposal.proposals:
-                    path = desired.entries[p.tag].path
-                    by_file.setdefault(path, []).append(
-                        Edit(p.tag, "start_at", p.old_start_at, p.new_start_at)
-                    )
-                files = tuple(FileEdits(path, tuple(e)) for path, e in sorted(by_file.items()))
-                written = write(Accepted(files))
-        out.append(Schedule(spec.name, seen, written))
     return out
+
+
+def _one(
+    spec: RunSpec,
+    stack: ExitStack,
+    start: int,
+    window: int,
+    collide: int,
+    offline: bool,
+    propose: bool,
+    between: tuple[int, int] | None,
+    write_back: bool,
+) -> Schedule:
+    """One product's timeline, its target kept open on the run's stack."""
+    desired = load_desired(spec.paths)
+    if desired.errors:
+        raise UsageError(
+            f"the manifests have {len(desired.errors)} error(s); run reconciler validate"
+        )
+    after = list(desired.jobs.values())
+    before = None
+    if not offline:
+        live = stack.enter_context(opened(spec)).fetch_jobs()
+        before = [j for j in live if owned(j.tag, spec.owns)]
+        kept = {j.tag for j in after}
+        # Live jobs Git does not hold keep running after the change: they stay in "after".
+        after += [j for j in live if j.tag not in kept]
+    seen = impact(before, after, start, collide, window)
+    written = None
+    if propose:
+        proposal = spread(list(desired.jobs.values()), start, window, collide, between)
+        seen = replace(seen, spread=proposal)
+        if write_back and proposal.proposals:
+            by_file: dict[str, list[Edit]] = {}
+            for p in proposal.proposals:
+                path = desired.entries[p.tag].path
+                by_file.setdefault(path, []).append(
+                    Edit(p.tag, "start_at", p.old_start_at, p.new_start_at)
+                )
+            files = tuple(FileEdits(path, tuple(e)) for path, e in sorted(by_file.items()))
+            written = write(Accepted(files))
+    return Schedule(spec.name, seen, written)
