@@ -204,9 +204,11 @@ def test_the_13_byte_recursive_alias_and_the_bomb_cost_almost_nothing() -> None:
     load_desired([str(HOSTILE / "recursive-alias.yaml")])  # warm: schema and validators built
     for name in ("recursive-alias.yaml", "alias-bomb.yaml", "merge-alias.yaml"):
         tracemalloc.start()
-        started = time.perf_counter()
+        # This process's CPU time, not the wall clock: other work on a shared machine can take
+        # the CPU for longer than the 0.1 s bound, and the cost is what is measured.
+        started = time.process_time()
         desired = load_desired([str(HOSTILE / name)])
-        elapsed = time.perf_counter() - started
+        elapsed = time.process_time() - started
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
         print(f"{name}: {elapsed * 1000:.1f} ms, {peak / 1024:.0f} KiB allocated at peak")

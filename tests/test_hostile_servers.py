@@ -100,8 +100,9 @@ def test_each_request_has_a_total_deadline_without_a_run_deadline() -> None:
         ("nan", r"gave up after retries \(HTTP 429\)$", 3.0),
         ("inf", r"gave up after retries \(HTTP 429\)$", 3.0),
         ("-3", r"gave up after retries \(HTTP 429\)$", 3.0),
-        ("1e12", r"asked to wait 1e\+12s, past the limit\)$", 1.0),
-        ("Wed, 21 Oct 2999 07:28:00 GMT", r"past the limit\)$", 1.0),
+        # Refused at once; waiting would take the 5 s budget. 2.5 s holds on a loaded machine.
+        ("1e12", r"asked to wait 1e\+12s, past the limit\)$", 2.5),
+        ("Wed, 21 Oct 2999 07:28:00 GMT", r"past the limit\)$", 2.5),
     ],
 )
 def test_retry_after_that_is_not_a_sane_number(retry_after: str, expect: str, limit: float) -> None:
@@ -340,7 +341,9 @@ def test_reads_do_not_wait_for_the_write_lock(tmp_path: Path) -> None:
             other.close()
             target.close()
     assert [j.tag for j in live] == ["purge_expired_sessions"]
-    assert took < 1.0, took
+    # A read that waited for the lock would wait the 10 s busy timeout; 3 s leaves a loaded
+    # 2-core machine room for the request itself.
+    assert took < 3.0, took
 
 
 def test_a_proxy_from_the_environment_is_still_used(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -377,7 +380,8 @@ def test_the_deadline_holds_through_an_environment_proxy(monkeypatch: pytest.Mon
         with pytest.raises(TargetError):
             target.fetch_jobs()
         target.close()
-    assert time.monotonic() - started < 3.0
+    # The 2 s deadline plus 2 s for a loaded machine; the trickle alone would last 20 s.
+    assert time.monotonic() - started < 4.0
 
 
 def test_tags_from_the_server_stay_one_path_segment() -> None:
