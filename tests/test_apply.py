@@ -13,6 +13,8 @@ import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from reconciler.apply import apply_plan
 from reconciler.plan import build_plan
 from reconciler.targets.ductape import DuctapeTarget, RetryPolicy
@@ -60,6 +62,7 @@ def test_a_success_resets_the_breaker(tmp_path: Path) -> None:
     assert report.stopped is None
 
 
+@pytest.mark.slow
 def test_a_write_the_product_does_not_hold_is_not_reported_created() -> None:
     """A server that says yes to every PUT and stores nothing: the confirming read catches
     it, and the create is unknown, not ok."""
@@ -127,6 +130,8 @@ def interrupt_once_a_write_hangs(
             process.communicate()  # reaped and its pipes closed: no warning in a later test
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_ctrl_c_returns_within_a_second_while_a_call_hangs(tmp_path: Path) -> None:
     arrived, handler = hang_on_put()
     with raw_server(handler) as url:  # type: ignore[arg-type]
@@ -147,6 +152,8 @@ def test_ctrl_c_returns_within_a_second_while_a_call_hangs(tmp_path: Path) -> No
     assert "Traceback" not in err
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_ctrl_c_in_the_cli_exits_130_within_a_second(tmp_path: Path) -> None:
     arrived, handler = hang_on_put()
     (tmp_path / "jobs.yaml").write_text(

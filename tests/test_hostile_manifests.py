@@ -183,6 +183,7 @@ def test_case_reports_exactly_the_expected_lines(
 
 
 @pytest.mark.parametrize("name", CASES)
+@pytest.mark.process
 def test_case_fails_validate_in_one_line_within_bounds(
     name: str, batched: dict[str, tuple[int, str, str, float, float]]
 ) -> None:
@@ -229,6 +230,8 @@ def one_line_failure(cwd: Path, *paths: str) -> str:
     return problems[0]
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_fifo_named_yaml_is_refused_without_blocking(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     jobs.mkdir()
@@ -240,6 +243,8 @@ def test_a_fifo_named_yaml_is_refused_without_blocking(tmp_path: Path) -> None:
     assert one_line_failure(jobs, "x.yaml") == "x.yaml: -: -: not a regular file; not read"
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_links_out_of_the_given_paths_are_refused(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     jobs.mkdir()
@@ -304,6 +309,8 @@ def test_a_link_inside_the_tree_is_read_as_its_target(tmp_path: Path) -> None:
     assert desired.problems == () and list(desired.jobs) == ["a"] and desired.files == 1
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_file_over_the_size_limit_is_refused_unread(tmp_path: Path) -> None:
     body = JOB.format(tag="big") + "# " + "x" * MAX_FILE_BYTES + "\n"
     (tmp_path / "big.yaml").write_text(body)
@@ -340,6 +347,8 @@ def test_a_file_growing_past_the_limit_while_read_is_refused(
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_many_files_stay_within_bounds(tmp_path: Path) -> None:
     """Every hostile case in one directory: every problem reported, still one process, bounded."""
     for name in CASES:
@@ -355,6 +364,8 @@ def test_many_files_stay_within_bounds(tmp_path: Path) -> None:
 # --- paths ----------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_no_manifest_found_is_a_usage_error_naming_the_paths(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     (tmp_path / "notes").mkdir()
@@ -370,6 +381,7 @@ def test_no_manifest_found_is_a_usage_error_naming_the_paths(tmp_path: Path) -> 
     ]
 
 
+@pytest.mark.process  # not slow: the fast loop's one run of ``python -m reconciler``
 def test_the_same_directory_twice_is_read_once(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     jobs.mkdir()
@@ -423,6 +435,8 @@ def test_load_yaml_refuses_a_fifo_and_a_huge_file(
     assert load_yaml("ok.yaml", "seed file") == {"a": 1, "b": 1, "when": "2026-12-01T00:00:00Z"}
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_key_given_twice_in_the_configuration_fails_the_real_cli(tmp_path: Path) -> None:
     """Issue 14: ``owns:`` twice let the last one win and hid an orphan; now it is refused."""
     from testing.process import clean_env, run_script
@@ -492,6 +506,8 @@ def test_a_document_yaml_cannot_build_leaves_the_next_one_intact(tmp_path: Path)
     assert list(desired.jobs) == ["fine"]
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_file_of_many_bad_documents_does_not_flood_the_log(tmp_path: Path) -> None:
     """10,000 two-line documents, each missing six fields: 70,000 lines before the bound."""
     (tmp_path / "flood.yaml").write_text("a: 1\n---\n" * 9_999)
@@ -536,6 +552,8 @@ def test_a_directory_that_cannot_be_listed_is_one_problem(
         '"2026-12-01T00:00' + " " * 1_000_000 + 'x"',  # a timestamp padded to 1 MB
     ],
 )
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_megabyte_value_costs_no_more_memory_than_a_small_one(tmp_path: Path, value: str) -> None:
     """Patterns are checked by two regex engines; neither may keep state per character."""
     (tmp_path / "small.yaml").write_text(JOB.format(tag="small"))

@@ -129,6 +129,7 @@ def test_damaged_rows_are_reported_not_raised(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.slow
 def test_a_busy_store_waits_only_as_long_as_told(tmp_path: Path) -> None:
     import time
 
