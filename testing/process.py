@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -43,3 +44,16 @@ def run_script(args: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Co
         timeout=60,
         stdin=subprocess.DEVNULL,
     )
+
+
+def default_signals() -> None:
+    """For ``preexec_fn``: the child gets SIGINT and SIGTERM as a fresh shell would give them.
+
+    An ignored signal stays ignored through fork and exec: under a background job (SIGINT
+    ignored) Python installs no KeyboardInterrupt handler and a test's SIGINT did nothing. A
+    test that signals its child must not depend on how pytest itself was started.
+    """
+    signals = (signal.SIGINT, signal.SIGTERM)
+    for signum in signals:
+        signal.signal(signum, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)

@@ -13,6 +13,29 @@ import pytest
 from testing.process import TEST_NOW
 from testing.server import RunningServer, ServerFactory, login, running_server
 
+# Whole modules whose every test carries a marker (declared in pyproject.toml; the README's
+# Tests section gives the fast loop that leaves them out). A single test carries its own mark
+# in its file. "slow": over about a third of a second on this project's 2-core machine under
+# load, most because they start processes, servers or wait by design.
+MODULE_MARKERS: dict[str, tuple[str, ...]] = {
+    "test_benchmark_smoke.py": ("slow",),
+    "test_convergence.py": ("slow",),
+    "test_empty_target.py": ("slow", "process"),
+    "test_installed.py": ("process",),
+    "test_precommit.py": ("slow", "process", "network"),  # pre-commit builds from PyPI
+    "test_sdk.py": ("slow", "process", "network"),  # ductape-sdk from npm
+    "test_serve_process.py": ("slow", "process"),
+    "test_signals.py": ("slow", "process"),
+    "test_terminal.py": ("process",),
+    "test_whole_files.py": ("slow", "process"),
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        for name in MODULE_MARKERS.get(item.path.name, ()):
+            item.add_marker(name)
+
 
 @pytest.fixture(autouse=True)
 def fixed_now(monkeypatch: pytest.MonkeyPatch) -> str:

@@ -107,6 +107,8 @@ def empty_target(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'live.db'}"
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_plan_of_the_examples_against_an_empty_target(tmp_path: Path) -> None:
     step = run_step(tmp_path, command="plan", paths="examples/jobs", target=empty_target(tmp_path))
     # Changes are an answer, not a failure: the step passes and says so in its outputs.
@@ -130,6 +132,8 @@ def test_plan_of_the_examples_against_an_empty_target(tmp_path: Path) -> None:
     assert not (tmp_path / "live.db").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_no_changes_gives_exit_0_and_no_changes(tmp_path: Path) -> None:
     target = empty_target(tmp_path)
     applied = run_script(
@@ -142,6 +146,8 @@ def test_no_changes_gives_exit_0_and_no_changes(tmp_path: Path) -> None:
     assert "Plan: 0 to create, 0 to update, 6 unchanged" in step.summary
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_an_invalid_manifest_fails_the_step(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     jobs.mkdir()
@@ -157,6 +163,8 @@ def test_an_invalid_manifest_fails_the_step(tmp_path: Path) -> None:
     assert step.report == step.summary
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_the_target_and_product_inputs_reach_a_ductape_server_and_the_key_stays_out(
     tmp_path: Path, ductape_server: RunningServer
 ) -> None:
@@ -182,6 +190,8 @@ def test_the_target_and_product_inputs_reach_a_ductape_server_and_the_key_stays_
     assert s.private_key not in everything
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_args_are_split_like_a_shell_without_one(tmp_path: Path) -> None:
     saved = tmp_path / "a plan; touch pwned.json"
     step = run_step(
@@ -196,6 +206,7 @@ def test_args_are_split_like_a_shell_without_one(tmp_path: Path) -> None:
     assert not (ROOT / "pwned.json").exists()
 
 
+@pytest.mark.process
 def test_the_summary_is_written_once_even_by_a_cli_that_writes_it_too(tmp_path: Path) -> None:
     """Issue 8 lets reconciler write the step summary itself under GITHUB_ACTIONS=true.
 
@@ -226,6 +237,7 @@ def test_the_summary_is_written_once_even_by_a_cli_that_writes_it_too(tmp_path: 
 
 
 @pytest.mark.parametrize("command", ["plan", "drift"])
+@pytest.mark.process
 def test_a_rejected_command_line_is_a_failure_not_changes(tmp_path: Path, command: str) -> None:
     """click rejects unknown options with exit 2, the code that also means changes."""
     step = run_step(
@@ -249,6 +261,7 @@ def test_a_rejected_command_line_is_a_failure_not_changes(tmp_path: Path, comman
         ({"command": "plan", "args": "--out 'unclosed"}, "cannot be split"),
     ],
 )
+@pytest.mark.process
 def test_a_misconfigured_action_fails_before_running_anything(
     tmp_path: Path, inputs: dict[str, str], message: str
 ) -> None:
@@ -272,6 +285,8 @@ def duplicate_tags(tmp_path: Path) -> None:
         shutil.copy(EXAMPLES / "cache-warm.yaml", jobs / name)
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_validate_annotates_the_lines(tmp_path: Path) -> None:
     duplicate_tags(tmp_path)
     step = run_step(tmp_path, cwd=tmp_path, command="validate", paths="jobs")
@@ -282,6 +297,8 @@ def test_validate_annotates_the_lines(tmp_path: Path) -> None:
     assert "duplicate tag 'warm_catalogue_cache'" in first
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_validate_fails_on_a_duplicate_tag(tmp_path: Path) -> None:
     duplicate_tags(tmp_path)
     step = run_step(tmp_path, cwd=tmp_path, command="validate", paths="jobs")
@@ -290,6 +307,8 @@ def test_validate_fails_on_a_duplicate_tag(tmp_path: Path) -> None:
     assert "duplicate tag 'warm_catalogue_cache'" in step.summary
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_validate_passes_on_the_examples(tmp_path: Path) -> None:
     step = run_step(tmp_path, command="validate", paths="examples/jobs")
     assert step.returncode == 0, step.log
@@ -297,6 +316,8 @@ def test_validate_passes_on_the_examples(tmp_path: Path) -> None:
     assert step.summary.strip()
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_apply_with_a_max_changes_guard(tmp_path: Path) -> None:
     target = empty_target(tmp_path)
     refused = run_step(
@@ -319,6 +340,8 @@ def test_apply_with_a_max_changes_guard(tmp_path: Path) -> None:
     assert (applied.outputs["exit-code"], applied.outputs["has-changes"]) == ("0", "false")
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_drift_reports_a_changed_live_job(tmp_path: Path) -> None:
     target = empty_target(tmp_path)
     applied = run_script(
@@ -343,6 +366,8 @@ def test_drift_reports_a_changed_live_job(tmp_path: Path) -> None:
     assert "nightly_sales_report" in drifted.summary
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_empty_paths_come_from_the_configuration(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, tmp_path / "jobs")
     (tmp_path / ".reconciler.yaml").write_text("paths: [jobs]\n")
@@ -421,6 +446,8 @@ def run_composite(tmp_path: Path, inputs: dict[str, str]) -> tuple[dict[str, str
     return results, summary.read_text(encoding="utf-8")
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_the_action_steps_install_then_plan(tmp_path: Path) -> None:
     """action.yml's steps hand inputs and outputs to each other under the names run.py reads."""
     inputs: dict[str, str] = {
@@ -468,6 +495,8 @@ def test_the_action_steps_install_then_plan(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("command", ["plan", "apply", "drift"])
+@pytest.mark.slow
+@pytest.mark.process
 def test_commands_that_reach_a_product_require_a_target(tmp_path: Path, command: str) -> None:
     step = run_step(tmp_path, command=command, paths="examples/jobs", target="  ")
     assert step.returncode == 1
@@ -484,6 +513,8 @@ def test_commands_that_reach_a_product_require_a_target(tmp_path: Path, command:
     assert named.outputs["exit-code"] in ("0", "2"), named.log
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_path_that_looks_like_an_option_is_a_path(tmp_path: Path) -> None:
     jobs = tmp_path / "--help"
     shutil.copytree(EXAMPLES, jobs)
@@ -545,6 +576,8 @@ def test_the_lock_reader_sees_a_disagreement() -> None:
     )
 
 
+@pytest.mark.slow
+@pytest.mark.network
 def test_the_install_takes_only_what_the_lock_names(tmp_path: Path) -> None:
     """A lock whose hash for one package is wrong: the install fails, nothing runs.
 

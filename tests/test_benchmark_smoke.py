@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 APPLY_JOBS = 40  # what --quick applies
 LATENCY_S = 0.020  # what the proxy adds to every request
@@ -57,6 +59,7 @@ def _positive_float(value: Any) -> bool:
     return isinstance(value, float) and value > 0
 
 
+@pytest.mark.process
 def test_benchmark_measures_every_figure_including_http() -> None:
     proc, report = _run("run.py", "--sizes", "100", "--repeat", "1", "--quick")
 
@@ -103,6 +106,7 @@ def test_benchmark_measures_every_figure_including_http() -> None:
     assert "\ntargets\n" in proc.stdout
 
 
+@pytest.mark.process
 def test_json_only_prints_one_line() -> None:
     proc, report = _run("run.py", "--sizes", "20", "--repeat", "1", "--quick", "--json-only")
 
@@ -111,6 +115,7 @@ def test_json_only_prints_one_line() -> None:
     assert _positive_float(report["results"]["20"]["validate_s"])
 
 
+@pytest.mark.process
 def test_load_script_writes_everything_and_loses_nothing() -> None:
     proc, report = _run("load.py", "--clients", "4", "--writes", "40", "--preload", "10")
 
@@ -125,6 +130,7 @@ def test_load_script_writes_everything_and_loses_nothing() -> None:
     assert "lost writes 0" in proc.stdout
 
 
+@pytest.mark.process
 def test_load_script_stops_by_itself_when_time_runs_out() -> None:
     proc, report = _run(
         "load.py", "--clients", "2", "--writes", "100000", "--preload", "10", "--seconds", "0.5"

@@ -49,6 +49,7 @@ def jobs_dir(tmp_path: Path) -> Path:
     return tmp_path / "jobs"
 
 
+@pytest.mark.slow
 def test_plan_apply_plan_against_the_server(ductape_server: RunningServer, jobs_dir: Path) -> None:
     env = env_for(ductape_server)
     url = ductape_server.base_url
@@ -103,12 +104,14 @@ def test_plan_apply_plan_against_the_server(ductape_server: RunningServer, jobs_
     assert "intervals: 86400000 -> 604800000 (1d -> 1w)" in out
 
 
+@pytest.mark.slow
 def test_product_by_id_and_token_login(ductape_server: RunningServer, jobs_dir: Path) -> None:
     env = env_for(ductape_server, DUCTAPE_PRODUCT=ductape_server.product_id)
     code, out, _ = cli(env, "plan", str(jobs_dir), "--target", ductape_server.base_url)
     assert code == 0 and "1 orphan" in out
 
 
+@pytest.mark.slow
 def test_wrong_private_key_is_one_line_and_never_shown(
     ductape_server: RunningServer, jobs_dir: Path
 ) -> None:
@@ -124,6 +127,7 @@ def test_wrong_private_key_is_one_line_and_never_shown(
     assert ductape_server.private_key not in out + err
 
 
+@pytest.mark.slow
 def test_missing_credentials_and_unknown_product(
     ductape_server: RunningServer, jobs_dir: Path
 ) -> None:
@@ -138,6 +142,7 @@ def test_missing_credentials_and_unknown_product(
     assert code == 1 and "no product named 'no-such-product'" in err
 
 
+@pytest.mark.slow
 def test_config_file_names_target_and_product(
     ductape_server: RunningServer, jobs_dir: Path
 ) -> None:
@@ -162,6 +167,7 @@ def test_config_file_names_target_and_product(
     assert "abc" not in err
 
 
+@pytest.mark.slow
 def test_catalogue_from_the_server(ductape_server: RunningServer) -> None:
     target = DuctapeTarget(
         ductape_server.base_url,
@@ -258,6 +264,7 @@ def write_jobs(directory: Path, count: int) -> None:
     (directory / "load.yaml").write_text("\n---\n".join(docs) + "\n")
 
 
+@pytest.mark.slow
 def test_apply_converges_through_503_429_and_lost_answers(
     ductape_server: RunningServer, faulty: tuple[str, FaultyProxy], tmp_path: Path
 ) -> None:
@@ -370,6 +377,7 @@ def test_error_envelopes_become_short_lines() -> None:
     assert not isinstance(caught.value, AuthError)
 
 
+@pytest.mark.slow
 def test_event_tags_are_checked_against_the_live_catalogue(
     ductape_server: RunningServer, jobs_dir: Path
 ) -> None:

@@ -410,6 +410,8 @@ def _check_cli(fmt: str, out: str, err: str) -> None:
 
 
 @pytest.mark.parametrize("hostile", [HOSTILE[0], "job\udcff", "job\u202e@octocat\n::error::x"])
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_hostile_live_tag_in_the_embedded_store_in_every_format(
     tmp_path: Path, hostile: str
 ) -> None:
@@ -429,6 +431,8 @@ def test_a_hostile_live_tag_in_the_embedded_store_in_every_format(
             _check_cli(fmt, out, err)
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_hostile_live_tag_behind_the_local_server_in_every_format(tmp_path: Path) -> None:
     # No lone surrogate here: the server cannot send one as JSON (issue 14, another item).
     hostile = HOSTILE[0].replace("\udcff", "")
@@ -445,6 +449,8 @@ def test_a_hostile_live_tag_behind_the_local_server_in_every_format(tmp_path: Pa
                 _check_cli(fmt, out, err)
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_non_utf8_file_name_with_a_utf8_stream(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     jobs.mkdir()

@@ -44,6 +44,7 @@ job_sets = st.lists(jobs, max_size=12, unique_by=lambda j: j.tag)
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(live=job_sets)
+@pytest.mark.slow
 def test_export_then_plan_has_no_changes_embedded(
     tmp_path_factory: pytest.TempPathFactory, live: list[Job]
 ) -> None:
@@ -112,6 +113,7 @@ def test_export_refuses_to_overwrite_and_writes_inert_files(tmp_path: Path) -> N
     assert code == 0
 
 
+@pytest.mark.slow
 def test_export_two_hundred_jobs_through_the_local_server(
     ductape_server: RunningServer, tmp_path: Path
 ) -> None:
@@ -138,6 +140,7 @@ def test_export_two_hundred_jobs_through_the_local_server(
     assert "Plan: 0 to create, 0 to update, 200 unchanged." in text
 
 
+@pytest.mark.slow
 def test_export_then_plan_has_no_changes_through_the_local_server(
     ductape_server: RunningServer, tmp_path_factory: pytest.TempPathFactory
 ) -> None:

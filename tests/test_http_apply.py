@@ -55,6 +55,7 @@ def live_tags(server: RunningServer) -> list[str]:
     return [j["tag"] for j in doc["jobs"]]
 
 
+@pytest.mark.slow
 def test_200_creates_cost_the_writes_plus_three_requests(tmp_path: Path) -> None:
     """Log in, one product read for the plan, 200 PUTs, one confirming read: 203."""
     with server_with(tmp_path / "count.db") as s, access_lines() as log:
@@ -79,6 +80,7 @@ def test_200_creates_cost_the_writes_plus_three_requests(tmp_path: Path) -> None
     assert len(tags) == len(set(tags)) == 200
 
 
+@pytest.mark.slow
 def test_an_update_over_http_end_to_end(tmp_path: Path) -> None:
     with server_with(tmp_path / "update.db") as s:
         target = target_for(s)
@@ -102,6 +104,7 @@ def test_an_update_over_http_end_to_end(tmp_path: Path) -> None:
         assert live_tags(s).count("nightly") == 1
 
 
+@pytest.mark.slow
 def test_an_update_whose_answer_is_lost_is_confirmed_by_a_re_read(tmp_path: Path) -> None:
     with server_with(tmp_path / "lost.db") as s:
         seed = target_for(s)
@@ -129,6 +132,7 @@ def test_an_update_whose_answer_is_lost_is_confirmed_by_a_re_read(tmp_path: Path
         assert doc["name"] == "Renamed"
 
 
+@pytest.mark.slow
 def test_a_create_that_never_shows_is_unknown_not_retried(tmp_path: Path) -> None:
     """The PUT is refused with 503 (it never landed); the target cannot tell that from a
     lost answer, so after looking for the job it reports it unknown and does not resend."""
@@ -162,6 +166,7 @@ def lag_reads(method: str, path: str, n: int) -> str | None:
 
 
 @pytest.mark.parametrize(("window", "expected"), [(4.0, "ok"), (0.3, "unknown")])
+@pytest.mark.slow
 def test_updates_whose_reads_lag_are_confirmed_or_unknown_never_failed(
     tmp_path: Path, window: float, expected: str
 ) -> None:
@@ -187,6 +192,7 @@ def test_updates_whose_reads_lag_are_confirmed_or_unknown_never_failed(
     assert all(d["intervals"] == 60_000 for d in docs if d["tag"] in tags)
 
 
+@pytest.mark.slow
 def test_a_token_expiring_mid_apply_is_renewed_once(tmp_path: Path) -> None:
     with server_with(tmp_path / "ttl.db", token_ttl=1.0) as s, access_lines() as log:
         inner = target_for(s)
@@ -216,6 +222,7 @@ def test_a_token_expiring_mid_apply_is_renewed_once(tmp_path: Path) -> None:
     assert tags == [f"t{i}" for i in range(6)]
 
 
+@pytest.mark.slow
 def test_an_expired_ready_token_says_so(tmp_path: Path) -> None:
     with server_with(tmp_path / "token.db", token_ttl=1.0) as s:
         with httpx.Client(base_url=s.base_url, timeout=10) as client:
@@ -232,6 +239,7 @@ def test_an_expired_ready_token_says_so(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("kind", ["local", "http"])
+@pytest.mark.slow
 def test_fetch_job_on_both_targets(kind: str, tmp_path: Path) -> None:
     with server_with(tmp_path / "one.db") as s:
         target: Target = (
@@ -263,6 +271,7 @@ def test_an_unknown_product_name_suggests_the_closest(tmp_path: Path) -> None:
     assert str(caught.value) == "no product named 'shopp' in the workspace; did you mean shop?"
 
 
+@pytest.mark.slow
 def test_only_the_apps_the_manifests_name_are_read(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

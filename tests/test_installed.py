@@ -19,6 +19,7 @@ def env() -> dict[str, str]:
     return clean_env(NO_COLOR="1")
 
 
+@pytest.mark.slow
 def test_console_script_plans_applies_and_converges(tmp_path: Path, env: dict[str, str]) -> None:
     assert SCRIPT.exists(), "install the package first (see README)"
     shutil.copytree(EXAMPLES, tmp_path / "jobs")

@@ -63,6 +63,7 @@ def expected_error(ids: tuple[str, str]) -> str:
 
 
 @pytest.mark.parametrize("command", ["plan", "drift", "apply"])
+@pytest.mark.slow
 def test_a_duplicate_live_tag_is_an_error_naming_both_ids(
     ductape_server: RunningServer, tmp_path: Path, command: str
 ) -> None:
@@ -80,6 +81,7 @@ def test_a_duplicate_live_tag_is_an_error_naming_both_ids(
     assert ductape_server.store.job_documents(ductape_server.product_id) == before
 
 
+@pytest.mark.slow
 def test_export_refuses_a_duplicate_live_tag_and_writes_nothing(
     ductape_server: RunningServer, tmp_path: Path
 ) -> None:

@@ -30,6 +30,7 @@ def spec() -> dict[str, Any]:
     return data
 
 
+@pytest.mark.slow
 def test_the_spec_is_openapi_3_1_with_valid_schemas() -> None:
     data = spec()
     assert data["openapi"].startswith("3.1.")
@@ -63,6 +64,7 @@ def loaded_spec() -> Any:
     return schemathesis.openapi.from_path(str(SPEC))
 
 
+@pytest.mark.slow
 def test_real_answers_match_the_spec(
     ductape_server: RunningServer, authed: httpx.Client, loaded_spec: Any
 ) -> None:
@@ -127,6 +129,7 @@ OPERATIONS = [(method.upper(), path) for path, item in spec()["paths"].items() f
 
 
 @pytest.mark.parametrize(("method", "path"), OPERATIONS)
+@pytest.mark.slow
 def test_generated_requests_get_documented_answers(
     ductape_server: RunningServer, token: str, method: str, path: str
 ) -> None:

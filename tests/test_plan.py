@@ -128,6 +128,7 @@ job_sets = st.lists(jobs, max_size=10, unique_by=lambda j: j.tag)
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(desired=job_sets, live=job_sets)
+@pytest.mark.slow
 def test_apply_then_plan_again_has_no_changes(
     tmp_path_factory: pytest.TempPathFactory, desired: list[Job], live: list[Job]
 ) -> None:
@@ -179,6 +180,7 @@ schema_names = st.text(
     ignore=st.sets(st.sampled_from(MUTABLE_FIELDS)),
     owns=st.sampled_from([("*",), ("job1*",), ()]),
 )
+@pytest.mark.slow
 def test_every_plan_reads_back_as_it_was_saved(
     desired: list[Job], live: list[Job], ignore: set[str], owns: tuple[str, ...]
 ) -> None:

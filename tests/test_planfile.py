@@ -341,6 +341,7 @@ def assert_damaged(code: int, out: str, err: str) -> None:
 
 
 @pytest.mark.parametrize(("tamper", "why"), CASES, ids=[t.__name__ for t, _ in CASES])
+@pytest.mark.slow
 def test_a_tampered_plan_is_refused_and_nothing_is_written(
     work: Path, tamper: Tamper, why: str
 ) -> None:
@@ -448,6 +449,7 @@ def test_the_schema_names_the_model_fields() -> None:
 HTTP_CASES: list[Tamper] = [rename_tag, retag_everything, infinity, negative, huge, ignore_widened]
 
 
+@pytest.mark.slow
 def test_a_tampered_plan_writes_nothing_to_a_real_server(
     work: Path, ductape_server: RunningServer
 ) -> None:

@@ -273,6 +273,7 @@ def test_saved_plan_is_shown_and_is_the_approval(work: Path) -> None:
     assert "Apply: 6 created, 0 updated, 0 failed." in out
 
 
+@pytest.mark.slow
 def test_markdown_stays_under_the_comment_limit(work: Path) -> None:
     big = work / "big"
     big.mkdir()
@@ -350,6 +351,7 @@ def test_two_products_in_one_repository(work: Path) -> None:
     assert code == 1 and "did you mean shop?" in err
 
 
+@pytest.mark.slow
 def test_two_products_against_the_local_server(
     ductape_server_factory: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema_rs
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
@@ -57,6 +58,7 @@ documents = st.dictionaries(
 
 @settings(max_examples=400, deadline=None)
 @given(documents)
+@pytest.mark.slow
 def test_validators_agree_on_generated_documents(doc: dict[str, Any]) -> None:
     assert is_valid(doc) == REFERENCE.is_valid(doc)
 

@@ -112,6 +112,7 @@ def test_login_answers_201_with_a_token_and_the_user(
     assert s.private_key not in json.dumps(data)
 
 
+@pytest.mark.slow
 def test_login_with_a_wrong_key_is_401_and_does_not_echo_it(
     client: httpx.Client, ductape_server: RunningServer
 ) -> None:
@@ -132,6 +133,7 @@ def test_login_with_a_wrong_key_is_401_and_does_not_echo_it(
     assert "required" in error(client.post("/users/users/v1/login/authKey", json={}), 400)
 
 
+@pytest.mark.slow
 def test_every_endpoint_but_login_and_validate_needs_a_token(
     client: httpx.Client, ductape_server: RunningServer
 ) -> None:
@@ -150,6 +152,7 @@ def test_every_endpoint_but_login_and_validate_needs_a_token(
         assert "log in" in error(client.request(method, path, headers=bogus, json={}), 401)
 
 
+@pytest.mark.slow
 def test_bare_and_bearer_authorization_both_work(
     client: httpx.Client, ductape_server: RunningServer, token: str
 ) -> None:
@@ -163,6 +166,7 @@ def test_bare_and_bearer_authorization_both_work(
 # --- the read endpoints --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_builder_handshake(
     client: httpx.Client, authed: httpx.Client, ductape_server: RunningServer
 ) -> None:
@@ -196,6 +200,7 @@ class Clock:
         return self.now
 
 
+@pytest.mark.slow
 def test_builder_sessions_and_tokens_expire(tmp_path: Path) -> None:
     clock = Clock()
     with server_with(tmp_path / "ttl.db", token_ttl=60.0, clock=clock) as s:
@@ -219,6 +224,7 @@ def _expire(s: RunningServer, clock: Clock) -> None:
         )
 
 
+@pytest.mark.slow
 def test_product_listing_by_status(authed: httpx.Client, ductape_server: RunningServer) -> None:
     base = f"{PRODUCTS}/workspace/{ductape_server.workspace_id}"
     products = ok(authed.get(f"{base}/all", params={"user_id": ductape_server.user_id}))
@@ -228,6 +234,7 @@ def test_product_listing_by_status(authed: httpx.Client, ductape_server: Running
     assert "status must be" in error(authed.get(f"{base}/archived"), 400)
 
 
+@pytest.mark.slow
 def test_product_document_carries_jobs_and_catalogue(
     authed: httpx.Client, ductape_server: RunningServer
 ) -> None:
@@ -247,6 +254,7 @@ def test_product_document_carries_jobs_and_catalogue(
     error(authed.get(f"{PRODUCTS}/shop"), 404)
 
 
+@pytest.mark.slow
 def test_apps_by_access_tag_and_by_id(authed: httpx.Client, ductape_server: RunningServer) -> None:
     s = ductape_server
     app = ok(
@@ -261,6 +269,7 @@ def test_apps_by_access_tag_and_by_id(authed: httpx.Client, ductape_server: Runn
     error(authed.get(f"/apps/apps/v1/{'0' * 24}"), 404)
 
 
+@pytest.mark.slow
 def test_unknown_route_and_method_answer_the_error_envelope(authed: httpx.Client) -> None:
     assert "no such endpoint" in error(authed.get("/nope/nope/v1/x"), 404)
     error(authed.delete(f"{PRODUCTS}/{'0' * 24}"), 405)
@@ -269,6 +278,7 @@ def test_unknown_route_and_method_answer_the_error_envelope(authed: httpx.Client
 # --- another workspace ---------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_token_cannot_reach_another_workspace(
     ductape_server: RunningServer, client: httpx.Client, tmp_path: Path
 ) -> None:
@@ -311,6 +321,7 @@ def test_a_token_cannot_reach_another_workspace(
 # --- job writes ----------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_create_stores_the_canonical_form(
     authed: httpx.Client, ductape_server: RunningServer
 ) -> None:
@@ -335,6 +346,7 @@ def test_create_stores_the_canonical_form(
     assert "already exists" in message
 
 
+@pytest.mark.slow
 def test_update_merges_the_fields_sent(authed: httpx.Client, ductape_server: RunningServer) -> None:
     ok(put_job(authed, ductape_server, job("nightly", executions=3)))
     doc = ok(authed.get(f"{PRODUCTS}/{ductape_server.product_id}"))
@@ -350,6 +362,7 @@ def test_update_merges_the_fields_sent(authed: httpx.Client, ductape_server: Run
     assert message.startswith("intervals:")
 
 
+@pytest.mark.slow
 def test_invalid_jobs_are_422_with_every_problem(
     authed: httpx.Client, ductape_server: RunningServer
 ) -> None:
@@ -363,6 +376,7 @@ def test_invalid_jobs_are_422_with_every_problem(
     assert len(ok(authed.get(f"{PRODUCTS}/{ductape_server.product_id}"))["jobs"]) == 1
 
 
+@pytest.mark.slow
 def test_bad_bodies_are_400_never_500(authed: httpx.Client, ductape_server: RunningServer) -> None:
     url = f"{PRODUCTS}/{ductape_server.product_id}"
     headers = {"Content-Type": "application/json"}
@@ -382,6 +396,7 @@ def test_oversized_bodies_are_413(authed: httpx.Client, ductape_server: RunningS
     assert ok(authed.get(url))["jobs"][-1]["tag"] == "purge_expired_sessions"
 
 
+@pytest.mark.slow
 def test_a_body_without_content_length_is_counted_as_read(
     ductape_server_factory: ServerFactory,
 ) -> None:
@@ -403,6 +418,7 @@ def test_a_body_without_content_length_is_counted_as_read(
         ok(c.put(url, json={"component": "job", **job("fits")}, headers={"Authorization": token}))
 
 
+@pytest.mark.slow
 def test_concurrent_creates_all_persist(ductape_server: RunningServer, token: str) -> None:
     failures: list[str] = []
 
@@ -426,6 +442,7 @@ def test_concurrent_creates_all_persist(ductape_server: RunningServer, token: st
     }
 
 
+@pytest.mark.slow
 def test_unexpected_errors_are_a_generic_500(ductape_server_factory: ServerFactory) -> None:
     class Broken(Store):
         def products(self, workspace_id: str) -> Any:
@@ -444,6 +461,7 @@ def test_unexpected_errors_are_a_generic_500(ductape_server_factory: ServerFacto
 # --- hostile clients -----------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_strings_json_cannot_carry_are_422_and_the_product_stays_readable(
     authed: httpx.Client, ductape_server: RunningServer
 ) -> None:
@@ -481,6 +499,7 @@ def test_strings_json_cannot_carry_are_422_and_the_product_stays_readable(
     assert doc["jobs"][1]["name"] == "ok \U0001f600"
 
 
+@pytest.mark.slow
 def test_a_tag_with_a_trailing_newline_is_422(
     authed: httpx.Client, ductape_server: RunningServer
 ) -> None:
@@ -509,6 +528,7 @@ def _answer(conn: socket.socket) -> tuple[bytes, float]:
     return data, time.monotonic()
 
 
+@pytest.mark.slow
 def test_a_body_that_never_arrives_is_closed_within_the_limit(
     ductape_server_factory: ServerFactory,
 ) -> None:
@@ -540,6 +560,7 @@ def test_a_body_that_never_arrives_is_closed_within_the_limit(
     assert [j["tag"] for j in doc["jobs"]] == ["purge_expired_sessions"]
 
 
+@pytest.mark.slow
 def test_no_token_is_401_without_waiting_for_the_body(
     ductape_server_factory: ServerFactory,
 ) -> None:
@@ -561,6 +582,7 @@ def test_no_token_is_401_without_waiting_for_the_body(
 # --- logs, seed, output --------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_logs_carry_no_secrets(
     ductape_server: RunningServer, caplog: pytest.LogCaptureFixture, client: httpx.Client
 ) -> None:
@@ -609,6 +631,7 @@ def _exports(lines: list[str]) -> dict[str, str]:
 
 
 @pytest.mark.parametrize("host", ["0.0.0.0", "::", "127.0.0.1", "localhost"])
+@pytest.mark.slow
 def test_the_printed_target_is_one_the_client_accepts(
     ductape_server: RunningServer, host: str
 ) -> None:
@@ -651,6 +674,7 @@ def test_the_seed_may_set_the_token_lifetime(tmp_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.slow
 def test_a_damaged_product_row_is_a_500_and_one_log_line(
     authed: httpx.Client, ductape_server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -665,6 +689,7 @@ def test_a_damaged_product_row_is_a_500_and_one_log_line(
     assert record.exc_info is None and "is not a JSON object" in record.getMessage()
 
 
+@pytest.mark.slow
 def test_a_stored_string_json_cannot_carry_is_an_enveloped_500(
     authed: httpx.Client, ductape_server: RunningServer, caplog: pytest.LogCaptureFixture
 ) -> None:

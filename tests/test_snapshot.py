@@ -106,6 +106,8 @@ def prepare_live(server: RunningServer) -> None:
 # --- acceptance ------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_plan_against_the_snapshot_equals_the_live_plan_without_credentials(
     ductape_server: RunningServer, repo: Path
 ) -> None:
@@ -135,6 +137,8 @@ def test_a_plan_against_the_snapshot_equals_the_live_plan_without_credentials(
     assert "did you mean 'stripe:list_charges'" in alone and "catalogue:" not in alone
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_drift_and_references_work_against_the_snapshot(
     ductape_server: RunningServer, repo: Path
 ) -> None:
@@ -151,6 +155,8 @@ def test_drift_and_references_work_against_the_snapshot(
     assert "the product has no action 'stripe:refund_charges'" in refs.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_apply_against_a_snapshot_is_refused_and_writes_nothing(
     ductape_server: RunningServer, repo: Path
 ) -> None:
@@ -174,6 +180,8 @@ def test_apply_against_a_snapshot_is_refused_and_writes_nothing(
     assert sorted(p.name for p in repo.iterdir()) == ["alone", "jobs", "live.json"]
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_the_target_itself_refuses_writes(ductape_server: RunningServer, repo: Path) -> None:
     """Defence in depth: a write that reached the target past the apply check still fails."""
     target = SnapshotTarget(str(take(ductape_server, repo)))
@@ -184,6 +192,8 @@ def test_the_target_itself_refuses_writes(ductape_server: RunningServer, repo: P
         target.update_job(job.tag, {"name": "x"})
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_an_old_snapshot_with_a_max_age_is_an_error(
     ductape_server: RunningServer, repo: Path
 ) -> None:
@@ -206,6 +216,8 @@ def test_an_old_snapshot_with_a_max_age_is_an_error(
     assert bad.returncode == 1 and "RECONCILER_MAX_AGE='a day': " in bad.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_every_report_names_the_snapshot_and_its_age(
     ductape_server: RunningServer, repo: Path
 ) -> None:
@@ -226,6 +238,8 @@ def test_every_report_names_the_snapshot_and_its_age(
     assert label in shown.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_snapshot_of_another_product_is_refused(
     ductape_server: RunningServer, repo: Path
 ) -> None:
@@ -282,6 +296,8 @@ def plant_secrets(server: RunningServer) -> int:
     return planter.count
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_no_secret_of_the_served_product_reaches_the_snapshot(
     ductape_server: RunningServer, repo: Path
 ) -> None:
@@ -306,6 +322,8 @@ def test_no_secret_of_the_served_product_reaches_the_snapshot(
 # --- the file: schema, bounds, read back -------------------------------------------------------
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_the_written_snapshot_satisfies_its_published_schema(
     ductape_server: RunningServer, repo: Path
 ) -> None:
@@ -320,6 +338,8 @@ def test_the_written_snapshot_satisfies_its_published_schema(
     assert document["taken_at"] == TAKEN
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_snapshot_of_the_embedded_store(tmp_path: Path) -> None:
     env = no_credentials(RECONCILER_NOW=TAKEN)
     shutil.copytree(EXAMPLES, tmp_path / "jobs")
@@ -412,6 +432,8 @@ def test_a_damaged_snapshot_is_one_line(tmp_path: Path, document: Any, message: 
     assert "\n" not in str(caught.value)
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_a_damaged_snapshot_through_the_cli(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, tmp_path / "jobs")
     (tmp_path / "s.json").write_text('{"format": "reconciler-snapshot", "format": "x"}')

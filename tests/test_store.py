@@ -129,6 +129,7 @@ def test_damaged_rows_are_reported_not_raised(tmp_path: Path) -> None:
     store.close()
 
 
+@pytest.mark.slow
 def test_a_busy_store_waits_only_as_long_as_told(tmp_path: Path) -> None:
     import time
 
@@ -148,4 +149,5 @@ def test_a_busy_store_waits_only_as_long_as_told(tmp_path: Path) -> None:
     finally:
         other.execute("ROLLBACK")
         other.close()
-    assert took < 1.5, took
+    # Told 0.3 s (the default is 10 s): 2.5 s leaves a loaded 2-core machine room to answer.
+    assert took < 2.5, took

@@ -54,6 +54,7 @@ def on_terminal(args: list[str], cwd: Path, **env: str) -> tuple[int, str]:
     return code, b"".join(chunks).decode()
 
 
+@pytest.mark.slow
 def test_colour_on_a_terminal_and_no_color_respected(tmp_path: Path) -> None:
     shutil.copytree(EXAMPLES, tmp_path / "jobs")
     code, out = on_terminal(["plan", "jobs"], tmp_path)
@@ -66,6 +67,7 @@ def test_colour_on_a_terminal_and_no_color_respected(tmp_path: Path) -> None:
     assert "\x1b[" not in out
 
 
+@pytest.mark.slow
 def test_long_apply_shows_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     jobs = tmp_path / "jobs"
     jobs.mkdir()
@@ -89,6 +91,7 @@ def test_long_apply_shows_a_progress_bar_on_a_terminal(tmp_path: Path) -> None:
         (b"yes", 0, b"Apply: 6 created, 0 updated, 0 failed."),
     ],
 )
+@pytest.mark.slow
 def test_apply_asks_on_a_terminal_and_takes_only_yes(
     tmp_path: Path, answer: bytes, code: int, said: bytes
 ) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 import cairosvg
 import cmarkgfm
 import jsonschema
+import pytest
 from cmarkgfm.cmark import Options as CmarkOptions
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -74,6 +75,7 @@ def make(specs: list[tuple[int, int, int]]) -> list[Job]:
 
 @settings(max_examples=150, deadline=None)
 @given(JOBS, st.integers(0, 59_999), st.integers(1, 6 * HOUR))
+@pytest.mark.slow
 def test_minute_counts_equal_listing_every_run(
     specs: list[tuple[int, int, int]], shift: int, window: int
 ) -> None:
@@ -252,6 +254,7 @@ def test_text_heatmap_has_a_legend_and_colour_only_when_asked() -> None:
     assert "fast every 30s" in plain
 
 
+@pytest.mark.slow
 def test_markdown_has_mermaid_before_and_after_and_keeps_its_budget() -> None:
     md = render.markdown(hostile_impact())
     assert md.count("```mermaid") == 2 and "xychart-beta" in md

@@ -73,6 +73,7 @@ def test_there_is_something_to_lint() -> None:
     assert ACTION.is_file() and HOOKS.is_file()
 
 
+@pytest.mark.process
 def test_actionlint_finds_nothing() -> None:
     # shellcheck from its wheel checks every run: script; pyflakes is off (no Python steps),
     # so the result never depends on what else is on PATH.
@@ -95,6 +96,7 @@ def test_actionlint_reads_the_action_through_ci() -> None:
     assert any(step.get("uses") == "./" for step in steps)
 
 
+@pytest.mark.process
 def test_zizmor_finds_nothing() -> None:
     # --offline: no network, so no audit needs a GitHub token; the online-only audits
     # (impostor commits, known-vulnerable actions) are off. The auditor persona reports even
@@ -395,6 +397,8 @@ PLAN = "plan-comment.yml"
 DRIFT = "nightly-drift.yml"
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_the_plan_comment_is_written_once_then_edited(tmp_path: Path) -> None:
     gh = GitHubStandIn(tmp_path)
     # A person quoting the marker: their comment is never edited.
@@ -416,6 +420,7 @@ def test_the_plan_comment_is_written_once_then_edited(tmp_path: Path) -> None:
     assert "https://github.com/run/99" in mine["body"]
 
 
+@pytest.mark.process
 def test_a_plan_too_long_for_a_comment_is_cut(tmp_path: Path) -> None:
     gh = GitHubStandIn(tmp_path)
     gh.run(PLAN, "+ create x\n" * 20_000)
@@ -424,6 +429,8 @@ def test_a_plan_too_long_for_a_comment_is_cut(tmp_path: Path) -> None:
     assert "the whole plan is in the run summary" in comment["body"]
 
 
+@pytest.mark.slow
+@pytest.mark.process
 def test_drift_opens_one_issue_updates_it_and_closes_it_in_sync(tmp_path: Path) -> None:
     gh = GitHubStandIn(tmp_path)
     # Someone else's issue with the same label is not this workflow's. No label "drift"

@@ -229,6 +229,7 @@ def edited(path: Path) -> dict[str, dict[str, Any]]:
 @pytest.mark.parametrize("eol", ["\n", "\r\n"], ids=["lf", "crlf"])
 @pytest.mark.parametrize("bom", [False, True], ids=["", "bom"])
 @pytest.mark.parametrize("case", list(CASES))
+@pytest.mark.slow
 def test_a_rewrite_changes_exactly_the_edited_lines(
     tmp_path: Path, case: str, bom: bool, eol: str
 ) -> None:
@@ -441,6 +442,7 @@ def manifests(draw: st.DrawFn) -> tuple[str, dict[str, object], list[Edit], bool
 
 @settings(max_examples=150, deadline=None, derandomize=True, database=None)
 @given(manifests(), st.booleans())
+@pytest.mark.slow
 def test_property_any_edit_changes_only_its_lines(
     case: tuple[str, dict[str, object], list[Edit], bool], crlf: bool
 ) -> None:

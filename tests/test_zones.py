@@ -305,6 +305,7 @@ def test_plan_shows_the_zone_and_warns_of_the_change(work: Path) -> None:
     ]
 
 
+@pytest.mark.slow
 def test_apply_sends_milliseconds_and_export_writes_utc(
     work: Path, ductape_server: RunningServer, authed: httpx.Client
 ) -> None:
