@@ -31,10 +31,25 @@ MODULE_MARKERS: dict[str, tuple[str, ...]] = {
 }
 
 
+# Single tests over about a second, where their module is otherwise quick.
+SLOW_TESTS = {
+    "test_a_stalled_server_is_named_on_a_terminal_after_two_seconds",
+    "test_a_quick_server_gets_no_notice",
+    "test_a_merge_applies_the_plan_saved_on_main",
+    "test_a_stale_snapshot_or_none_is_said_in_the_comment",
+    "test_a_fork_pull_request_is_planned_against_the_snapshot_of_main_and_commented",
+    "test_a_saved_plan_gone_stale_before_its_approval_is_refused",
+    "test_nightly_drift_opens_the_issue_with_what_moved",
+    "test_three_products_of_one_user_log_in_once_per_run",
+}
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         for name in MODULE_MARKERS.get(item.path.name, ()):
             item.add_marker(name)
+        if item.name.split("[")[0] in SLOW_TESTS:
+            item.add_marker("slow")
 
 
 @pytest.fixture(autouse=True)
