@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import ExitStack
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .. import planfile
-from ..accept import Accepted, Written, edits_from_drift, write
 from ..clock import now_ms
 from ..desired import load_desired
 from ..outcome import DriftReport, PlanReport, ShowReport
 from ..settings import RunSpec
 from .common import planned
+
+if TYPE_CHECKING:
+    from ..accept import Accepted, Written
 
 P = TypeVar("P", PlanReport, DriftReport)
 
@@ -43,6 +45,8 @@ def accept_live(
     Every file of a product is checked before any is written; jobs missing live are left
     alone; orphans are written as new manifests only into ``orphans_to``.
     """
+    from ..accept import edits_from_drift, write  # ruamel.yaml: only for drift --write
+
     done = []
     for spec, report in zip(specs, reports, strict=True):
         if report.plan is None or report.failed:
