@@ -19,7 +19,7 @@ from ..plan import Change, ChangeBudget, check_fresh
 from ..settings import RunSpec
 from ..targets import Target
 from ..targets.snapshot import READ_ONLY, SnapshotTarget
-from .common import opened, planned
+from .common import each_product, opened, planned
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,22 @@ class WriteOptions:
 def run(specs: Sequence[RunSpec], options: WriteOptions) -> list[ApplyReport]:
     """Plan every product, then write each in turn (none after an interrupt)."""
     with ExitStack() as stack:
-        planned_runs = [planned(spec, ApplyReport, stack) for spec in specs]
+
+        def one(spec: RunSpec) -> tuple[ApplyReport, Target | None, ExitStack]:
+            # Each product's target on a stack of its own (an ExitStack is not shared between
+            # threads), handed to the run's stack in configuration order below.
+            own = ExitStack()
+            try:
+                report, target = planned(spec, ApplyReport, own)
+            except BaseException:
+                own.close()
+                raise
+            return report, target, own
+
+        planned_runs = []
+        for report, target, own in each_product(specs, one):
+            stack.enter_context(own)
+            planned_runs.append((report, target))
         reports = [report for report, _ in planned_runs]
         if options.budget is not None:
             try:

@@ -11,7 +11,7 @@ from ..clock import now_ms
 from ..desired import load_desired
 from ..outcome import DriftReport, PlanReport, ShowReport
 from ..settings import RunSpec
-from .common import planned
+from .common import each_product, planned
 
 if TYPE_CHECKING:
     from ..accept import Accepted, Written
@@ -20,11 +20,11 @@ P = TypeVar("P", PlanReport, DriftReport)
 
 
 def _each(specs: Sequence[RunSpec], kind: type[P]) -> list[P]:
-    reports = []
-    for spec in specs:
+    def one(spec: RunSpec) -> P:
         with ExitStack() as stack:
-            reports.append(planned(spec, kind, stack)[0])
-    return reports
+            return planned(spec, kind, stack)[0]
+
+    return each_product(specs, one)
 
 
 def plan(specs: Sequence[RunSpec]) -> list[PlanReport]:
