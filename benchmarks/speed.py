@@ -10,7 +10,8 @@ Every figure is measured in one run, its floor in the same run on the same files
   small floor (a fresh Python that imports yaml and jsonschema_rs, reads the same files,
   parses them with the C loader and validates each document), goal <= 2x;
 - ``apply``: ``reconciler apply --auto-approve`` of ``--size`` creates into a fresh embedded
-  store, CPU seconds, vs the parse-only floor of ``loader.py`` (walk, read, parse with the C
+  store, wall seconds (a commit's sync of the journal is waiting, not CPU; CPU is shown
+  too), vs the parse-only floor of ``loader.py`` (walk, read, parse with the C
   loader, in-process), goal <= 5x;
 - ``rss``: peak RSS of ``reconciler plan`` of ``--rss-size`` creates (an empty store), goal
   <= 150 MB;
@@ -60,7 +61,7 @@ JOBS_PER_PRODUCT = 5
 GOALS: dict[str, tuple[float, str, str]] = {
     "help_s": (0.05, "s", "reconciler --help, wall"),
     "small_vs_floor": (2.0, "x", "validate of the examples vs the small floor, CPU"),
-    "apply_vs_floor": (5.0, "x", "apply of the creates (embedded) vs the parse floor, CPU"),
+    "apply_vs_floor": (5.0, "x", "apply of the creates (embedded, wall) vs the parse floor"),
     "plan_peak_rss_mb": (150.0, "MB", "peak RSS of plan of the creates"),
     "products_vs_one": (2.5, "x", "plan of the products over HTTP (+50 ms) vs one product"),
 }
@@ -126,16 +127,21 @@ def small(tree: Path, repeat: int) -> dict[str, float]:
 def apply(tree: Path, root: Path, work: Path, repeat: int, floor: float) -> dict[str, float]:
     env = tree_env(tree)
 
-    def once() -> float:
+    def once() -> tuple[float, float]:
         store = work / "apply.db"
         for stale in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):
             stale.unlink(missing_ok=True)
         target = f"sqlite:///{store}"
         cmd = [*rec(tree), "apply", str(root), "--target", target, "--auto-approve"]
-        return cpu_of([*cmd, "--product", PRODUCT], env)
+        started = time.perf_counter()
+        cpu = cpu_of([*cmd, "--product", PRODUCT], env)
+        return time.perf_counter() - started, cpu
 
-    spent = _median(once, repeat)
-    return {"apply_s": spent, "apply_vs_floor": spent / floor}
+    runs = [once() for _ in range(repeat)]
+    wall = statistics.median(w for w, _ in runs)
+    cpu = statistics.median(c for _, c in runs)
+    # Judged on wall time: what a write costs beyond CPU is the journal's sync per commit.
+    return {"apply_s": wall, "apply_cpu_s": cpu, "apply_vs_floor": wall / floor}
 
 
 def rss(tree: Path, root: Path, work: Path) -> dict[str, float]:
