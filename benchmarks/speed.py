@@ -290,11 +290,11 @@ def print_table(args: argparse.Namespace, result: dict[str, Any], names: list[st
     for n in names:
         f = result[n]
         if "apply_s" in f:
+            print(f"  {n}: apply {f['apply_s']:.2f} s wall, {f['apply_cpu_s']:.2f} s CPU")
+        if "small_floor_s" in f:
             print(
-                f"  {n}: apply {f['apply_s']:.2f} s CPU; small floor {f['small_floor_s']:.3f} s,"
-                f" validate {f['small_validate_s']:.3f} s"
-                if "small_floor_s" in f
-                else f"  {n}: apply {f['apply_s']:.2f} s CPU"
+                f"  {n}: small floor {f['small_floor_s']:.3f} s CPU, "
+                f"validate {f['small_validate_s']:.3f} s CPU"
             )
         if "products_s" in f:
             print(
@@ -339,6 +339,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if missing and not failure:
         print(f"\nnot measured: {', '.join(missing)}", file=sys.stderr)
     result.update(failure=failure, goals=GOALS, verdicts=checks, missing=missing)
+    result["args"] = {k: getattr(args, k) for k in ("size", "rss_size", "products", "repeat")}
     print(json.dumps(result, separators=(",", ":")))
     return 1 if failure or missing else 0
 
