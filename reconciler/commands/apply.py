@@ -19,7 +19,7 @@ from ..plan import Change, ChangeBudget, check_fresh
 from ..settings import RunSpec
 from ..targets import Target
 from ..targets.snapshot import READ_ONLY, SnapshotTarget
-from .common import each_product, opened, planned
+from .common import opened, planned_all
 
 
 @dataclass(frozen=True)
@@ -78,22 +78,7 @@ class WriteOptions:
 def run(specs: Sequence[RunSpec], options: WriteOptions) -> list[ApplyReport]:
     """Plan every product, then write each in turn (none after an interrupt)."""
     with ExitStack() as stack:
-
-        def one(spec: RunSpec) -> tuple[ApplyReport, Target | None, ExitStack]:
-            # Each product's target on a stack of its own (an ExitStack is not shared between
-            # threads), handed to the run's stack in configuration order below.
-            own = ExitStack()
-            try:
-                report, target = planned(spec, ApplyReport, own)
-            except BaseException:
-                own.close()
-                raise
-            return report, target, own
-
-        planned_runs = []
-        for report, target, own in each_product(specs, one):
-            stack.enter_context(own)
-            planned_runs.append((report, target))
+        planned_runs = planned_all(specs, ApplyReport, stack)
         reports = [report for report, _ in planned_runs]
         if options.budget is not None:
             try:

@@ -89,6 +89,33 @@ def opened(spec: RunSpec) -> Iterator[Target]:
         target.close()
 
 
+def planned_all(
+    specs: Sequence[RunSpec], kind: type[R], stack: ExitStack
+) -> list[tuple[R, Target | None]]:
+    """:func:`planned` for every product, side by side (:func:`each_product`), in order.
+
+    Each product's target is opened on a stack of its own in its thread (an ExitStack is not
+    shared between threads) and handed to ``stack`` in configuration order, so every target
+    stays open until the run ends: targets of the same credentials share one log-in while
+    any of them is open.
+    """
+
+    def one(spec: RunSpec) -> tuple[R, Target | None, ExitStack]:
+        own = ExitStack()
+        try:
+            report, target = planned(spec, kind, own)
+        except BaseException:
+            own.close()
+            raise
+        return report, target, own
+
+    out = []
+    for report, target, own in each_product(specs, one):
+        stack.enter_context(own)
+        out.append((report, target))
+    return out
+
+
 def planned(spec: RunSpec, kind: type[R], stack: ExitStack) -> tuple[R, Target | None]:
     """Validate, read the product once, compare; the target stays open on ``stack``."""
     desired, report = manifests(spec, kind)

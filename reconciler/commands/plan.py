@@ -11,7 +11,7 @@ from ..clock import now_ms
 from ..desired import load_desired
 from ..outcome import DriftReport, PlanReport, ShowReport
 from ..settings import RunSpec
-from .common import each_product, planned
+from .common import planned_all
 
 if TYPE_CHECKING:
     from ..accept import Accepted, Written
@@ -20,11 +20,9 @@ P = TypeVar("P", PlanReport, DriftReport)
 
 
 def _each(specs: Sequence[RunSpec], kind: type[P]) -> list[P]:
-    def one(spec: RunSpec) -> P:
-        with ExitStack() as stack:
-            return planned(spec, kind, stack)[0]
-
-    return each_product(specs, one)
+    # One stack for the run: every product's target stays open until the last is planned.
+    with ExitStack() as stack:
+        return [report for report, _ in planned_all(specs, kind, stack)]
 
 
 def plan(specs: Sequence[RunSpec]) -> list[PlanReport]:
