@@ -21,7 +21,8 @@ from ..checks import (
     plan_warnings,
     selection_warnings,
 )
-from ..desired import Desired
+from ..clock import now_ms
+from ..desired import Desired, load_desired
 from ..errors import ReconcilerError
 from ..model import Problem, Severity
 from ..outcome import Outcome
@@ -31,7 +32,6 @@ from ..settings import RunSpec
 from ..targets import Target, open_target
 from ..targets.base import Catalogue, LiveJobs
 from ..timeline import DAY, Impact, impact
-from .reading import manifests, strictly
 
 R = TypeVar("R", bound=Outcome)
 T = TypeVar("T")
@@ -87,6 +87,31 @@ def opened(spec: RunSpec) -> Iterator[Target]:
         yield target
     finally:
         target.close()
+
+
+def strictly(spec: RunSpec, report: R) -> R:
+    """With ``strict``, every warning is an error: the run exits 1 and apply writes nothing."""
+    if not spec.strict or not report.warnings:
+        return report
+    problems = tuple(
+        p if p.is_error else replace(p, severity="error", message=f"{p.message} [strict]")
+        for p in report.problems
+    )
+    return replace(report, problems=problems)
+
+
+def manifests(spec: RunSpec, kind: type[R]) -> tuple[Desired, R]:
+    """The manifests, and the report that starts with what was found wrong in them."""
+    desired = load_desired(spec.paths)
+    report = kind(
+        product=spec.name,
+        problems=desired.problems,
+        files=desired.files,
+        files_with_problems=desired.files_with_problems,
+        jobs=len(desired.jobs),
+        now=now_ms(),
+    )
+    return desired, report
 
 
 def planned_all(

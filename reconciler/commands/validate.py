@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from ..outcome import ValidateReport
 from ..settings import RunSpec
-from .reading import manifests, strictly
+from .common import manifests, strictly
 
 
 def run(specs: Sequence[RunSpec]) -> list[ValidateReport]:
