@@ -22,6 +22,11 @@ thus ``ok`` or ``unknown``, never "not started". ``apply_plan`` then raises
 and a target defers a close until the calls still in flight (a worker hung in a request)
 have returned, so no connection is pulled from under a thread using it.
 
+A target that offers ``write_batch`` (the embedded store) gets the writes in batches, each
+one transaction committed or not as a whole: a batch that returned is reported write by
+write like single writes; a batch still running when the grace ends is reported ``unknown``
+job by job (it may yet commit); one that raised landed nothing, so its writes are ``failed``.
+
 With a :class:`Stop` (what the CLI's signal handlers drive), a signal during the writes
 only sets an event that the waiting thread polls: an exception raised at a random point of
 the main thread could land between a write's result and its report.
@@ -34,12 +39,12 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Literal, cast
 
 from .defaults import DEFAULT_PARALLELISM
 from .errors import Interrupted, OutcomeUnknown, ReconcilerError, Stop, TargetError
 from .plan import Action, Change, Plan
-from .targets.base import Target, WriteResult
+from .targets.base import BatchTarget, Target, Write, WriteResult
 
 __all__ = ["ApplyInterrupted", "Report", "Result", "Stop", "apply_plan"]
 
@@ -52,6 +57,10 @@ _POLL_SECONDS = 0.05
 # confirms what they wrote. Short, since whoever pressed Ctrl-C or sent SIGTERM is waiting
 # (a CI runner kills the job a few seconds later); a local write takes milliseconds.
 GRACE_SECONDS = 0.3
+# Writes per transaction on a target that batches (the embedded store): one commit per batch
+# instead of one per job. Small enough that a batch lands in a few milliseconds, well inside
+# the grace, so an interrupt rarely leaves a batch in flight (it would be reported unknown).
+BATCH_SIZE = 200
 
 Status = Literal["ok", "failed", "unknown", "skipped"]
 
@@ -205,6 +214,14 @@ def _confirm_until(
     return box[0]
 
 
+def _as_write(change: Change) -> Write:
+    if change.action is Action.CREATE:
+        if change.desired is None:  # pragma: no cover - build_plan always sets it
+            raise TargetError(f"create {change.tag}: the plan has no desired job")
+        return Write(change.tag, job=change.desired)
+    return Write(change.tag, changes={f.field: f.new for f in change.fields})
+
+
 class _Run:
     """The shared state of one apply: which write is next, results, the breaker."""
 
@@ -234,6 +251,10 @@ class _Run:
         self.crash: BaseException | None = None
         self.threads: list[threading.Thread] = []
         self.announced: set[int] = set()  # results already handed to on_result
+        # Batching is optional: a target offers it by having ``write_batch``.
+        batched = callable(getattr(target, "write_batch", None))
+        self.batch: BatchTarget | None = cast(BatchTarget, target) if batched else None
+        self.take_size = BATCH_SIZE if self.batch is not None else 1
         self.reported = False  # the report is made: late workers change nothing
 
     def start(self, workers: int) -> None:
@@ -263,41 +284,65 @@ class _Run:
         with self.lock:
             self.halted = True
 
-    def _take(self) -> int | None:
+    def _take(self) -> list[int]:
+        """The next writes to start (one, or a batch), marked in flight; [] when none."""
         with self.lock:
             if self.halted or self.stop.is_set() or self.stopped or self.crash:
-                return None
-            if self.next >= len(self.work):
-                return None
-            index = self.next
-            self.next += 1
-            self.in_flight.add(index)
-            return index
+                return []
+            taken = list(range(self.next, min(self.next + self.take_size, len(self.work))))
+            self.next += len(taken)
+            self.in_flight.update(taken)
+            return taken
 
     def _worker(self) -> None:
-        while (index := self._take()) is not None:
-            change = self.work[index]
-            written: WriteResult | None = None
+        while indexes := self._take():
             try:
-                written = self._write(change)
-                result = Result(change, "ok", id=written.id)
-            except OutcomeUnknown as exc:
-                result = Result(change, "unknown", error=str(exc))
-            except ReconcilerError as exc:
-                result = Result(change, "failed", error=str(exc))
+                if self.batch is not None:
+                    done = self._write_batch(self.batch, indexes)
+                else:
+                    done = [self._write_one(self.work[indexes[0]])]
             except BaseException as exc:  # a bug: re-raised by the waiter
                 with self.lock:
-                    self.in_flight.discard(index)
+                    self.in_flight.difference_update(indexes)
                     self.crash = self.crash or exc
                 return
-            self._record(index, result, written)
+            for index, (result, written) in zip(indexes, done, strict=True):
+                self._record(index, result, written)
+
+    def _write_one(self, change: Change) -> tuple[Result, WriteResult | None]:
+        try:
+            written = self._write(change)
+        except OutcomeUnknown as exc:
+            return Result(change, "unknown", error=str(exc)), None
+        except ReconcilerError as exc:
+            return Result(change, "failed", error=str(exc)), None
+        return Result(change, "ok", id=written.id), written
+
+    def _write_batch(
+        self, target: BatchTarget, indexes: Sequence[int]
+    ) -> list[tuple[Result, WriteResult | None]]:
+        changes = [self.work[i] for i in indexes]
+        try:
+            answers = target.write_batch([_as_write(c) for c in changes])
+        except OutcomeUnknown as exc:
+            return [(Result(c, "unknown", error=str(exc)), None) for c in changes]
+        except ReconcilerError as exc:  # the transaction did not commit: nothing landed
+            return [(Result(c, "failed", error=str(exc)), None) for c in changes]
+        out: list[tuple[Result, WriteResult | None]] = []
+        for change, answer in zip(changes, answers, strict=True):
+            if isinstance(answer, WriteResult):
+                out.append((Result(change, "ok", id=answer.id), answer))
+            elif isinstance(answer, OutcomeUnknown):
+                out.append((Result(change, "unknown", error=str(answer)), None))
+            else:
+                out.append((Result(change, "failed", error=str(answer)), None))
+        return out
 
     def _write(self, change: Change) -> WriteResult:
-        if change.action is Action.CREATE:
-            if change.desired is None:  # pragma: no cover - build_plan always sets it
-                raise TargetError(f"create {change.tag}: the plan has no desired job")
-            return self.target.create_job(change.desired)
-        return self.target.update_job(change.tag, {f.field: f.new for f in change.fields})
+        write = _as_write(change)
+        if write.job is not None:
+            return self.target.create_job(write.job)
+        return self.target.update_job(write.tag, write.changes or {})
 
     def _record(self, index: int, result: Result, written: WriteResult | None) -> None:
         with self.lock:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 # How many jobs apply writes at once.
 DEFAULT_PARALLELISM = 4
+# Products read and planned side by side (products: in .reconciler.yaml): mostly waiting on
+# the network, so more than the cores; few enough to stay polite to one account.
+DEFAULT_PRODUCT_PARALLELISM = 8
 # Where `reconciler serve` listens, and the store it serves.
 DEFAULT_PORT = 8080
 DEFAULT_DB = ".reconciler/server.db"

@@ -16,15 +16,19 @@ import functools
 import json
 from collections.abc import Iterator, Mapping
 from importlib import resources
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import ValidationError, best_match
 
 from .manifests import Document, show_text
 from .model import Problem, event_type_hint, quoted_number, show, suggest
 from .strings import shorten
+
+if TYPE_CHECKING:
+    # The python jsonschema is the explainer: imported only when a document is invalid (or a
+    # schema is checked), since it costs a short command a third of its start-up.
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import ValidationError
 
 SCHEMA_RESOURCE = ("schemas", "job.schema.json")
 PLAN_SCHEMA_RESOURCE = ("schemas", "plan.schema.json")
@@ -62,11 +66,22 @@ def plan_schema() -> dict[str, Any]:
     return _packaged(PLAN_SCHEMA_RESOURCE)
 
 
-@functools.lru_cache(maxsize=1)
-def _plan_validators() -> tuple[Any, Draft202012Validator]:
-    schema = plan_schema()
+def _reference(schema: Mapping[str, Any]) -> Draft202012Validator:
+    """The explaining validator of ``schema``, the schema itself checked first."""
+    from jsonschema import Draft202012Validator
+
     Draft202012Validator.check_schema(schema)
-    return jsonschema_rs.validator_for(schema), Draft202012Validator(schema)
+    return Draft202012Validator(schema)
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_plan_validator() -> Any:
+    return jsonschema_rs.validator_for(plan_schema())
+
+
+@functools.lru_cache(maxsize=1)
+def _plan_validator() -> Draft202012Validator:
+    return _reference(plan_schema())
 
 
 def plan_file_problem(data: Any) -> str | None:
@@ -77,13 +92,14 @@ def plan_file_problem(data: Any) -> str | None:
     one that is not. Jobs inside are checked here for shape only: the caller rebuilds each
     one through the job schema and the model, as a manifest's.
     """
-    fast, reference = _plan_validators()
     try:
-        if fast.is_valid(data):
+        if _fast_plan_validator().is_valid(data):
             return None
     except (ValueError, TypeError, OverflowError):
         pass  # a number too large for the fast validator: the reference one explains it
-    error = best_match(reference.iter_errors(data))
+    from jsonschema.exceptions import best_match
+
+    error = best_match(_plan_validator().iter_errors(data))
     if error is None:
         return None
     where = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error.absolute_path)
@@ -100,9 +116,7 @@ def plan_file_problem(data: Any) -> str | None:
 def _validator() -> Draft202012Validator:
     # Built once: checking the schema itself on every document (what jsonschema.validate()
     # does) costs twenty times the validation.
-    schema = job_schema()
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    return _reference(job_schema())
 
 
 @functools.lru_cache(maxsize=1)
@@ -312,13 +326,12 @@ def _kind(value: Any) -> str:
 def _document_schema(name: str) -> dict[str, Any]:
     text = resources.files("reconciler").joinpath("schemas", name).read_text(encoding="utf-8")
     schema: dict[str, Any] = json.loads(text)
-    Draft202012Validator.check_schema(schema)
     return schema
 
 
 @functools.lru_cache(maxsize=4)
 def _document_validator(name: str) -> Draft202012Validator:
-    return Draft202012Validator(_document_schema(name))
+    return _reference(_document_schema(name))
 
 
 @functools.lru_cache(maxsize=4)

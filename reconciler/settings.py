@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from .config import Config, ProductConfig
+from .defaults import DEFAULT_PRODUCT_PARALLELISM
 from .errors import UsageError
 from .model import MUTABLE_FIELDS
 from .strings import printable
@@ -50,6 +51,8 @@ class RunSpec:
     # raises the peak past ``max_starts_per_minute`` warns.
     collide: int = 60_000
     max_starts_per_minute: int = 10
+    # How many products of the run are read and planned at once (the same in every spec).
+    product_parallelism: int = DEFAULT_PRODUCT_PARALLELISM
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,7 @@ class Asked:
     timeout: float | None = None
     strict: bool | None = None
     need_paths: bool = True
+    product_parallelism: int = DEFAULT_PRODUCT_PARALLELISM
 
 
 def did_you_mean(wanted: str, available: Sequence[str]) -> str:
@@ -122,6 +126,7 @@ def resolve(config: Config, asked: Asked, env: Mapping[str, str]) -> list[RunSpe
                 home=home,
                 collide=entry.collide,
                 max_starts_per_minute=entry.max_starts_per_minute,
+                product_parallelism=asked.product_parallelism,
             )
         )
     return specs

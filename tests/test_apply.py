@@ -7,18 +7,24 @@ import json
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from reconciler.apply import apply_plan
+from reconciler.apply import BATCH_SIZE, ApplyInterrupted, Report, apply_plan
+from reconciler.errors import Stop, TargetError
+from reconciler.model import Job
 from reconciler.plan import build_plan
+from reconciler.targets.base import Write, WriteResult
 from reconciler.targets.ductape import DuctapeTarget, RetryPolicy
-from reconciler.targets.local import LocalTarget
+from reconciler.targets.local import DEFAULT_PRODUCT, LocalTarget, Store
 from testing.process import SCRIPT, clean_env, default_signals
 from testing.wire import CREDS, PRODUCT, answer, fake_ductape, job, raw_server
 
@@ -182,3 +188,116 @@ def test_ctrl_c_in_the_cli_exits_130_within_a_second(tmp_path: Path) -> None:
     # What was written, unknown and never started is reported before the exit.
     assert "UNKNOWN j1: create outcome unknown" in out
     assert "Apply: 0 created, 0 updated, 0 failed, 1 unknown. Interrupted" in out
+
+
+# --- the embedded store: writes in batches, each one transaction -------------------------
+
+
+class CountingLocalTarget(LocalTarget):
+    """The real SQLite target, counting how its writes arrive."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.batches: list[int] = []
+        self.single = 0
+
+    def write_batch(self, writes: Sequence[Write]) -> list[WriteResult | TargetError]:
+        self.batches.append(len(writes))
+        return super().write_batch(writes)
+
+    def create_job(self, job: Job) -> WriteResult:
+        self.single += 1
+        return super().create_job(job)
+
+
+def _tags_held(path: Path) -> list[str]:
+    with sqlite3.connect(path) as conn:
+        return sorted(row[0] for row in conn.execute("SELECT tag FROM jobs"))
+
+
+def test_local_writes_land_in_batches_with_one_result_per_job(tmp_path: Path) -> None:
+    path = tmp_path / "live.db"
+    target = CountingLocalTarget(str(path))
+    for tag in ("j0003", "j0300"):  # taken live after the plan was made
+        target.create_job(job(tag))
+    target.single = 0
+    count = BATCH_SIZE * 2 + 50
+    wanted = {f"j{i:04d}": job(f"j{i:04d}") for i in range(count)}
+    plan = build_plan(wanted, [])
+    seen: list[str] = []
+    report = apply_plan(plan, target, parallelism=3, on_result=lambda r: seen.append(r.change.tag))
+    target.close()
+
+    assert target.batches == [BATCH_SIZE, BATCH_SIZE, 50] and target.single == 0
+    assert [r.change.tag for r in report.results] == sorted(wanted)  # plan order
+    assert sorted(seen) == sorted(wanted)  # every job reported once
+    failed = {r.change.tag: r.error for r in report.results if r.status != "ok"}
+    # A refused write leaves its batch's others landed: never a duplicate, never lost.
+    assert list(failed) == ["j0003", "j0300"]
+    assert all("already exists" in (e or "") for e in failed.values())
+    assert _tags_held(path) == sorted(wanted)
+
+
+def _hold_write_lock(path: Path) -> sqlite3.Connection:
+    """Another process's writer, as SQLite sees it: a transaction holding the write lock."""
+    made = Store(str(path))
+    made.ensure_product(DEFAULT_PRODUCT)
+    made.close()
+    store = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    store.execute("BEGIN IMMEDIATE")
+    return store
+
+
+def test_a_batch_that_cannot_commit_lands_nothing_and_says_failed(tmp_path: Path) -> None:
+    path = tmp_path / "live.db"
+    LocalTarget(str(path)).create_job(job("seed"))
+    holder = _hold_write_lock(path)
+    target = LocalTarget(str(path), busy_timeout=0.2)
+    plan = build_plan({f"j{i:04d}": job(f"j{i:04d}") for i in range(BATCH_SIZE + 10)}, [])
+    report = apply_plan(plan, target, parallelism=1, breaker=5)
+    target.close()
+    holder.rollback()
+    holder.close()
+
+    statuses = [r.status for r in report.results]
+    # The whole first batch failed together (nothing landed), which opens the breaker.
+    assert statuses == ["failed"] * BATCH_SIZE + ["skipped"] * 10
+    assert "locked" in (report.results[0].error or "")
+    assert _tags_held(path) == ["seed"]
+
+
+def test_a_stop_while_a_batch_waits_reports_it_unknown_never_not_started(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "live.db"
+    holder = _hold_write_lock(path)
+    target = LocalTarget(str(path), busy_timeout=10)
+    wanted = {f"j{i:04d}": job(f"j{i:04d}") for i in range(BATCH_SIZE + 10)}
+    plan = build_plan(wanted, [])
+    stop = Stop(raising=False)
+    box: list[Report] = []
+
+    def run() -> None:
+        try:
+            apply_plan(plan, target, parallelism=1, stop=stop)
+        except ApplyInterrupted as exc:
+            box.append(exc.report)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    time.sleep(0.3)  # the first batch is waiting for the lock
+    stop(signal.SIGTERM)
+    thread.join(10)
+    holder.commit()  # the lock goes: the batch in flight commits after the report
+    holder.close()
+    deadline = time.monotonic() + 10
+    while len(_tags_held(path)) < BATCH_SIZE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    target.close()
+
+    (report,) = box
+    status = {r.change.tag: r.status for r in report.results}
+    held = _tags_held(path)
+    assert len(held) == BATCH_SIZE  # the batch landed, after the report was made
+    assert {status[tag] for tag in held} == {"unknown"}  # never "not started"
+    assert {s for t, s in status.items() if t not in held} == {"skipped"}

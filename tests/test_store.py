@@ -151,3 +151,24 @@ def test_a_busy_store_waits_only_as_long_as_told(tmp_path: Path) -> None:
         other.close()
     # Told 0.3 s (the default is 10 s): 2.5 s leaves a loaded 2-core machine room to answer.
     assert took < 2.5, took
+
+
+def test_write_many_lands_every_write_in_one_transaction(tmp_path: Path) -> None:
+    store = Store(str(tmp_path / "live.db"))
+    product = store.ensure_product("p").id
+    store.create_job(product, {"tag": "taken", "name": "x"})
+
+    out = store.write_many(
+        product,
+        [
+            (None, {"tag": "a", "name": "A"}),
+            (None, {"tag": "taken", "name": "again"}),  # refused: the others still land
+            ("taken", {"name": "renamed"}),
+            ("nobody", {"name": "x"}),  # refused: no such job
+        ],
+    )
+
+    assert [type(o).__name__ for o in out] == ["dict", "JobExists", "dict", "TargetError"]
+    assert [d["tag"] for d in store.job_documents(product)] == ["taken", "a"]
+    assert store.job_document(product, "taken")["name"] == "renamed"
+    store.close()

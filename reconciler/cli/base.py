@@ -187,6 +187,7 @@ def _specs(
         timeout=run.timeout,
         strict=run.strict,
         need_paths=need_paths,
+        product_parallelism=run.product_parallelism,
     )
     return resolve(load_config(paths), asked, os.environ)
 

@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..defaults import DEFAULT_TIMEOUT
+from ..defaults import DEFAULT_PRODUCT_PARALLELISM, DEFAULT_TIMEOUT
 
 F = TypeVar("F", bound=Callable[..., Any])
 FORMATS = ("text", "json", "markdown", "github")
@@ -90,6 +90,7 @@ class RunOptions:
     only_product: str | None = None
     timeout: float | None = None
     strict: bool | None = None
+    product_parallelism: int = DEFAULT_PRODUCT_PARALLELISM
 
 
 _RUN_OPTION_NAMES = tuple(f.name for f in fields(RunOptions))
@@ -134,6 +135,14 @@ def run_options(func: F) -> F:
         ),
         timeout_option,
         strict_option,
+        click.option(
+            "--product-parallelism",
+            type=click.IntRange(min=1),
+            default=DEFAULT_PRODUCT_PARALLELISM,
+            show_default=True,
+            metavar="N",
+            help="With products: in .reconciler.yaml, read and plan up to N products at once.",
+        ),
     ]
     for decorate in reversed(decorators):
         wrapper = decorate(wrapper)

@@ -19,7 +19,7 @@ from ..plan import Change, ChangeBudget, check_fresh
 from ..settings import RunSpec
 from ..targets import Target
 from ..targets.snapshot import READ_ONLY, SnapshotTarget
-from .common import opened, planned
+from .common import opened, planned_all
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class WriteOptions:
 def run(specs: Sequence[RunSpec], options: WriteOptions) -> list[ApplyReport]:
     """Plan every product, then write each in turn (none after an interrupt)."""
     with ExitStack() as stack:
-        planned_runs = [planned(spec, ApplyReport, stack) for spec in specs]
+        planned_runs = planned_all(specs, ApplyReport, stack)
         reports = [report for report, _ in planned_runs]
         if options.budget is not None:
             try:

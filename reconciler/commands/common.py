@@ -6,7 +6,8 @@ and the other products of a repository still run.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import TypeVar
@@ -33,6 +34,47 @@ from ..targets.base import Catalogue, LiveJobs
 from ..timeline import DAY, Impact, impact
 
 R = TypeVar("R", bound=Outcome)
+T = TypeVar("T")
+
+
+def each_product(specs: Sequence[RunSpec], work: Callable[[RunSpec], T]) -> list[T]:
+    """``work(spec)`` for every product, up to ``product_parallelism`` at a time; the results
+    in configuration order, whatever order they finished in.
+
+    Reading a product over HTTP is mostly waiting, so products read side by side. Daemon
+    threads, each taking the next product: a read hung past an interrupt must not keep the
+    process from exiting, and the waiting (main) thread stays interruptible by a signal.
+    """
+    limit = min(max(1, specs[0].product_parallelism), len(specs)) if specs else 1
+    if limit <= 1:
+        return [work(spec) for spec in specs]
+    results: dict[int, T] = {}
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+    queue = iter(range(len(specs)))
+
+    def worker() -> None:
+        while not errors:
+            with lock:
+                index = next(queue, None)
+            if index is None:
+                return
+            try:
+                results[index] = work(specs[index])
+            except BaseException as exc:  # handed to the waiting thread, raised there
+                errors.append(exc)
+
+    threads = [
+        threading.Thread(target=worker, name=f"product-{n}", daemon=True) for n in range(limit)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        while thread.is_alive():
+            thread.join(0.05)
+    if errors:
+        raise errors[0]
+    return [results[i] for i in range(len(specs))]
 
 
 @contextmanager
@@ -70,6 +112,33 @@ def manifests(spec: RunSpec, kind: type[R]) -> tuple[Desired, R]:
         now=now_ms(),
     )
     return desired, report
+
+
+def planned_all(
+    specs: Sequence[RunSpec], kind: type[R], stack: ExitStack
+) -> list[tuple[R, Target | None]]:
+    """:func:`planned` for every product, side by side (:func:`each_product`), in order.
+
+    Each product's target is opened on a stack of its own in its thread (an ExitStack is not
+    shared between threads) and handed to ``stack`` in configuration order, so every target
+    stays open until the run ends: targets of the same credentials share one log-in while
+    any of them is open.
+    """
+
+    def one(spec: RunSpec) -> tuple[R, Target | None, ExitStack]:
+        own = ExitStack()
+        try:
+            report, target = planned(spec, kind, own)
+        except BaseException:
+            own.close()
+            raise
+        return report, target, own
+
+    out = []
+    for report, target, own in each_product(specs, one):
+        stack.enter_context(own)
+        out.append((report, target))
+    return out
 
 
 def planned(spec: RunSpec, kind: type[R], stack: ExitStack) -> tuple[R, Target | None]:

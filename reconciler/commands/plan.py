@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from contextlib import ExitStack
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from .. import planfile
-from ..accept import Accepted, Written, edits_from_drift, write
 from ..clock import now_ms
 from ..desired import load_desired
 from ..outcome import DriftReport, PlanReport, ShowReport
 from ..settings import RunSpec
-from .common import planned
+from .common import planned_all
+
+if TYPE_CHECKING:
+    from ..accept import Accepted, Written
 
 P = TypeVar("P", PlanReport, DriftReport)
 
 
 def _each(specs: Sequence[RunSpec], kind: type[P]) -> list[P]:
-    # One stack for every product: targets of the same credentials share one log-in while
-    # any of them is open (targets/ductape/auth.py), so none closes before the last plan.
+    # One stack for the run: every product's target stays open until the last is planned.
     with ExitStack() as stack:
-        return [planned(spec, kind, stack)[0] for spec in specs]
+        return [report for report, _ in planned_all(specs, kind, stack)]
 
 
 def plan(specs: Sequence[RunSpec]) -> list[PlanReport]:
@@ -42,6 +43,8 @@ def accept_live(
     Every file of a product is checked before any is written; jobs missing live are left
     alone; orphans are written as new manifests only into ``orphans_to``.
     """
+    from ..accept import edits_from_drift, write  # ruamel.yaml: only for drift --write
+
     done = []
     for spec, report in zip(specs, reports, strict=True):
         if report.plan is None or report.failed:

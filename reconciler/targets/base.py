@@ -38,6 +38,25 @@ class WriteResult:
     id: str
 
 
+@dataclass(frozen=True)
+class Write:
+    """One write of a batch: a create (``job``) or an update (``tag``'s ``changes``)."""
+
+    tag: str
+    job: Job | None = None
+    changes: Mapping[str, Any] | None = None
+
+
+class BatchTarget(Protocol):
+    """A target that can land many writes in one transaction (the embedded store)."""
+
+    def write_batch(self, writes: Sequence[Write]) -> list[WriteResult | TargetError]:
+        """The writes in one transaction, committed or not as a whole: per write, in order,
+        what it left live or the refusal (a tag taken, no such job) that left it unwritten.
+        Raises TargetError when the transaction did not commit: then none landed."""
+        ...
+
+
 class Target(Protocol):
     """A product's live jobs."""
 

@@ -15,7 +15,7 @@ from ..errors import TargetError
 from ..model import Job
 from ..snapshot import Catalogue as SavedCatalogue
 from ..snapshot import Source
-from .base import CallsInFlight, Catalogue, LiveJobs, WriteResult
+from .base import CallsInFlight, Catalogue, LiveJobs, Write, WriteResult
 from .store import BUSY_TIMEOUT_SECONDS, ProductRow, Store, new_id
 from .wire import (
     catalogue,
@@ -112,6 +112,22 @@ class LocalTarget:
             store, product = self._writable()
             doc = store.update_job(product.id, dict(changes), tag=tag)
         return WriteResult(job_from_wire(doc), doc["_id"])
+
+    def write_batch(self, writes: Sequence[Write]) -> list[WriteResult | TargetError]:
+        """Creates and updates in one transaction of the store (see ``Store.write_many``)."""
+        with self._calls.call():
+            store, product = self._writable()
+            docs = store.write_many(
+                product.id,
+                [
+                    (None, w.job.to_wire()) if w.job is not None else (w.tag, dict(w.changes or {}))
+                    for w in writes
+                ],
+            )
+        return [
+            doc if isinstance(doc, TargetError) else WriteResult(job_from_wire(doc), doc["_id"])
+            for doc in docs
+        ]
 
     def confirm(
         self, written: Sequence[WriteResult], *, wait: bool = True

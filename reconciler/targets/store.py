@@ -22,7 +22,7 @@ import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -280,18 +280,8 @@ class Store:
 
     def create_job(self, product_id: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """Insert a job (wire form, without ``_id``); JobExists if the tag is taken."""
-        doc = {"_id": new_id(), **{k: v for k, v in body.items() if k != "_id"}}
         with self.transaction() as conn:
-            taken = conn.execute(
-                "SELECT 1 FROM jobs WHERE product_id = ? AND tag = ?", (product_id, doc["tag"])
-            ).fetchone()
-            if taken:
-                raise JobExists(f"a job tagged {shorten(str(doc['tag']))} already exists")
-            conn.execute(
-                "INSERT INTO jobs (id, product_id, tag, doc) VALUES (?, ?, ?, ?)",
-                (doc["_id"], product_id, doc["tag"], json.dumps(doc)),
-            )
-        return doc
+            return self._create(conn, product_id, body)
 
     def update_job(
         self,
@@ -306,25 +296,73 @@ class Store:
         TargetError if there is none; JobExists if a changed tag clashes with another job.
         """
         with self.transaction() as conn:
-            row = conn.execute(
-                "SELECT id, doc FROM jobs WHERE product_id = ? AND (id = ? OR tag = ?)",
-                (product_id, job_id, tag),
+            return self._update(conn, product_id, changes, tag, job_id)
+
+    def write_many(
+        self, product_id: str, writes: Sequence[tuple[str | None, Mapping[str, Any]]]
+    ) -> list[dict[str, Any] | TargetError]:
+        """Several writes in one transaction: ``(None, body)`` creates, ``(tag, changes)``
+        updates. Per write, in order, its document or the refusal that left it unwritten
+        (a refusal is found before that write changes anything, so the others still land).
+        TargetError if the transaction fails: it is rolled back and none landed.
+
+        One commit (one sync of the journal) for the lot, instead of one per job: what makes
+        10,000 creates cost seconds rather than tens of seconds.
+        """
+        out: list[dict[str, Any] | TargetError] = []
+        with self.transaction() as conn:
+            for tag, body in writes:
+                try:
+                    if tag is None:
+                        out.append(self._create(conn, product_id, body))
+                    else:
+                        out.append(self._update(conn, product_id, body, tag, None))
+                except TargetError as exc:  # JobExists, or no such job: nothing written
+                    out.append(exc)
+        return out
+
+    def _create(
+        self, conn: sqlite3.Connection, product_id: str, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        doc = {"_id": new_id(), **{k: v for k, v in body.items() if k != "_id"}}
+        taken = conn.execute(
+            "SELECT 1 FROM jobs WHERE product_id = ? AND tag = ?", (product_id, doc["tag"])
+        ).fetchone()
+        if taken:
+            raise JobExists(f"a job tagged {shorten(str(doc['tag']))} already exists")
+        conn.execute(
+            "INSERT INTO jobs (id, product_id, tag, doc) VALUES (?, ?, ?, ?)",
+            (doc["_id"], product_id, doc["tag"], json.dumps(doc)),
+        )
+        return doc
+
+    def _update(
+        self,
+        conn: sqlite3.Connection,
+        product_id: str,
+        changes: Mapping[str, Any],
+        tag: str | None,
+        job_id: str | None,
+    ) -> dict[str, Any]:
+        row = conn.execute(
+            "SELECT id, doc FROM jobs WHERE product_id = ? AND (id = ? OR tag = ?)",
+            (product_id, job_id, tag),
+        ).fetchone()
+        if row is None:
+            raise TargetError(f"no job {shorten(str(job_id or tag))} in this product")
+        old = self._object(row[1], f"job {row[0]}")
+        doc = {**old, **{k: v for k, v in changes.items() if k != "_id"}}
+        if doc.get("tag") != old.get("tag"):
+            clash = conn.execute(
+                "SELECT 1 FROM jobs WHERE product_id = ? AND tag = ? AND id != ?",
+                (product_id, doc["tag"], row[0]),
             ).fetchone()
-            if row is None:
-                raise TargetError(f"no job {shorten(str(job_id or tag))} in this product")
-            old = self._object(row[1], f"job {row[0]}")
-            doc = {**old, **{k: v for k, v in changes.items() if k != "_id"}}
-            if doc.get("tag") != old.get("tag"):
-                clash = conn.execute(
-                    "SELECT 1 FROM jobs WHERE product_id = ? AND tag = ? AND id != ?",
-                    (product_id, doc["tag"], row[0]),
-                ).fetchone()
-                if clash:
-                    raise JobExists(f"a job tagged {shorten(str(doc['tag']))} already exists")
-            conn.execute(
-                "UPDATE jobs SET tag = ?, doc = ? WHERE id = ?",
-                (doc["tag"], json.dumps(doc), row[0]),
-            )
+            if clash:
+                raise JobExists(f"a job tagged {shorten(str(doc['tag']))} already exists")
+        conn.execute(
+            "UPDATE jobs SET tag = ?, doc = ? WHERE id = ?",
+            (doc["tag"], json.dumps(doc), row[0]),
+        )
         return doc
 
 

@@ -1,0 +1,348 @@
+"""The figures of issue 18 beyond the loader, with their goals: this tree beside an earlier one.
+
+    python benchmarks/speed.py [--size 10000] [--rss-size 50000] [--repeat 3] [--before DIR]
+                               [--products 20] [--off PART ...]
+
+Every figure is measured in one run, its floor in the same run on the same files:
+
+- ``help``: ``reconciler --help``, wall seconds, median of ``--repeat`` x 5 runs (goal <= 0.05 s);
+- ``small``: ``reconciler validate`` of the example manifests, whole process, CPU seconds, vs the
+  small floor (a fresh Python that imports yaml and jsonschema_rs, reads the same files,
+  parses them with the C loader and validates each document), goal <= 2x;
+- ``apply``: ``reconciler apply --auto-approve`` of ``--size`` creates into a fresh embedded
+  store, wall seconds (a commit's sync of the journal is waiting, not CPU; CPU is shown
+  too), vs the parse-only floor of ``loader.py`` (walk, read, parse with the C
+  loader, in-process), goal <= 5x;
+- ``rss``: peak RSS of ``reconciler plan`` of ``--rss-size`` creates (an empty store), goal
+  <= 150 MB;
+- ``products``: ``reconciler plan`` of ``--products`` products of 5 jobs each, from
+  ``products:`` in ``.reconciler.yaml``, against ``reconciler serve`` behind the counting proxy
+  adding 50 ms to every request, vs one product's whole run (``--only-product``) the same way;
+  wall seconds, goal <= 2.5x. Each run gets a fresh server (its log-in limit is per minute).
+
+``--before DIR`` (``git archive REV | tar -x -C DIR``) measures that tree too, interleaved
+round by round. ``--off PART`` leaves a part out: its figures are then missing, which the run
+reports and exits 1 for (the smoke test checks that). Otherwise it exits 0 whatever the
+figures: a measurement, not a test. A table first, then one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+from benchlib.dataset import PRODUCT, write_manifests
+from benchlib.live import (
+    PRIVATE_KEY,
+    USER_ID,
+    WORKSPACE_ID,
+    CountingProxy,
+    client_env,
+    serve,
+)
+from benchlib.measure import CommandFailed, peak_rss_mb, run
+from loader import HERE, cpu_of, floor_cpu, tree_env
+
+PARTS = ("help", "small", "apply", "rss", "products")
+EXAMPLES = HERE / "examples" / "jobs"
+LATENCY_S = 0.050
+JOBS_PER_PRODUCT = 5
+# figure -> (goal, unit of the goal, what it is measured against)
+GOALS: dict[str, tuple[float, str, str]] = {
+    "help_s": (0.05, "s", "reconciler --help, wall"),
+    "small_vs_floor": (2.0, "x", "validate of the examples vs the small floor, CPU"),
+    "apply_vs_floor": (5.0, "x", "apply of the creates (embedded, wall) vs the parse floor"),
+    "plan_peak_rss_mb": (150.0, "MB", "peak RSS of plan of the creates"),
+    "products_vs_one": (2.5, "x", "plan of the products over HTTP (+50 ms) vs one product"),
+}
+FIGURE_OF_PART = {
+    "help": "help_s",
+    "small": "small_vs_floor",
+    "apply": "apply_vs_floor",
+    "rss": "plan_peak_rss_mb",
+    "products": "products_vs_one",
+}
+
+_SMALL_FLOOR = """
+import sys
+from pathlib import Path
+import jsonschema_rs, yaml
+schema = Path(sys.argv[1]).read_text()
+validator = jsonschema_rs.validator_for(__import__("json").loads(schema))
+class Loader(yaml.CSafeLoader):
+    pass
+Loader.yaml_implicit_resolvers = {
+    k: [(t, r) for t, r in v if t != "tag:yaml.org,2002:timestamp"]
+    for k, v in yaml.CSafeLoader.yaml_implicit_resolvers.items()
+}
+for path in sorted(p for p in Path(sys.argv[2]).rglob("*") if p.suffix in (".yaml", ".yml")):
+    for doc in yaml.load_all(path.read_text(), Loader=Loader):
+        validator.is_valid(doc)
+"""
+
+
+def rec(tree: Path) -> list[str]:
+    return [sys.executable, "-m", "reconciler"]
+
+
+def wall_of(cmd: Sequence[str], env: dict[str, str], ok: Sequence[int] = (0,)) -> float:
+    started = time.perf_counter()
+    run(cmd, env=env, ok=ok)
+    return time.perf_counter() - started
+
+
+def _median(fn: Callable[[], float], times: int) -> float:
+    return statistics.median(fn() for _ in range(times))
+
+
+# --- the parts ---------------------------------------------------------------------------------
+
+
+def help_s(tree: Path, repeat: int) -> float:
+    env = tree_env(tree)
+    return _median(lambda: wall_of([*rec(tree), "--help"], env), repeat * 5)
+
+
+def small(tree: Path, repeat: int) -> dict[str, float]:
+    env = tree_env(tree)
+    schema = HERE / "schemas" / "job.schema.json"
+    floor = _median(
+        lambda: cpu_of([sys.executable, "-c", _SMALL_FLOOR, str(schema), str(EXAMPLES)], env),
+        repeat,
+    )
+    spent = _median(lambda: cpu_of([*rec(tree), "validate", str(EXAMPLES)], env), repeat)
+    return {"small_floor_s": floor, "small_validate_s": spent, "small_vs_floor": spent / floor}
+
+
+def apply(tree: Path, root: Path, work: Path, repeat: int, floor: float) -> dict[str, float]:
+    env = tree_env(tree)
+
+    def once() -> tuple[float, float]:
+        store = work / "apply.db"
+        for stale in (store, Path(f"{store}-wal"), Path(f"{store}-shm")):
+            stale.unlink(missing_ok=True)
+        target = f"sqlite:///{store}"
+        cmd = [*rec(tree), "apply", str(root), "--target", target, "--auto-approve"]
+        started = time.perf_counter()
+        cpu = cpu_of([*cmd, "--product", PRODUCT], env)
+        return time.perf_counter() - started, cpu
+
+    runs = [once() for _ in range(repeat)]
+    wall = statistics.median(w for w, _ in runs)
+    cpu = statistics.median(c for _, c in runs)
+    # Judged on wall time: what a write costs beyond CPU is the journal's sync per commit.
+    return {"apply_s": wall, "apply_cpu_s": cpu, "apply_vs_floor": wall / floor}
+
+
+def rss(tree: Path, root: Path, work: Path) -> dict[str, float]:
+    env = tree_env(tree)
+    target = f"sqlite:///{work / 'absent.db'}"
+    cmd = [*rec(tree), "plan", str(root), "--target", target, "--product", PRODUCT]
+    saved = dict(os.environ)
+    os.environ.update(env)  # the wrapper passes its environment on
+    try:
+        return {"plan_peak_rss_mb": peak_rss_mb(cmd)}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def products_repo(work: Path, count: int) -> Path:
+    """``count`` products of JOBS_PER_PRODUCT jobs each, listed in .reconciler.yaml."""
+    repo = work / f"products-{count}"
+    shutil.rmtree(repo, ignore_errors=True)
+    lines = ["products:"]
+    for n in range(count):
+        name = f"p{n:02d}"
+        write_manifests(repo / name, JOBS_PER_PRODUCT, layout=f"{name}-")
+        lines.append(f"  {name}: {{paths: [{name}], product: {name}}}")
+    repo.mkdir(exist_ok=True)
+    (repo / ".reconciler.yaml").write_text("\n".join(lines) + "\n")
+    (repo / ".git").mkdir(exist_ok=True)  # the configuration is looked for up to here
+    return repo
+
+
+def _products_seed(work: Path, count: int) -> Path:
+    from benchlib.live import seed_document
+
+    seed = seed_document()
+    template = seed["products"][0]
+    seed["products"] = [
+        {"name": f"p{n:02d}", "catalogue": json.loads(json.dumps(template["catalogue"]))}
+        for n in range(count)
+    ]
+    path = work / f"products-{count}.seed.yaml"
+    path.write_text(yaml.safe_dump(seed))
+    return path
+
+
+def _fresh_server_db(work: Path, seed: Path, name: str) -> Path:
+    from reconciler.server import load_seed
+    from reconciler.targets.store import Store
+
+    db = work / f"{name}.db"
+    for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        stale.unlink(missing_ok=True)
+    store = Store(str(db))
+    try:
+        load_seed(store, str(seed))
+    finally:
+        store.close()
+    return db
+
+
+def products(tree: Path, work: Path, count: int, repeat: int) -> dict[str, Any]:
+    repo = products_repo(work, count)
+    seed = _products_seed(work, count)
+    env = {**tree_env(tree), **{k: v for k, v in client_env().items() if k.startswith("DUCTAPE")}}
+    assert env["DUCTAPE_USER_ID"] == USER_ID and env["DUCTAPE_WORKSPACE_ID"] == WORKSPACE_ID
+    assert env["DUCTAPE_PRIVATE_KEY"] == PRIVATE_KEY
+
+    def once(extra: Sequence[str]) -> tuple[float, dict[str, Any]]:
+        db = _fresh_server_db(work, seed, "products-server")
+        with serve(db) as url, CountingProxy(url, LATENCY_S) as proxy:
+            cmd = [*rec(tree), "plan", "--target", proxy.url, "--detailed-exitcode", *extra]
+            started = time.perf_counter()
+            run(cmd, cwd=repo, env=env, ok=(2,))
+            spent = time.perf_counter() - started
+            return spent, proxy.traffic.summary()["requests_by_kind"]
+
+    one, many, logins = [], [], []
+    for _ in range(repeat):
+        one.append(once(("--only-product", "p00"))[0])
+        spent, kinds = once(())
+        many.append(spent)
+        logins.append(kinds.get("login", 0))
+    a, b = statistics.median(one), statistics.median(many)
+    return {
+        "products": count,
+        "one_product_s": a,
+        "products_s": b,
+        "products_vs_one": b / a,
+        "products_logins": max(logins),
+    }
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dict[str, Any]:
+    parts = [p for p in PARTS if p not in args.off]
+    out: dict[str, Any] = {name: {} for name in trees}
+    root = work / f"manifests-{args.size}"
+    if "apply" in parts:
+        write_manifests(root, args.size)
+        floors = [floor_cpu(root) for _ in range(args.repeat)]
+        out["floor_s"] = statistics.median(floors)
+    if "rss" in parts:
+        rss_root = root if args.rss_size == args.size else work / f"manifests-{args.rss_size}"
+        if not rss_root.exists():
+            write_manifests(rss_root, args.rss_size)
+    for name, tree in trees.items():
+        figures = out[name]
+        say(f"[{name}] measuring {', '.join(parts)} ...")
+        if "help" in parts:
+            figures["help_s"] = help_s(tree, args.repeat)
+        if "small" in parts:
+            figures.update(small(tree, args.repeat))
+        if "apply" in parts:
+            figures.update(apply(tree, root, work, args.repeat, out["floor_s"]))
+        if "rss" in parts:
+            figures.update(rss(tree, rss_root, work))
+        if "products" in parts:
+            figures.update(products(tree, work, args.products, args.repeat))
+    return out
+
+
+def verdicts(figures: dict[str, Any]) -> dict[str, str]:
+    return {
+        key: ("PASS" if figures[key] <= goal else "FAIL") if key in figures else "MISSING"
+        for key, (goal, _, _) in GOALS.items()
+    }
+
+
+def print_table(args: argparse.Namespace, result: dict[str, Any], names: list[str]) -> None:
+    print(
+        f"\nissue 18 figures: {args.size:,} creates, plan RSS at {args.rss_size:,} creates, "
+        f"{args.products} products x {JOBS_PER_PRODUCT} jobs over HTTP (+{LATENCY_S * 1000:.0f} "
+        f"ms a request); medians of {args.repeat}"
+    )
+    if "floor_s" in result:
+        print(f"parse floor (walk, read, C loader, in-process): {result['floor_s']:.3f} s CPU")
+    print(f"{'figure':<58}" + "".join(f"{n:>14}" for n in names) + f"{'goal':>10}")
+    last = result[names[-1]]
+    for key, (goal, unit, label) in GOALS.items():
+        cells = "".join(
+            f"{result[n][key]:>12.3f}{unit:<2}" if key in result[n] else f"{'missing':>14}"
+            for n in names
+        )
+        print(f"{label:<58}{cells}{f'<= {goal:g}{unit}':>10} {verdicts(last)[key]}")
+    for n in names:
+        f = result[n]
+        if "apply_s" in f:
+            print(f"  {n}: apply {f['apply_s']:.2f} s wall, {f['apply_cpu_s']:.2f} s CPU")
+        if "small_floor_s" in f:
+            print(
+                f"  {n}: small floor {f['small_floor_s']:.3f} s CPU, "
+                f"validate {f['small_validate_s']:.3f} s CPU"
+            )
+        if "products_s" in f:
+            print(
+                f"  {n}: {f['products']} products {f['products_s']:.2f} s, one product "
+                f"{f['one_product_s']:.2f} s, log-ins per run {f['products_logins']}"
+            )
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--size", type=int, default=10_000, help="creates applied")
+    parser.add_argument("--rss-size", type=int, default=50_000, help="creates planned for RSS")
+    parser.add_argument("--products", type=int, default=20)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--before", metavar="DIR", help="an earlier tree to measure beside")
+    parser.add_argument("--off", action="append", default=[], choices=PARTS)
+    parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
+    args = parser.parse_args(argv)
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="reconciler-speed-"))
+    work.mkdir(parents=True, exist_ok=True)
+    trees = {"before": Path(args.before)} if args.before else {}
+    trees["this tree"] = HERE
+    failure = None
+    result: dict[str, Any] = {}
+    try:
+        result = measure(args, trees, work)
+    except CommandFailed as exc:
+        failure = str(exc)
+        print(f"error: a command failed: {failure}", file=sys.stderr)
+    finally:
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
+    names = list(trees)
+    if not failure:
+        print_table(args, result, names)
+    checks = verdicts(result.get(names[-1], {}))
+    missing = sorted(k for k, v in checks.items() if v == "MISSING")
+    if missing and not failure:
+        print(f"\nnot measured: {', '.join(missing)}", file=sys.stderr)
+    result.update(failure=failure, goals=GOALS, verdicts=checks, missing=missing)
+    result["args"] = {k: getattr(args, k) for k in ("size", "rss_size", "products", "repeat")}
+    print(json.dumps(result, separators=(",", ":")))
+    return 1 if failure or missing else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

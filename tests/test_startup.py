@@ -1,0 +1,131 @@
+"""Each command imports only what it uses: checked by importing, in a fresh interpreter.
+
+A pre-commit hook runs ``validate`` on every commit, so what a short command imports is what
+a user waits for. No timing here (a timed test is flaky on a shared machine); the benchmark
+(``benchmarks/speed.py``) measures the seconds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reconciler.diff import field_changes
+from reconciler.model import Job
+from testing.cli import invoke
+
+VALID = Path(__file__).parent / "data" / "valid"
+
+# Run a command in-process in a fresh interpreter, then print every module it loaded.
+_RUN = """
+import json, sys
+from reconciler.cli import main
+try:
+    main.main(sys.argv[1:], prog_name="reconciler")
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
+"""
+
+NEVER_FOR_VALIDATE = ("deepdiff", "httpx", "asyncio", "starlette", "cachebox", "jsonschema")
+NEVER_FOR_A_LOCAL_PLAN = ("httpx", "httpcore", "starlette", "uvicorn", "ruamel")
+
+
+def _loaded(*args: str, cwd: Path) -> tuple[int, set[str]]:
+    proc = subprocess.run(
+        [sys.executable, "-c", _RUN, *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=60,
+        check=False,
+    )
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out["code"], {name.split(".")[0] for name in out["modules"]}
+
+
+def _manifest(path: Path, tag: str, executions: int) -> None:
+    path.write_text(
+        f"tag: {tag}\nname: Nightly\nevent_type: action\nevent_tag: stripe:list_charges\n"
+        f"executions: {executions}\nintervals: 1h\nstart_at: 2027-06-01T09:00:00Z\n"
+    )
+
+
+def test_validate_loads_neither_deepdiff_nor_http_nor_asyncio(tmp_path: Path) -> None:
+    code, modules = _loaded("validate", str(VALID / "canonical.yaml"), cwd=tmp_path)
+
+    assert code == 0
+    assert "yaml" in modules and "jsonschema_rs" in modules  # it did validate
+    assert sorted(modules & set(NEVER_FOR_VALIDATE)) == []
+
+
+def test_an_invalid_manifest_is_still_explained(tmp_path: Path) -> None:
+    # The python jsonschema is imported lazily: only an invalid document needs its words.
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("tag: x\nname: X\nevent_type: action\nevent_tag: a\nintervals: soon\n")
+    code, modules = _loaded("validate", str(bad), cwd=tmp_path)
+
+    assert code == 1
+    assert "jsonschema" in modules
+    assert "deepdiff" not in modules
+
+
+def test_plan_against_the_embedded_store_loads_no_http_client(tmp_path: Path) -> None:
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    _manifest(jobs / "a.yaml", "a", 1)
+    _manifest(jobs / "b.yaml", "b", 1)
+    target = f"sqlite:///{tmp_path / 'live.db'}"
+    assert invoke("apply", str(jobs), "--target", target, "--auto-approve")[0] == 0
+    _manifest(jobs / "a.yaml", "a", 5)  # one update, one create: every path of the diff
+    _manifest(jobs / "c.yaml", "c", 1)
+
+    code, modules = _loaded(
+        "plan", str(jobs), "--target", target, "--detailed-exitcode", cwd=tmp_path
+    )
+
+    assert code == 2  # there are changes: the plan did compare
+    assert sorted(modules & set(NEVER_FOR_A_LOCAL_PLAN)) == []
+    assert "deepdiff" not in modules  # a job's fields are flat: the fast path compares them
+
+
+_VALUES: list[object] = ["a", "", 0, 1, 1.0, True, False, None, "1"]
+
+
+@pytest.mark.parametrize(("a", "b"), list(itertools.product(_VALUES, repeat=2)))
+def test_the_flat_comparison_finds_what_deepdiff_finds(a: object, b: object) -> None:
+    from reconciler.diff import _deep_names, _flat_names
+
+    old = {"tag": "t", "x": a}
+    new = {"tag": "t", "x": b}
+    assert _flat_names(old, new) == _deep_names(old, new)
+    assert _flat_names(old, {"tag": "t"}) == _deep_names(old, {"tag": "t"}) == {"x"}
+
+
+def test_field_changes_of_jobs_in_field_order() -> None:
+    live = Job.from_mapping(
+        {
+            "tag": "t",
+            "name": "N",
+            "event_type": "action",
+            "event_tag": "e",
+            "executions": 1,
+            "intervals": "1h",
+            "start_at": 1_800_000_000_000,
+        }
+    )
+    desired = Job.from_mapping(
+        {**live.to_wire(), "name": "M", "start_at": 1_800_000_000_001, "executions": 1}
+    )
+    changes = field_changes(live, desired)
+
+    assert [(c.field, c.old, c.new) for c in changes] == [
+        ("name", "N", "M"),
+        ("start_at", 1_800_000_000_000, 1_800_000_000_001),
+    ]
+    assert field_changes(live, desired, ignore=("name",))[0].field == "start_at"
