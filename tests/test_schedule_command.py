@@ -105,3 +105,16 @@ def test_schedule_against_a_target_shows_before_and_after(
     assert code == 0, err
     document = json.loads(out)
     assert document["before"] is not None and document["after"]["total_runs"] > 0
+
+
+def test_the_default_window_starts_at_the_first_day_with_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The examples start on 2037-06-01: a week from 2026-11-01 would be empty.
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    code, out, _ = invoke("schedule", str(EXAMPLES))
+    assert code == 0
+    assert out.startswith("runs per hour, 2037-06-01T00:00:00Z .. 2037-06-08T00:00:00Z")
+    code, out, _ = invoke("schedule", str(EXAMPLES), "--from", "2026-11-01T00:00:00Z")
+    assert out.startswith("runs per hour, 2026-11-01T00:00:00Z .. 2026-11-08T00:00:00Z")

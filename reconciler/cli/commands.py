@@ -572,7 +572,6 @@ def schedule(
     Offline (no target named) it shows the manifests; with a target, live (before) and the
     manifests (after). Repeats are taken as anchored at start_at (see the README).
     """
-    from ..clock import now_ms
     from ..commands import schedule as command
     from ..model import parse_duration, parse_timestamp
     from ..render import timeline as pictures
@@ -582,7 +581,7 @@ def schedule(
         raise UsageError("--write writes the proposals of --spread; add --spread")
     try:
         span, near = parse_duration(window), parse_duration(collide)
-        first = parse_timestamp(start) if start else now_ms()
+        first = parse_timestamp(start) if start else None  # None: the first day with runs
         daily = parse_between(between) if between else None
     except ValueError as exc:
         raise UsageError(f"schedule: {exc}") from exc

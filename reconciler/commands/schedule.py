@@ -8,11 +8,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, replace
 
 from ..accept import Accepted, FileEdits, Written, write
+from ..clock import now_ms
 from ..desired import load_desired
 from ..errors import UsageError
+from ..model import Job
 from ..plan import owned
+from ..schedule import next_runs
 from ..settings import RunSpec
-from ..timeline import Impact, impact, spread
+from ..timeline import DAY, Impact, impact, spread
 from ..yamledit import Edit
 from .common import opened
 
@@ -26,9 +29,19 @@ class Schedule:
     written: Written | None = None
 
 
+def first_day(jobs: Sequence[Job], now: int) -> int:
+    """Where a timeline starts by default: now, or the day of the first run still to come
+    when every job starts later (a window of empty days shows nothing)."""
+    upcoming = [runs[0] for job in jobs if (runs := next_runs(job, now, 1))]
+    if not upcoming or min(upcoming) < now + DAY:
+        return now
+    first = min(upcoming)
+    return first - first % DAY
+
+
 def run(
     specs: Sequence[RunSpec],
-    start: int,
+    start: int | None,
     window: int,
     collide: int,
     offline: bool,
@@ -49,7 +62,7 @@ def run(
 def _one(
     spec: RunSpec,
     stack: ExitStack,
-    start: int,
+    start: int | None,
     window: int,
     collide: int,
     offline: bool,
@@ -71,6 +84,8 @@ def _one(
         kept = {j.tag for j in after}
         # Live jobs Git does not hold keep running after the change: they stay in "after".
         after += [j for j in live if j.tag not in kept]
+    if start is None:
+        start = first_day(after, now_ms())
     seen = impact(before, after, start, collide, window)
     written = None
     if propose:
