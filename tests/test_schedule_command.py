@@ -118,3 +118,24 @@ def test_the_default_window_starts_at_the_first_day_with_runs(
     assert out.startswith("runs per hour, 2037-06-01T00:00:00Z .. 2037-06-08T00:00:00Z")
     code, out, _ = invoke("schedule", str(EXAMPLES), "--from", "2026-11-01T00:00:00Z")
     assert out.startswith("runs per hour, 2026-11-01T00:00:00Z .. 2026-11-08T00:00:00Z")
+
+
+@pytest.mark.slow
+def test_a_plan_of_five_thousand_creates_keeps_its_comment_under_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / ".git").mkdir()
+    jobs = tmp_path / "jobs"
+    jobs.mkdir()
+    docs = [
+        f"name: Job {i}\ntag: job_{i:04d}\nevent_type: function\nevent_tag: f\n"
+        f"intervals: 1d\nstart_at: 2027-01-02T02:{i % 60:02d}:00Z\n"
+        for i in range(5000)
+    ]
+    (jobs / "all.yaml").write_text("---\n".join(docs))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RECONCILER_NOW", NOW)
+    code, out, _ = invoke("plan", "jobs", "--format", "markdown")
+    assert code == 0
+    assert "Schedule, the day from 2027-01-02T00:00:00Z" in out and "```mermaid" in out
+    assert len(out) < 60_000, len(out)

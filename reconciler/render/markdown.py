@@ -135,7 +135,8 @@ def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> 
         budget.add("")
     if outcome.plan is None or outcome.error:
         return
-    outcome.accept(_Body(budget, options))
+    # The schedule comes before the per-job table: it is what the whole change does, and a
+    # large plan's table is what the comment's budget cuts.
     line = schedule_line(outcome)
     if line and outcome.schedule is not None:
         from .timeline import markdown as chart
@@ -144,6 +145,7 @@ def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> 
         budget.add_or_count(
             *_collapsed_markdown("Schedule before and after", chart(outcome.schedule, 6000))
         )
+    outcome.accept(_Body(budget, options))
 
 
 def _collapsed_markdown(summary: str, text: str) -> list[str]:
