@@ -70,6 +70,7 @@ def test_spread_flattens_the_peak_the_same_way_twice_and_writes_it_keeping_comme
     assert first == second
     peak = re.search(r"peak starts per minute (\d+) -> (\d+)", first)
     assert peak and peak.group(1) == "12" and int(peak.group(2)) <= 2, first
+    assert invoke("apply", "jobs", "--auto-approve", "--target", "sqlite:///live.db")[0] == 0
     code, _, err = invoke("schedule", "jobs", "--spread", "--between", "02:00-04:00", "--write")
     assert code == 0 and "Wrote the proposed start_at values into 12 file(s)" in err
     for path in sorted((repo / "jobs").iterdir()):
@@ -78,6 +79,11 @@ def test_spread_flattens_the_peak_the_same_way_twice_and_writes_it_keeping_comme
         assert re.search(r"start_at: 2027-01-0[23]T0[23]:[0-5][0-9]:00Z\n", text), text
     code, out, err = invoke("schedule", "jobs")
     assert re.search(r"peak starts per minute: [12]\b", out), out
+    # The plan then writes exactly those start_at values, and nothing else.
+    code, out, _ = invoke("plan", "jobs", "--target", "sqlite:///live.db", "--format", "json")
+    changes = json.loads(out)["changes"]
+    assert {c["action"] for c in changes} == {"update"} and len(changes) == 12
+    assert all([f["field"] for f in c["fields"]] == ["start_at"] for c in changes)
 
 
 def test_schedule_formats(repo: Path) -> None:
