@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from ..checks import ORPHAN_NOTE
 from ..model import Problem
 from ..outcome import ApplyReport, DriftReport, Outcome, ValidateReport
 from ..plan import Action, Change
@@ -214,7 +215,7 @@ def _row(change: Change, now: int) -> str:
     if change.action is Action.CREATE:
         fields = trusted("all (new job)")
     elif change.action is Action.ORPHAN:
-        fields = trusted("live only; remove it by hand in Ductape (no delete)")
+        fields = trusted(ORPHAN_NOTE)
     else:
         fields = fields_of(change) if change.fields else trusted("-")
     if change.rename:
@@ -232,7 +233,7 @@ def _details(change: Change, now: int) -> list[str]:
     elif change.action is Action.UPDATE:
         body = [change_text(f) for f in change.fields]
     else:
-        body = [trusted("live only; remove it by hand in Ductape (no delete)")]
+        body = [trusted(ORPHAN_NOTE)]
     body += schedule_lines(change, now)
     where = Message(" ({})", source(change)) if change.source else trusted("")
     summary = html(f"{_ICONS[change.action]} {{}}{{}}", change.tag, where)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..checks import ORPHAN_NOTE
 from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
 from ..plan import Action, Change, Plan
 from ..strings import Message, Value, terminal
@@ -144,7 +145,7 @@ def change_lines(change: Change, now: int, paint: Painter) -> list[str]:
     at = say("  ({})", source(change)) if change.source else ""
     head = f"  {paint(sign, style)} {paint(change.action.value, style)} {say('{}', change.tag)}{at}"
     if change.action is Action.ORPHAN:
-        note = "  live only; remove it by hand in Ductape (no delete)"
+        note = "  " + ORPHAN_NOTE
         if change.rename:
             note += say("; likely renamed to {}", change.rename)
         return [head + paint(note, "dim")]
