@@ -1,4 +1,4 @@
-"""The process around a command: signals, the crash log, and a prompt exit.
+"""The process around a command: the one error handler, signals, the crash log, a prompt exit.
 
 SIGINT and SIGTERM are handled alike while a command runs (see :class:`~reconciler.errors.Stop`):
 nothing new is written after the first, what was written is reported, and the exit code is
@@ -15,11 +15,23 @@ import sys
 import tempfile
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
+from typing import Any, TypeVar
 
 from . import __version__
-from .errors import EXIT_ERROR, Stop
+from .errors import (
+    EXIT_CRASH,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Interrupted,
+    ReconcilerError,
+    Stop,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 # The run's one stop request, driven by SIGINT and SIGTERM while a command runs.
@@ -82,3 +94,53 @@ def write_crash_log() -> str:
         out.write(f"argv: {sys.argv!r}\n\n")
         traceback.print_exc(file=out)
     return path
+
+
+def _say(line: str) -> None:
+    sys.stderr.write(line + "\n")
+    sys.stderr.flush()
+
+
+def handle_errors(func: F) -> F:
+    """The only place an error becomes a message. Expected errors: one line and their exit
+    code. A bug: one line, a crash log, exit 3. SIGINT and SIGTERM: "interrupted", exit 130 or
+    143 (apply reports what it wrote first). The command's return value is the exit code.
+    """
+
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            if current is not None and not getattr(func, "arms_stop", False):
+                current.arm()
+            code = func(*args, **kwargs)
+        except ReconcilerError as exc:
+            from .strings import printable
+
+            _say(f"error: {printable(str(exc))}")
+            sys.exit(exc.exit_code)
+        except Interrupted as exc:
+            _say("interrupted")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            _say("interrupted")
+            sys.exit(EXIT_INTERRUPTED)
+        except Exception as exc:
+            try:
+                where = f"the traceback is in {write_crash_log()}"
+            except OSError:
+                where = "no crash log could be written"
+            _say(
+                f"internal error: {type(exc).__name__}: this is a bug in reconciler; "
+                f"{where} (please attach it to a bug report)"
+            )
+            sys.exit(EXIT_CRASH)
+        sys.exit(code or EXIT_OK)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def arms_stop(func: F) -> F:
+    """Mark a command that arms the signal handlers itself, once it can report an interrupt
+    in its own format (handle_errors arms them for the others)."""
+    func.arms_stop = True  # type: ignore[attr-defined]
+    return func

@@ -1,46 +1,32 @@
-"""The command group and what every command shares: the error handler, the settings it
-collects, and the one way reports are printed.
+"""The command group, and what every command shares: its settings and its printing.
 
-The only place an error becomes a message; a bug prints one line and a crash log.
+Errors become messages in one place, :func:`reconciler.process.handle_errors`.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .. import __version__, process
-from ..errors import (
-    EXIT_CODES,
-    EXIT_CRASH,
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    Interrupted,
-    ReconcilerError,
-)
-from .options import RunOptions, color_option
+from ..errors import EXIT_CODES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Interrupted
+from .options import FORMATS, REPORT_FORMATS, color_option, format_option
 
 if TYPE_CHECKING:
     from ..outcome import Outcome
+    from ..render import Rendered
     from ..settings import RunSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-
-def exit_code_epilog() -> str:
-    """The help epilog, generated from the one exit-code table in errors.py."""
-    lines = ["\b", "Exit codes:"]
-    lines += [f"  {code:<4} {meaning}" for code, meaning in EXIT_CODES]
-    return "\n".join(lines)
-
-
-EPILOG = exit_code_epilog()
+# The help epilog, from the one exit-code table in errors.py.
+EPILOG = "\n".join(["\b", "Exit codes:", *(f"  {code:<4} {what}" for code, what in EXIT_CODES)])
 
 
 class Group(click.Group):
@@ -65,70 +51,14 @@ class Group(click.Group):
         except click.exceptions.NoArgsIsHelpError as exc:
             click.echo(exc.ctx.get_help() if exc.ctx else "")
             sys.exit(EXIT_OK)
-        except click.UsageError as exc:
-            exc.show()
-            sys.exit(EXIT_ERROR)
-        except click.exceptions.Abort:
+        except (click.exceptions.Abort, Interrupted) as exc:  # a signal before a command ran
             click.echo("interrupted", err=True)
-            sys.exit(EXIT_INTERRUPTED)
-        except Interrupted as exc:  # a signal before a command's own handler ran
-            click.echo("interrupted", err=True)
-            sys.exit(exc.exit_code)
-        except click.ClickException as exc:
+            sys.exit(getattr(exc, "exit_code", EXIT_INTERRUPTED))
+        except click.ClickException as exc:  # usage errors included
             exc.show()
             sys.exit(EXIT_ERROR)
         except click.exceptions.Exit as exc:
             sys.exit(exc.exit_code)
-
-
-def _err(line: str) -> None:
-    click.echo(line, err=True)
-
-
-def handle_errors(func: F) -> F:
-    """Expected errors: one line and their exit code. A bug: one line, a crash log, exit 3.
-    SIGINT and SIGTERM: "interrupted", exit 130 or 143 (apply reports what it wrote first)."""
-
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            if process.current is not None and not getattr(func, "arms_stop", False):
-                process.current.arm()
-            code = func(*args, **kwargs)
-        except ReconcilerError as exc:
-            from ..strings import printable
-
-            _err(f"error: {printable(str(exc))}")
-            sys.exit(exc.exit_code)
-        except Interrupted as exc:
-            _err("interrupted")
-            sys.exit(exc.exit_code)
-        except KeyboardInterrupt:
-            _err("interrupted")
-            sys.exit(EXIT_INTERRUPTED)
-        except Exception as exc:
-            try:
-                where = f"the traceback is in {process.write_crash_log()}"
-            except OSError:
-                where = "no crash log could be written"
-            _err(
-                f"internal error: {type(exc).__name__}: this is a bug in reconciler; "
-                f"{where} (please attach it to a bug report)"
-            )
-            sys.exit(EXIT_CRASH)
-        sys.exit(code or EXIT_OK)
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _arms_stop(func: F) -> F:
-    """Mark a command that arms the signal handlers itself, once it can report an interrupt
-    in its own format (handle_errors arms them for the others)."""
-    func.arms_stop = True  # type: ignore[attr-defined]
-    return func
-
-
-# --- the group ----------------------------------------------------------------------------
 
 
 @click.group(
@@ -144,80 +74,101 @@ def main(ctx: click.Context, color: bool | None) -> None:
     """Keep Ductape scheduled jobs in Git: validate, plan, apply, drift.
 
     Jobs that exist only live are reported, never removed: Ductape has no delete.
-    Settings: flag > environment variable > .reconciler.yaml > default.
+    Settings: flag > environment variable > .reconciler.yaml > default. The variables:
+    RECONCILER_TARGET, DUCTAPE_PRODUCT, the DUCTAPE_* credentials, RECONCILER_ALLOWED_TARGETS,
+    RECONCILER_MAX_AGE, NO_COLOR (see each command's --help).
     """
     ctx.obj = {"color": color}
 
 
-def _use_color(ctx: click.Context, local: bool | None) -> bool:
+def use_color(ctx: click.Context, local: bool | None) -> bool:
     choice = local if local is not None else (ctx.obj or {}).get("color")
     if choice is None:
         return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     return bool(choice)
 
 
-def _specs(
+def specs(
     ctx: click.Context,
     paths: tuple[str, ...],
-    run: RunOptions | None = None,
+    run: Mapping[str, Any] | None = None,
     need_paths: bool = True,
 ) -> list[RunSpec]:
     """One RunSpec per product: what was asked (and where from), resolved by settings."""
     from ..config import load_config
     from ..settings import Asked, resolve
 
-    run = run or RunOptions()
-
-    def from_flag(name: str, *sources: str) -> bool:
+    def given(name: str, *sources: str) -> bool:
         source = ctx.get_parameter_source(name)
         return source is not None and source.name in sources
 
     asked = Asked(
         command=ctx.info_name or "",
         paths=paths,
-        target=run.target,
-        target_given=from_flag("target", "COMMANDLINE", "ENVIRONMENT"),
-        product=run.product,
-        product_from_flag=from_flag("product", "COMMANDLINE"),
-        references=run.references,  # type: ignore[arg-type]
-        only=run.only,
-        exclude=run.exclude,
-        ignore_fields=run.ignore_field,
-        only_product=run.only_product,
-        timeout=run.timeout,
-        strict=run.strict,
+        target_given=given("target", "COMMANDLINE", "ENVIRONMENT"),
+        product_from_flag=given("product", "COMMANDLINE"),
         need_paths=need_paths,
-        product_parallelism=run.product_parallelism,
+        **(run or {}),
     )
     return resolve(load_config(paths), asked, os.environ)
 
 
-def _emit(
-    reports: Sequence[Outcome],
-    fmt: str,
-    color: bool,
-    verbose: bool = False,
-    results_shown: frozenset[str] = frozenset(),
-    detailed: bool = False,
-    plans_shown: frozenset[str] = frozenset(),
-) -> int:
-    """Render the reports in ``fmt``; their exit code."""
-    from ..outcome import exit_code
-    from ..render import REPORTER_BY_NAME, Options
-    from ..strings import printable
-
-    rendered = REPORTER_BY_NAME[fmt](  # type: ignore[index]
-        reports,
-        Options(color=color, verbose=verbose, results_shown=results_shown, plans_shown=plans_shown),
-    )
+def echo(rendered: Rendered, color: bool = False) -> None:
+    """stderr first, then stdout; click strips ANSI codes off a pipe unless --color."""
     if rendered.err:
         click.echo(rendered.err, nl=False, err=True, color=color or None)
-    if fmt != "text":
-        # The document on stdout says why; a person reading the log gets the one line too.
-        for report in reports:
-            if report.error:
-                _err(f"error: {printable(report.error)}")
     if rendered.out:
-        # click strips ANSI codes when stdout is not a terminal; --color means keep them.
         click.echo(rendered.out, nl=False, color=color or None)
-    return exit_code(reports, detailed)
+
+
+@dataclass
+class Output:
+    """Where a command's results go: the format, colours, and how much to show."""
+
+    ctx: click.Context
+    fmt: str = "text"
+    color: bool = False
+    detailed: bool = False  # --detailed-exitcode
+    shown: dict[str, Any] = field(default_factory=dict)  # -v, -q
+
+    def specs(
+        self, paths: tuple[str, ...], run: Mapping[str, Any] | None = None, need: bool = True
+    ) -> list[RunSpec]:
+        return specs(self.ctx, paths, run, need)
+
+    def echo(self, rendered: Rendered) -> None:
+        echo(rendered, self.color)
+
+    def emit(self, reports: Sequence[Outcome], **shown: Any) -> int:
+        """Print the reports; their exit code."""
+        from ..outcome import exit_code
+        from ..render import Options
+        from ..render.console import report
+
+        options = Options(color=self.color, **self.shown, **shown)
+        self.echo(report(reports, self.fmt, options))  # type: ignore[arg-type]
+        return exit_code(reports, self.detailed)
+
+
+def reporting(
+    *options: Callable[[F], F], formats: Sequence[str] = FORMATS, help: str = REPORT_FORMATS
+) -> Callable[[F], F]:
+    """A command that reports: ``options``, then --format and --color; the command gets an
+    :class:`Output` first, and its return value is the exit code (errors: handle_errors)."""
+    from ..process import handle_errors
+
+    def decorate(func: F) -> F:
+        @wraps(func)
+        def wrapper(ctx: click.Context, /, fmt: str, color: bool | None, **kwargs: Any) -> Any:
+            detailed = kwargs.pop("detailed_exitcode", False)
+            shown: dict[str, Any] = {n: kwargs.pop(n) for n in ("verbose", "quiet") if n in kwargs}
+            output = Output(ctx, fmt, use_color(ctx, color), detailed, shown)
+            return func(output, **kwargs)
+
+        decorated: Any = click.pass_context(handle_errors(wrapper))
+        stack: list[Callable[[Any], Any]] = [*options, format_option(*formats, help=help)]
+        for option in reversed([*stack, color_option]):
+            decorated = option(decorated)
+        return main.command(epilog=EPILOG)(decorated)  # type: ignore[return-value]
+
+    return decorate

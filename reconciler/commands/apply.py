@@ -13,13 +13,14 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, replace
 
 from ..apply import ApplyInterrupted, Result, Stop, apply_plan
-from ..errors import ApplyRefused, Interrupted, ReconcilerError, TooMuchChange
+from ..errors import ApplyRefused, Interrupted, ReconcilerError, TooMuchChange, UsageError
 from ..outcome import ApplyReport, Outcome, ShowReport
 from ..plan import Change, ChangeBudget, check_fresh
 from ..settings import RunSpec
 from ..targets import Target
 from ..targets.snapshot import READ_ONLY, SnapshotTarget
 from .common import opened, planned_all
+from .plan import load as load_saved
 
 
 @dataclass(frozen=True)
@@ -36,14 +37,16 @@ class Approval:
         """Raise ApplyRefused (or Interrupted, at the prompt) unless the plan may be written."""
         if saved:
             return
-        self.show(report)
-        if self.auto:
-            return
-        if self.ask is None:
+        if not self.auto and self.ask is None:
+            # Refused without showing the plan: the refusal is all there is to say.
             raise ApplyRefused(
                 "refusing to apply without confirmation: no terminal to ask on; "
                 "pass --auto-approve to apply from a pipeline"
             )
+        self.show(report)
+        if self.auto:
+            return
+        assert self.ask is not None
         if self.ask().strip() != "yes":
             raise ApplyRefused("apply cancelled; nothing was changed")
 
@@ -73,6 +76,86 @@ class WriteOptions:
     budget: ChangeBudget | None = None
     progress: Progress = field(default_factory=Progress)
     stop: Stop | None = None
+
+
+class Screen(Progress):
+    """Where a person watches apply: the plan shown for approval, and the writes' progress
+    (the text reporter's progress bar is one)."""
+
+    def show(self, report: Outcome) -> None:
+        """The plan, before it is approved (or, for a saved plan, as its writes start)."""
+
+    @property
+    def shows_saved_plans(self) -> bool:
+        return False
+
+
+def main(
+    specs: Sequence[RunSpec],
+    screen: Screen,
+    ask: Callable[[], str] | None,
+    stop: Stop | None,
+    paths_given: bool = False,
+    plan_file: str | None = None,
+    auto_approve: bool = False,
+    parallelism: int = 4,
+    max_changes: str | None = None,
+) -> list[ApplyReport]:
+    """The apply command: the manifests planned and written, or a saved plan written.
+
+    A signal before a product's writes start ends the run with that product's report saying
+    nothing of it was changed (a signal after they start is reported by the writes).
+    """
+    if plan_file and paths_given:
+        raise UsageError("give either PATHS or --plan, not both")
+    if plan_file and len(specs) > 1:
+        raise UsageError("--plan applies one product's plan: add --only-product NAME")
+    budget = ChangeBudget.parse(max_changes) if max_changes is not None else None
+    approval = Approval(auto_approve, screen.show, ask)
+    options = WriteOptions(approval, parallelism, budget, screen, stop)
+    reports: list[ApplyReport] = []
+    try:
+        if stop is not None:
+            stop.arm()
+        if plan_file:
+            found = load_saved(plan_file, specs[0].ignore_fields)
+            if found.plan is None or found.error:
+                raise UsageError(f"{plan_file} holds no plan to apply: {found.error or 'invalid'}")
+            # Shown once the plan is found fresh, as its writes start: a refused plan says
+            # why it was refused, not the whole plan first.
+            if screen.shows_saved_plans:
+                options = replace(options, progress=ShownFirst(screen, found))
+            reports = [saved(found, specs[0], options)]
+        else:
+            reports = run(specs, options)
+    except Interrupted as exc:
+        name = specs[len(reports)].name if len(reports) < len(specs) else ""
+        error = f"{exc}; nothing was changed"
+        reports.append(ApplyReport(product=name, error=error, interrupted=exc.signum))
+    finally:
+        if stop is not None:
+            stop.quiet()  # the report goes out whole, whatever arrives now
+    return reports
+
+
+class ShownFirst(Progress):
+    """apply --plan's progress: the saved plan shown as its writes start, then the screen's."""
+
+    def __init__(self, screen: Screen, plan: Outcome) -> None:
+        self.screen, self.plan = screen, plan
+
+    def start(self, total: int) -> None:
+        self.screen.show(self.plan)
+        self.screen.start(total)
+
+    def result(self, result: Result) -> None:
+        self.screen.result(result)
+
+    def progress(self, change: Change) -> None:
+        self.screen.progress(change)
+
+    def finish(self) -> None:
+        self.screen.finish()
 
 
 def run(specs: Sequence[RunSpec], options: WriteOptions) -> list[ApplyReport]:

@@ -144,6 +144,7 @@ def planned_all(
 def planned(spec: RunSpec, kind: type[R], stack: ExitStack) -> tuple[R, Target | None]:
     """Validate, read the product once, compare; the target stays open on ``stack``."""
     desired, report = manifests(spec, kind)
+    report = replace(report, owns=spec.owns)  # what the repository owns, for the plan to say
     if desired.errors:
         return report, None
     try:

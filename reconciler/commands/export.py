@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..export import export_jobs
+from ..export import export_jobs, schema_ref
 from ..settings import RunSpec
 from .common import opened
 
@@ -18,6 +18,7 @@ class Exported:
     written: tuple[str, ...]
     left_out: int
     warnings: tuple[str, ...]
+    schema: str | None = None  # where the modelines point; None: no modeline was written
 
 
 def run(
@@ -28,4 +29,5 @@ def run(
     written, skipped, warnings = export_jobs(jobs, out, only, exclude, force)
     for bad in jobs.malformed:
         warnings.append(f"live job {bad.tag or bad.id}: cannot be read; skipped: {bad.message}")
-    return Exported(out, tuple(written), skipped, tuple(warnings))
+    ref = schema_ref(out) if written else None
+    return Exported(out, tuple(written), skipped, tuple(warnings), ref)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, TypeVar
 from .. import planfile
 from ..clock import now_ms
 from ..desired import load_desired
+from ..errors import UsageError
 from ..outcome import DriftReport, PlanReport, ShowReport
 from ..settings import RunSpec
 from .common import planned_all
@@ -25,13 +26,19 @@ def _each(specs: Sequence[RunSpec], kind: type[P]) -> list[P]:
         return [report for report, _ in planned_all(specs, kind, stack)]
 
 
-def plan(specs: Sequence[RunSpec]) -> list[PlanReport]:
-    """What apply would change, per product."""
+def plan(specs: Sequence[RunSpec], out: str | None = None) -> list[PlanReport]:
+    """What apply would change, per product (``out``: one product's plan is to be saved)."""
+    if out and len(specs) > 1:
+        raise UsageError("--out saves one product's plan: add --only-product NAME")
     return _each(specs, PlanReport)
 
 
-def drift(specs: Sequence[RunSpec]) -> list[DriftReport]:
-    """Whether live still matches Git, per product."""
+def drift(
+    specs: Sequence[RunSpec], write_back: bool = False, orphans_to: str | None = None
+) -> list[DriftReport]:
+    """Whether live still matches Git, per product (``write_back``: to be accepted after)."""
+    if orphans_to and not write_back:
+        raise UsageError("--orphans-to writes orphans with --write; add --write")
     return _each(specs, DriftReport)
 
 

@@ -11,11 +11,11 @@ from ..accept import Accepted, FileEdits, Written, write
 from ..clock import now_ms
 from ..desired import load_desired
 from ..errors import UsageError
-from ..model import Job
+from ..model import Job, parse_duration, parse_timestamp
 from ..plan import owned
 from ..schedule import next_runs
 from ..settings import RunSpec
-from ..timeline import DAY, Impact, impact, spread
+from ..timeline import DAY, Impact, impact, parse_between, spread
 from ..yamledit import Edit
 from .common import opened
 
@@ -40,6 +40,29 @@ def first_day(jobs: Sequence[Job], now: int) -> int:
 
 
 def run(
+    specs: Sequence[RunSpec],
+    window: str,
+    collide: str,
+    start: str | None = None,
+    propose: bool = False,
+    between: str | None = None,
+    write_back: bool = False,
+) -> list[Schedule]:
+    """The schedule command, its options as written. Offline (no target named) the
+    manifests alone; with a target, live before and the manifests after."""
+    if write_back and not propose:
+        raise UsageError("--write writes the proposals of --spread; add --spread")
+    try:
+        span, near = parse_duration(window), parse_duration(collide)
+        first = parse_timestamp(start) if start else None  # None: the first day with runs
+        daily = parse_between(between) if between else None
+    except ValueError as exc:
+        raise UsageError(f"schedule: {exc}") from exc
+    offline = all(spec.origin == "default" for spec in specs)
+    return timelines(specs, first, span, near, offline, propose, daily, write_back)
+
+
+def timelines(
     specs: Sequence[RunSpec],
     start: int | None,
     window: int,

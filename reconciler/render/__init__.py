@@ -29,6 +29,7 @@ class Options:
 
     color: bool = False
     verbose: bool = False
+    quiet: bool = False  # the summary and the problems only
     results_shown: frozenset[str] = frozenset()
     plans_shown: frozenset[str] = frozenset()
 

@@ -1,0 +1,196 @@
+"""What the command line prints besides a report: the stalled-target notice, the plan shown
+for approval, the schedule pictures and the one-line results of export, snapshot, schema and
+``drift --write``. The CLI only echoes what these return.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+from ..apply import Result
+from ..commands.apply import Screen
+from ..outcome import Outcome
+from ..plan import Change
+from ..strings import printable
+from . import REPORTER_BY_NAME, Format, Options, Rendered
+
+if TYPE_CHECKING:
+    from ..accept import Accepted, Written
+    from ..commands.export import Exported
+    from ..commands.schedule import Schedule
+    from ..settings import RunSpec
+
+# A read from a stalled server shows nothing until its retries give up (the HTTP target's
+# retry budget, 60 s, or --timeout if shorter): on a terminal, say so after this long.
+WAIT_NOTICE_AFTER = 2.0
+RETRY_BUDGET = 60.0
+
+
+def report(reports: Sequence[Outcome], fmt: Format, options: Options) -> Rendered:
+    """The reports in ``fmt``. A document on stdout says why a run failed; a person reading
+    the log gets the one ``error:`` line on stderr too."""
+    rendered = REPORTER_BY_NAME[fmt](reports, options)
+    if fmt == "text":
+        return rendered
+    errors = "".join(f"error: {printable(r.error)}\n" for r in reports if r.error)
+    return Rendered(rendered.out, rendered.err + errors)
+
+
+class Watching(Screen):
+    """What apply shows while it runs: the stalled-target notice until the target answers,
+    the plan for approval, and in the text format a line per job or a progress bar.
+
+    ``shown`` is what the report after the writes need not repeat.
+    """
+
+    def __init__(
+        self, specs: Sequence[RunSpec], fmt: str, color: bool, echo: Callable[[Rendered], Any]
+    ) -> None:
+        from .progress import Lines
+
+        self.specs, self.text, self.color, self.echo = specs, fmt == "text", color, echo
+        self.lines = Lines(color) if self.text else None
+        self.plans: set[str] = set()
+        self.stack = ExitStack()
+        self.answered: Callable[[], None] = lambda: None
+
+    def __enter__(self) -> Watching:
+        say = lambda line: self.echo(Rendered("", line + "\n"))  # noqa: E731
+        self.answered = self.stack.enter_context(waiting(self.specs, say))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    @property
+    def shows_saved_plans(self) -> bool:
+        return self.text
+
+    @property
+    def shown(self) -> dict[str, Any]:
+        if self.lines is None:
+            return {}
+        return {"results_shown": self.lines.shown, "plans_shown": frozenset(self.plans)}
+
+    def show(self, report: Outcome) -> None:
+        self.answered()  # no notice over the plan or the prompt
+        self.echo(for_approval(report, self.text, self.color))
+        self.plans.add(report.product)
+
+    def start(self, total: int) -> None:
+        if self.lines is not None:
+            self.lines.start(total)
+
+    def result(self, result: Result) -> None:
+        if self.lines is not None:
+            self.lines.result(result)
+
+    def progress(self, change: Change) -> None:
+        if self.lines is not None:
+            self.lines.progress(change)
+
+    def finish(self) -> None:
+        if self.lines is not None:
+            self.lines.finish()
+
+
+def for_approval(plan: Outcome, text: bool, color: bool) -> Rendered:
+    """The plan apply asks about: on stdout in the text format; on stderr in the others,
+    whose stdout is the document."""
+    shown = REPORTER_BY_NAME["text"]([plan], Options(color=color))
+    return shown if text else Rendered("", shown.err + shown.out)
+
+
+@contextmanager
+def waiting(specs: Sequence[RunSpec], say: Callable[[str], Any]) -> Iterator[Callable[[], None]]:
+    """On a terminal, one line if the HTTP target has not answered in 2 s.
+
+    Yields the timer's cancel, for a command that reaches its prompt or its writes first.
+    """
+    remote = [s for s in specs if (s.target or "").startswith(("http://", "https://"))]
+    if not remote or not sys.stderr.isatty():
+        yield lambda: None
+        return
+    spec = remote[0]
+    parts = urlsplit(spec.target or "")
+    where = f"{parts.scheme}://{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    limit = min(RETRY_BUDGET, spec.timeout or RETRY_BUDGET)
+    line = f"Waiting for {printable(where)} to answer (it gives up after {limit:g} s) ..."
+    timer = threading.Timer(WAIT_NOTICE_AFTER, say, (line,))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield timer.cancel
+    finally:
+        timer.cancel()
+
+
+def schedules(found: Sequence[Schedule], fmt: str, color: bool) -> Rendered:
+    from . import timeline as pictures
+
+    out, err = [], []
+    for one in found:
+        if fmt == "json":
+            out.append(pictures.json_text(one.impact))
+        elif fmt == "markdown":
+            out.append(pictures.markdown(one.impact))
+        elif fmt == "svg":
+            out.append(pictures.svg(one.impact))
+        else:
+            out.append(pictures.text(one.impact, color))
+            if one.impact.spread is not None:
+                out.append(pictures.spread_text(one.impact.spread))
+        if one.written is not None:
+            err.append(f"Wrote the proposed start_at values into {len(one.written.edited)} file(s)")
+    return Rendered(_lines(out), _lines(err))
+
+
+def accepted(done: Sequence[tuple[Accepted, Written]]) -> Rendered:
+    err = []
+    for change, written in done:
+        err.append(
+            f"Accepted live changes: {change.summary()}; wrote {len(written.edited)} file(s)"
+        )
+        err += [f"  added {printable(path)}" for path in written.added]
+    return Rendered("", _lines(err))
+
+
+def exported(done: Exported) -> Rendered:
+    left = f"; {done.left_out} left out by --only/--exclude" if done.left_out else ""
+    out = [
+        f"Exported {len(done.written)} job(s) to {printable(done.out)}{left}. "
+        f"Check them with: reconciler plan {printable(done.out)}"
+    ]
+    err = [f"warning: {printable(warning)}" for warning in done.warnings]
+    if done.written and done.schema is None:
+        err.append(
+            "note: no schema modeline was written (no schemas/job.schema.json in the "
+            "repository); add one with: reconciler schema --write schemas"
+        )
+    return Rendered(_lines(out), _lines(err))
+
+
+def snapshot_saved(document: dict[str, Any], out: str) -> Rendered:
+    return Rendered(
+        f"Saved a snapshot of product {printable(document['product']['name'])} "
+        f"({len(document['jobs'])} job(s)) to {printable(out)}; plan against it with: "
+        f"reconciler plan --target snapshot:{printable(out)} PATHS\n"
+    )
+
+
+def save_plan(plan: Outcome, out: str) -> Rendered:
+    """Save the plan as ``plan --format json`` prints it, for ``apply --plan``."""
+    from ..planfile import save
+    from .jsonfmt import document
+
+    save(out, document(plan))
+    return Rendered("", f"Saved the plan to {out}; apply it with: reconciler apply --plan {out}\n")
+
+
+def _lines(lines: Sequence[str]) -> str:
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

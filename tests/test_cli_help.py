@@ -1,0 +1,61 @@
+"""The command line's own words: --help names what each option reads from the environment,
+and export says when it wrote no schema modeline. Through the real CLI, on real files."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from testing.cli import invoke as run
+from testing.process import EXAMPLES
+
+CREDENTIALS = ("DUCTAPE_USER_ID", "DUCTAPE_WORKSPACE_ID", "DUCTAPE_PRIVATE_KEY", "DUCTAPE_TOKEN")
+
+
+@pytest.mark.parametrize("verb", ["plan", "drift", "apply", "schedule", "export", "snapshot"])
+def test_help_names_the_environment_variables_each_option_reads(verb: str) -> None:
+    code, out, _ = run(verb, "--help")
+    assert code == 0
+    out = " ".join(out.split())  # click wraps the help to the terminal's width
+    assert "[env var: RECONCILER_TARGET]" in out
+    assert "[env var: DUCTAPE_PRODUCT]" in out
+    for name in (*CREDENTIALS, "RECONCILER_ALLOWED_TARGETS", "RECONCILER_MAX_AGE"):
+        assert name in out, name
+
+
+def test_the_top_help_lists_every_variable_and_colour_names_no_color() -> None:
+    code, out, _ = run("--help")
+    assert code == 0
+    out = " ".join(out.split())
+    for name in ("RECONCILER_TARGET", "DUCTAPE_PRODUCT", "DUCTAPE_*", "NO_COLOR"):
+        assert name in out, name
+    assert "NO_COLOR" in run("plan", "--help")[1]
+
+
+@pytest.fixture
+def applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(EXAMPLES, tmp_path / "jobs")
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("RECONCILER_TARGET", raising=False)
+    assert run("apply", "jobs", "--auto-approve")[0] == 0
+    return tmp_path
+
+
+def test_export_says_when_it_wrote_no_modeline_and_how_to_get_one(applied: Path) -> None:
+    code, out, err = run("export", "--out", "exported")
+    assert code == 0, err
+    assert out.startswith("Exported 6 job(s) to exported.")
+    assert "no schema modeline was written" in err
+    assert "reconciler schema --write schemas" in err
+
+
+def test_export_with_a_schema_copy_says_nothing_of_modelines(applied: Path) -> None:
+    assert run("schema", "--write", "schemas")[0] == 0
+    code, _, err = run("export", "--out", "exported")
+    assert code == 0, err
+    assert "modeline" not in err
+    text = next((applied / "exported").iterdir()).read_text(encoding="utf-8")
+    assert text.startswith("# yaml-language-server: $schema=../schemas/job.schema.json\n")
