@@ -12,21 +12,20 @@ from __future__ import annotations
 import json
 import os
 import re
-from itertools import accumulate
 from typing import Any
 
 from .errors import UsageError
 from .strings import shorten
 
-# A JSON string, escapes included; removed before counting brackets, so a "[" inside a
-# string does not count as nesting.
-_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
-_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
-_STEP = {"[": 1, "{": 1, "]": -1, "}": -1}
+# Bytes that do not matter to nesting: all but quotes and brackets.
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'"[]{}')
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)
+_STRING = re.compile(rb'"[^"]*"')
+_INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
-class _Refused(Exception):
-    """Internal: a value json would accept but this reader does not."""
+class Refused(ValueError):
+    """A value json would accept but these readers do not (raised from json's hooks)."""
 
 
 def load_bounded(path: str, what: str, max_bytes: int, max_depth: int) -> object:
@@ -43,18 +42,18 @@ def load_bounded(path: str, what: str, max_bytes: int, max_depth: int) -> object
     except UnicodeDecodeError as exc:
         line, col = _position(data, exc.start)
         raise UsageError(f"{path}:{line}:{col}: the {what} is not UTF-8 text") from exc
-    if _depth(text) > max_depth:
+    if too_deep(data, max_depth):
         raise UsageError(f"{path}: the {what} nests deeper than {max_depth} levels")
     try:
-        return json.loads(text, object_pairs_hook=_object, parse_constant=_constant)
+        return strict_loads(text, "a JSON number")
     except json.JSONDecodeError as exc:
         raise UsageError(
             f"{path}:{exc.lineno}:{exc.colno}: the {what} is not valid JSON: {exc.msg}"
         ) from exc
-    except _Refused as exc:
+    except Refused as exc:
         raise UsageError(f"{path}: the {what} is not valid here: {exc}") from exc
-    except RecursionError as exc:  # pragma: no cover - the depth check comes first
-        raise UsageError(f"{path}: the {what} nests too deeply") from exc
+    except RecursionError as exc:  # brackets that do not pair, nested past the depth check
+        raise UsageError(f"{path}: the {what} nests deeper than {max_depth} levels") from exc
     except ValueError as exc:
         # An integer of more digits than Python converts (sys.set_int_max_str_digits).
         raise UsageError(f"{path}: the {what} is not valid JSON: {shorten(str(exc))}") from exc
@@ -82,21 +81,47 @@ def _position(data: bytes, offset: int) -> tuple[int, int]:
     return line, offset - (data.rfind(b"\n", 0, offset) + 1) + 1
 
 
-def _depth(text: str) -> int:
-    """How deep arrays and objects nest, strings aside (regular expressions and map: no
-    Python loop over the characters, so a large file costs little)."""
-    brackets = _NOT_BRACKET.sub("", _STRING.sub("", text))
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+def too_deep(data: bytes, max_depth: int) -> bool:
+    """Whether the document nests deeper than ``max_depth``, found without recursing.
+
+    Escapes go first (so an escaped quote is not a quote), then everything but quotes and
+    brackets, then strings (two quotes side by side are an empty string, or two strings
+    become one: either way no bracket changes sides). Then innermost bracket pairs are
+    removed once per level: what is left after ``max_depth`` rounds was nested deeper.
+    Brackets that do not pair are left to the parser to report. Each step runs in C: 0.2 s
+    for a 28 MB plan, where matching every string with a regex took 1.4 s.
+    """
+    reduced = _ESCAPE.sub(b"", data).translate(None, _NOT_STRUCTURE).replace(b'""', b"")
+    brackets = _STRING.sub(b"", reduced)
+    for _ in range(max_depth):
+        if not brackets:
+            return False
+        brackets = _INNERMOST.sub(b"", brackets)
+    return bool(brackets) and _INNERMOST.search(brackets) is not None
+
+
+def strict_loads(text: str, numbers: str, whole_numbers: str | None = None) -> Any:
+    """``json.loads`` that refuses (:class:`Refused`) a repeated key, NaN and Infinity (they
+    are not ``numbers``), and with ``whole_numbers`` (what holds them) any fraction."""
+
+    def constant(name: str) -> Any:
+        raise Refused(f"{name} is not {numbers}")
+
+    def fraction(text: str) -> Any:
+        raise Refused(f"{shorten(text, 40)}: {whole_numbers} holds whole numbers only")
+
+    return json.loads(
+        text,
+        object_pairs_hook=_object,
+        parse_constant=constant,
+        parse_float=fraction if whole_numbers else float,
+    )
 
 
 def _object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for key, value in pairs:
         if key in out:
-            raise _Refused(f"the key {shorten(key, 60)!r} appears twice in one object")
+            raise Refused(f"the key {shorten(key, 60)!r} appears twice in one object")
         out[key] = value
     return out
-
-
-def _constant(name: str) -> Any:
-    raise _Refused(f"{name} is not a JSON number")
