@@ -14,9 +14,48 @@ import os
 import tempfile
 
 
-def write_atomic(path: str, text: str) -> None:
-    """Write ``text`` (UTF-8) to ``path`` whole, or raise OSError leaving ``path`` as it was."""
+def write_atomic(path: str, text: str, *, parents: bool = False) -> None:
+    """Write ``text`` (UTF-8) to ``path`` whole, or raise OSError leaving ``path`` as it was.
+
+    ``parents``: create the missing directories above ``path`` first (``--out
+    build/plans/main.json`` in a fresh checkout); when the write then fails, the directories
+    it created are removed again, so a failed write leaves the tree as it found it.
+    """
     directory = os.path.dirname(path) or "."
+    created = _make_parents(directory) if parents else []
+    try:
+        _write_whole(path, directory, text)
+    except BaseException:
+        for made in reversed(created):
+            with contextlib.suppress(OSError):
+                os.rmdir(made)
+        raise
+
+
+def _make_parents(directory: str) -> list[str]:
+    """Create ``directory`` and its missing ancestors; the ones created, outermost first."""
+    missing: list[str] = []
+    here = directory
+    while here and not os.path.lexists(here):
+        missing.append(here)
+        parent = os.path.dirname(here)
+        if parent == here:
+            break
+        here = parent
+    created: list[str] = []
+    try:
+        for made in reversed(missing):
+            os.mkdir(made)
+            created.append(made)
+    except BaseException:
+        for made in reversed(created):
+            with contextlib.suppress(OSError):
+                os.rmdir(made)
+        raise
+    return created
+
+
+def _write_whole(path: str, directory: str, text: str) -> None:
     handle, temporary = tempfile.mkstemp(
         prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=directory
     )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from reconciler import files
 from testing.process import EXAMPLES, SCRIPT, clean_env
 from testing.server import RunningServer
 
@@ -68,3 +69,31 @@ def test_export_leaves_no_partial_manifest(repo: Path, ductape_server: RunningSe
     assert done.returncode == 1, done.stderr
     assert "error: cannot write to out:" in done.stderr
     assert [p.name for p in (repo / "out").iterdir()] == []
+
+
+def test_write_atomic_creates_the_missing_directories_only_when_asked(tmp_path: Path) -> None:
+    target = tmp_path / "build" / "plans" / "main.json"
+    with pytest.raises(FileNotFoundError):
+        files.write_atomic(str(target), "{}\n")
+    assert not (tmp_path / "build").exists()
+    files.write_atomic(str(target), "{}\n", parents=True)
+    assert target.read_text() == "{}\n"
+    # Into directories that exist already, nothing changes.
+    files.write_atomic(str(target), "[]\n", parents=True)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["main.json"]
+
+
+def test_a_failed_write_takes_back_the_directories_it_made(tmp_path: Path) -> None:
+    (tmp_path / "kept").mkdir()
+    # A lone surrogate cannot be encoded: the write fails after the directories are made.
+    with pytest.raises(UnicodeEncodeError):
+        files.write_atomic(
+            str(tmp_path / "kept" / "new" / "deeper" / "f.json"), "\ud800", parents=True
+        )
+    assert [p.name for p in tmp_path.iterdir()] == ["kept"]
+    assert list((tmp_path / "kept").iterdir()) == []
+    # A file where a directory should be: one OSError, nothing made.
+    (tmp_path / "kept" / "plain").write_text("x")
+    with pytest.raises(NotADirectoryError):
+        files.write_atomic(str(tmp_path / "kept" / "plain" / "sub" / "f.json"), "{}", parents=True)
+    assert [p.name for p in (tmp_path / "kept").iterdir()] == ["plain"]

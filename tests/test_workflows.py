@@ -44,6 +44,29 @@ KNOWN_PINS = {
 # user fills in: the all-zero commit is a placeholder no one can mistake for a release.
 PLACEHOLDER = ("OWNER/reconciler", "0" * 40)
 USES = re.compile(r"^\s*(?:-\s+)?uses:\s*(?P<ref>\S+)(?:\s+#\s*(?P<comment>.*))?$")
+# git as a fresh runner has it: no user or system configuration of this machine.
+GIT_ALONE = {"GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+TEAM = {
+    "GIT_AUTHOR_NAME": "A. Teammate",
+    "GIT_AUTHOR_EMAIL": "teammate@example.com",
+    "GIT_COMMITTER_NAME": "A. Teammate",
+    "GIT_COMMITTER_EMAIL": "teammate@example.com",
+}
+
+
+def git(cwd: Path, *args: str) -> str:
+    """Run git in ``cwd`` (a work tree or a bare repository); its output."""
+    done = subprocess.run(
+        ["git", *args],
+        cwd=cwd,
+        env={**os.environ, **GIT_ALONE, **TEAM},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, f"git {' '.join(args)}: {done.stderr}"
+    return done.stdout
 
 
 def run_tool(argv: list[str]) -> subprocess.CompletedProcess[str]:
@@ -187,6 +210,10 @@ def test_examples_keep_credentials_in_secrets_and_writes_behind_an_environment()
     # YAML 1.1 reads the key "on" as true.
     assert drift[True]["schedule"][0]["cron"]
     assert drift["jobs"]["drift"]["permissions"] == {"contents": "read", "issues": "write"}
+    # The job that may push holds no key, and the job with the key may not push.
+    accept = drift["jobs"]["accept"]
+    assert accept["permissions"] == {"contents": "write", "pull-requests": "write"}
+    assert "environment" not in accept and "secrets." not in json.dumps(accept)
     # The pull request's run only reads; the comment is written by the workflow_run that
     # follows it, which checks nothing out.
     plan = examples["plan-on-pull-request.yml"]
@@ -213,11 +240,15 @@ def test_examples_keep_credentials_in_secrets_and_writes_behind_an_environment()
 # -- the github-script steps, run under node -----------------------------------------------
 #
 # GitHub's API cannot run here. This stand-in keeps only the state the scripts touch
-# (comments, issues, labels) and is strict where GitHub may be: an issue cannot be created
-# with a label that does not exist. The scripts run the way actions/github-script runs them:
-# the body of an async function given require, github and context.
+# (comments, issues, labels, pull requests) and is strict where GitHub may be: an issue cannot
+# be created with a label that does not exist; a pull request needs its head branch pushed to
+# the repository (the bare git repository the checkout clones, read with real git), at least
+# one commit over its base, and no other open pull request from that branch. The scripts run
+# the way actions/github-script runs them: the body of an async function given require,
+# github and context.
 STAND_IN = r"""
 const fs = require('fs');
+const { execFileSync } = require('child_process');
 const [stateFile, scriptFile] = process.argv.slice(2);
 const state = JSON.parse(fs.readFileSync(stateFile, 'utf8'));
 const bot = { login: 'github-actions[bot]', type: 'Bot' };
@@ -275,10 +306,46 @@ const actions = {
     return ok({ total_count: artifacts.length, artifacts });
   },
 };
+// A branch of the repository as git has it: its commit, or null when it was never pushed.
+const commitOf = (ref) => {
+  try {
+    return execFileSync('git', ['--git-dir', state.remote, 'rev-parse', '--verify', '--quiet',
+      `refs/heads/${ref}^{commit}`], { encoding: 'utf8' }).trim();
+  } catch (error) {
+    return null;
+  }
+};
+const ahead = (base, head) => Number(execFileSync('git', ['--git-dir', state.remote, 'rev-list',
+  '--count', `refs/heads/${base}..refs/heads/${head}`], { encoding: 'utf8' }).trim());
 const pulls = {
   async get({ pull_number }) {
     const pull = state.pulls.find((p) => p.number === pull_number);
     if (!pull) throw fail(404);
+    return ok(pull);
+  },
+  async list({ owner, state: wanted = 'open', head = '', base = '' }) {
+    // "head" is "owner:branch"; pulls made by the tests before have no state: open.
+    return ok(state.pulls.filter((p) => (wanted === 'all' || (p.state || 'open') === wanted)
+      && (!head || `${owner}:${p.head.ref}` === head)
+      && (!base || (p.base && p.base.ref === base))));
+  },
+  async create({ head, base, title, body }) {
+    const sha = commitOf(head);
+    if (sha === null || commitOf(base) === null) throw fail(422);
+    if (ahead(base, head) === 0) throw fail(422); // "No commits between"
+    if (state.pulls.some((p) => p.state === 'open' && p.head.ref === head)) throw fail(422);
+    const pull = { number: state.next++, title, body, state: 'open', user: bot,
+      head: { ref: head, sha }, base: { ref: base } };
+    state.pulls.push(pull);
+    return ok(pull);
+  },
+  async update({ pull_number, ...fields }) {
+    const pull = state.pulls.find((p) => p.number === pull_number);
+    if (!pull) throw fail(404);
+    if ('state' in fields && !['open', 'closed'].includes(fields.state)) throw fail(422);
+    for (const key of ['title', 'body', 'state']) {
+      if (key in fields) pull[key] = fields[key];
+    }
     return ok(pull);
   },
 };
@@ -319,11 +386,14 @@ CONTEXT = {
 }
 
 
-def github_script(workflow: str) -> str:
+def github_script(workflow: str, job: str | None = None) -> str:
+    """The one github-script step of ``workflow`` (of its job ``job``, when it has several)."""
+    jobs = load(ROOT / "examples" / "workflows" / workflow)["jobs"]
     steps = [
         step
-        for job in load(ROOT / "examples" / "workflows" / workflow)["jobs"].values()
-        for step in job["steps"]
+        for name, one in jobs.items()
+        if job in (None, name)
+        for step in one["steps"]
         if str(step.get("uses", "")).startswith("actions/github-script@")
     ]
     (step,) = steps
@@ -335,7 +405,11 @@ def github_script(workflow: str) -> str:
 
 @dataclass
 class GitHubStandIn:
-    """The stand-in's state between runs of a script: comments, issues, labels."""
+    """The stand-in's state between runs of a script: comments, issues, labels, pulls.
+
+    ``remote``: the repository as GitHub holds it, a bare git repository (the ``repo``
+    fixture makes it). A checkout clones it; a push lands in it.
+    """
 
     tmp_path: Path
     state: dict[str, Any] = field(
@@ -351,7 +425,16 @@ class GitHubStandIn:
         }
     )
 
-    def run(self, workflow: str, report: str, number: str = "7", **env: str) -> None:
+    def __post_init__(self) -> None:
+        self.state.setdefault("remote", str(self.remote))
+
+    @property
+    def remote(self) -> Path:
+        return self.tmp_path / "origin.git"
+
+    def run(
+        self, workflow: str, report: str, number: str = "7", job: str | None = None, **env: str
+    ) -> None:
         """Run the one github-script step of ``workflow`` on ``report``, as the step would
         find it: a file named in REPORT (drift), or in PLAN_DIR beside the pull request's
         number (the plan comment, from the plan run's artifact)."""
@@ -360,7 +443,7 @@ class GitHubStandIn:
         (plan_dir / "report.md").write_text(report)
         (plan_dir / "pull-request").write_text(f"{number}\n")
         env = {"REPORT": str(plan_dir / "report.md"), "PLAN_DIR": str(plan_dir), **env}
-        done = self.script(github_script(workflow), env, self.tmp_path)
+        done = self.script(github_script(workflow, job), env, self.tmp_path)
         assert done.returncode == 0, done.stdout + done.stderr
 
     def script(
@@ -391,6 +474,10 @@ class GitHubStandIn:
 
     def issues(self, state: str = "open") -> list[dict[str, Any]]:
         return [i for i in self.state["issues"] if i["state"] == state]
+
+    def pulls(self, state: str = "open") -> list[dict[str, Any]]:
+        """The pull requests the scripts opened (not the tests' own), in ``state``."""
+        return [p for p in self.state["pulls"] if p.get("user") and p["state"] == state]
 
 
 PLAN = "plan-comment.yml"
@@ -444,25 +531,25 @@ def test_drift_opens_one_issue_updates_it_and_closes_it_in_sync(tmp_path: Path) 
             "labels": [{"name": "drift"}],
         }
     )
-    gh.run(DRIFT, "nothing to see\n", HAS_DRIFT="false")
+    gh.run(DRIFT, "nothing to see\n", job="drift", HAS_DRIFT="false")
     assert [i["number"] for i in gh.issues()] == [5]
 
-    gh.run(DRIFT, "#### drift: 1 job differs\n", HAS_DRIFT="true")
-    gh.run(DRIFT, "#### drift: 2 jobs differ\n", HAS_DRIFT="true")
+    gh.run(DRIFT, "#### drift: 1 job differs\n", job="drift", HAS_DRIFT="true")
+    gh.run(DRIFT, "#### drift: 2 jobs differ\n", job="drift", HAS_DRIFT="true")
     other, ours = gh.issues()
     assert other["body"] == "not ours"
     assert ours["labels"] == [{"name": "drift"}]
     assert "#### drift: 2 jobs differ" in ours["body"]
     assert [label["name"] for label in gh.state["labels"]] == ["drift"]
 
-    gh.run(DRIFT, "in sync\n", HAS_DRIFT="false")
+    gh.run(DRIFT, "in sync\n", job="drift", HAS_DRIFT="false")
     assert [i["number"] for i in gh.issues()] == [5]
     (closed,) = gh.issues("closed")
     assert closed["number"] == ours["number"] and closed["state_reason"] == "completed"
     assert any(c["issue_number"] == ours["number"] for c in gh.comments())
 
     # Drift again later: a new issue, the closed one stays closed.
-    gh.run(DRIFT, "#### drift: again\n", HAS_DRIFT="true")
+    gh.run(DRIFT, "#### drift: again\n", job="drift", HAS_DRIFT="true")
     assert len(gh.issues()) == 2 and len(gh.issues("closed")) == 1
 
 
@@ -809,12 +896,20 @@ def run_step(
         GITHUB_WORKSPACE=str(workspace),
         GITHUB_OUTPUT=str(output_file),
         GITHUB_STEP_SUMMARY=str(summary),
+        GITHUB_SERVER_URL="https://github.com",
+        GITHUB_REPOSITORY="team/jobs",
         RUNNER_TEMP=str(temp),
+        **GIT_ALONE,
         **({"RECONCILER_NOW": now} if now else {}),
         **env,
     )
     if action == "actions/checkout":
-        shutil.copytree(repo, workspace, dirs_exist_ok=True)
+        if gh.remote.is_dir():
+            # What actions/checkout leaves: a git repository at the commit, its origin the
+            # repository (here the bare one), no credentials anywhere in it.
+            git(workspace, "clone", "--quiet", "--branch", "main", str(gh.remote), ".")
+        else:
+            shutil.copytree(repo, workspace, dirs_exist_ok=True)
         return True, {}, ""
     if action == "actions/github-script":
         gh.state["context"] = script_context
@@ -911,10 +1006,12 @@ def repo(tmp_path: Path) -> Path:
 
     The seeded product has a job of its own beside them (purge_expired_sessions): owned by
     nobody here, it is foreign, as another team's job would be, so --strict plans pass.
+    A git work tree on main, and its bare copy tmp_path/origin.git as GitHub would hold it:
+    checkouts clone that one (see publish).
     """
     repo = tmp_path / "repo"
     shutil.copytree(EXAMPLES, repo / "jobs")
-    (repo / ".git").mkdir()
+    git(repo.parent, "init", "--quiet", "--initial-branch=main", str(repo))
     tags = sorted(
         str(doc["tag"])
         for path in (repo / "jobs").rglob("*.y*ml")
@@ -922,7 +1019,17 @@ def repo(tmp_path: Path) -> Path:
         if isinstance(doc, dict)
     )
     (repo / ".reconciler.yaml").write_text(f"owns: {json.dumps(tags)}\n", encoding="utf-8")
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--message", "The jobs")
+    git(tmp_path, "clone", "--quiet", "--bare", str(repo), "origin.git")
     return repo
+
+
+def publish(repo: Path, message: str) -> None:
+    """Commit every change of the work tree and push it to main, as a merge would."""
+    git(repo, "add", "--all")
+    git(repo, "commit", "--quiet", "--message", message)
+    git(repo, "push", "--quiet", str(repo.parent / "origin.git"), "main")
 
 
 def environments(server: RunningServer) -> dict[str, dict[str, str]]:
@@ -1234,12 +1341,181 @@ def test_nightly_drift_opens_the_issue_with_what_moved(
     assert "warm_catalogue_cache" in issue["body"] and "intervals" in issue["body"]
 
 
-def test_the_drift_pull_request_is_left_to_come_not_faked() -> None:
-    text = (ROOT / "examples" / "workflows" / DRIFT).read_text(encoding="utf-8")
-    assert 'TO COME: the "accept live changes" pull request' in text
-    steps = [
-        s
-        for job in load(ROOT / "examples" / "workflows" / DRIFT)["jobs"].values()
-        for s in job["steps"]
+ACCEPT_BRANCH = "reconciler/accept-live"
+
+
+def nightly(
+    gh: GitHubStandIn, repo: Path, server: RunningServer, accept: str = "success", **kwargs: Any
+) -> WorkflowRun:
+    run = run_workflow(
+        gh,
+        DRIFT,
+        repo,
+        event="schedule",
+        environments=environments(server),
+        settings=settings(server),
+        **kwargs,
+    )
+    assert run.jobs["drift"].result == "success", run.jobs["drift"].log
+    assert run.jobs["accept"].result == accept, run.jobs["accept"].log
+    return run
+
+
+def change_live(server: RunningServer, changes: dict[str, dict[str, Any]]) -> None:
+    """Edit live jobs as someone in Ductape's console would: tag -> fields to set."""
+    docs = {d["tag"]: d for d in server.store.job_documents(server.product_id)}
+    server.put_jobs([{**docs[tag], **fields} for tag, fields in changes.items()])
+
+
+def branch_changes(gh: GitHubStandIn, branch: str = ACCEPT_BRANCH) -> list[str]:
+    """The lines the branch changes against main, as git on the pushed repository has them."""
+    diff = git(gh.remote, "diff", "--unified=0", "main", branch)
+    return [
+        line
+        for line in diff.splitlines()
+        if line[:1] in "+-" and not line.startswith(("+++", "---"))
     ]
-    assert not any("--write" in str(s.get("with", {}).get("args", "")) for s in steps)
+
+
+def branches(gh: GitHubStandIn) -> list[str]:
+    return git(gh.remote, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+
+
+def applied(repo: Path, server: RunningServer) -> None:
+    env = clean_env(**server.client_env())
+    done = run_script(["apply", "--auto-approve", str(repo / "jobs")], repo.parent, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.slow
+@pytest.mark.process
+def test_nightly_drift_proposes_the_live_values_as_one_pull_request(
+    tmp_path: Path, repo: Path, ductape_server: RunningServer
+) -> None:
+    applied(repo, ductape_server)
+    as_applied = {
+        d["tag"]: d for d in ductape_server.store.job_documents(ductape_server.product_id)
+    }
+    gh = GitHubStandIn(tmp_path)
+
+    # In sync: nothing proposed, no branch pushed.
+    run = nightly(gh, repo, ductape_server)
+    assert run.jobs["accept"].steps["push"]["outcome"] == "skipped"
+    assert (gh.pulls(), branches(gh)) == ([], ["main"])
+
+    # Two fields changed live, one written 1h30m and one an ISO time in its manifest.
+    change_live(
+        ductape_server,
+        {
+            "billing.retry_failed": {"intervals": 9_900_000},  # 2h45m
+            "nightly_sales_report": {"start_at": 2_127_435_400_000},  # 02:16:40Z
+        },
+    )
+    run = nightly(gh, repo, ductape_server)
+    accept = run.jobs["accept"]
+    (pull,) = gh.pulls()
+    assert (pull["title"], pull["head"]["ref"], pull["base"]["ref"]) == (
+        "Accept live changes",
+        ACCEPT_BRANCH,
+        "main",
+    )
+    # Exactly those two values, in their friendly forms; every comment and line else intact.
+    assert branch_changes(gh) == [
+        "-intervals: 1h30m",
+        "+intervals: 2h45m",
+        "-start_at: 2037-06-01T02:00:00Z",
+        "+start_at: 2037-06-01T02:16:40Z",
+    ]
+    # One commit over main, by the bot; the pull request names it.
+    assert git(
+        gh.remote, "log", "--format=%an <%ae>|%s", f"main..{ACCEPT_BRANCH}"
+    ).splitlines() == [
+        "github-actions[bot] <41898282+github-actions[bot]@users.noreply.github.com>"
+        "|Accept live changes from Ductape"
+    ]
+    assert pull["head"]["sha"] == git(gh.remote, "rev-parse", ACCEPT_BRANCH).strip()
+    assert "Drift: 2 changed live, 0 missing live, 0 orphan(s)" in pull["body"]
+    assert "**close and reopen it**" in pull["body"]
+    # Beside the issue, as before.
+    (issue,) = gh.issues()
+    assert "billing.retry_failed" in issue["body"]
+    # The token reached the push and nothing else: not the checkout's config, not the log.
+    workspace = tmp_path / f"run-{run.run_id}-accept" / "workspace"
+    assert "ghs_stand-in-token" not in (workspace / ".git" / "config").read_text()
+    assert "ghs_stand-in-token" not in accept.log
+
+    # Another change the next night: the same pull request, its branch rewritten from main.
+    change_live(ductape_server, {"warm_catalogue_cache": {"intervals": 600_000}})
+    nightly(gh, repo, ductape_server)
+    (again,) = gh.pulls()
+    assert again["number"] == pull["number"] and len(gh.state["pulls"]) == 2  # and CONTEXT's
+    assert "Drift: 3 changed live, 0 missing live, 0 orphan(s)" in again["body"]
+    assert branch_changes(gh) == [
+        "-intervals: 1h30m",
+        "+intervals: 2h45m",
+        "-intervals: 15m",
+        "+intervals: 10m",
+        "-start_at: 2037-06-01T02:00:00Z",
+        "+start_at: 2037-06-01T02:16:40Z",
+    ]
+    assert len(git(gh.remote, "rev-list", f"main..{ACCEPT_BRANCH}").split()) == 1
+
+    # Undone live: back in sync, the pull request is closed with a word why, as is the issue.
+    ductape_server.put_jobs(
+        [
+            as_applied[t]
+            for t in ("billing.retry_failed", "nightly_sales_report", "warm_catalogue_cache")
+        ]
+    )
+    run = nightly(gh, repo, ductape_server)
+    (closed,) = gh.pulls("closed")
+    assert closed["number"] == pull["number"] and gh.pulls() == []
+    (said,) = [c for c in gh.comments() if c["issue_number"] == pull["number"]]
+    assert said["body"].startswith("Nothing left to accept as of [this run]")
+    assert gh.issues() == []
+
+
+@pytest.mark.slow
+@pytest.mark.process
+def test_an_orphan_is_proposed_as_a_new_manifest_under_imported(
+    tmp_path: Path, repo: Path, ductape_server: RunningServer
+) -> None:
+    applied(repo, ductape_server)
+    # Its manifest deleted on main, the job lives on in Ductape under an owned tag.
+    (repo / "jobs" / "cache-warm.yaml").unlink()
+    publish(repo, "Drop the cache warmer's manifest")
+    gh = GitHubStandIn(tmp_path)
+    nightly(gh, repo, ductape_server)
+    (pull,) = gh.pulls()
+    assert "Drift: 0 changed live, 0 missing live, 1 orphan(s)" in pull["body"]
+    (added,) = git(gh.remote, "diff", "--name-status", "main", ACCEPT_BRANCH).splitlines()
+    status, path = added.split("\t")
+    assert status == "A" and path.startswith("jobs/imported/") and path.endswith(".yaml"), added
+    manifest = yaml.safe_load(git(gh.remote, "show", f"{ACCEPT_BRANCH}:{path}"))
+    assert (manifest["tag"], manifest["intervals"]) == ("warm_catalogue_cache", "15m")
+
+
+@pytest.mark.slow
+@pytest.mark.process
+def test_a_patch_that_reaches_outside_the_manifests_is_not_pushed(
+    tmp_path: Path, repo: Path, ductape_server: RunningServer
+) -> None:
+    applied(repo, ductape_server)
+    change_live(ductape_server, {"warm_catalogue_cache": {"intervals": 600_000}})
+    gh = GitHubStandIn(tmp_path)
+
+    def tamper() -> None:
+        # Whatever wrote the artifact, the job that can push takes only manifests from it.
+        (kept,) = [a for a in gh.state["artifacts"] if a["name"] == "reconciler-accept-live"]
+        patch = tmp_path / "artifacts" / str(kept["id"]) / "accept-live.patch"
+        patch.write_text(
+            "diff --git a/.github/workflows/x.yml b/.github/workflows/x.yml\n"
+            "new file mode 100644\n--- /dev/null\n+++ b/.github/workflows/x.yml\n"
+            "@@ -0,0 +1 @@\n+on: push\n" + patch.read_text()
+        )
+
+    accept = nightly(gh, repo, ductape_server, "failure", before_job={"accept": tamper}).jobs[
+        "accept"
+    ]
+    assert "::error title=reconciler drift::the patch changes files outside jobs/" in accept.log
+    assert (gh.pulls(), branches(gh)) == ([], ["main"])
