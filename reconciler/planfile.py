@@ -117,7 +117,7 @@ def _change_dict(c: Change) -> dict[str, Any]:
 def save(path: str, doc: Mapping[str, Any]) -> None:
     """Write the document to ``path`` whole or not at all (see reconciler.files)."""
     try:
-        write_atomic(path, json.dumps(doc) + "\n")
+        write_atomic(path, json.dumps(doc) + "\n", parents=True)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror}") from exc
 

@@ -128,7 +128,7 @@ def write(path: str, document: Mapping[str, Any]) -> None:
     """Write a snapshot document whole (or leave ``path`` as it was); UsageError if not."""
     text = json.dumps(document, indent=1, ensure_ascii=False, allow_nan=False) + "\n"
     try:
-        write_atomic(path, text)
+        write_atomic(path, text, parents=True)
     except OSError as exc:
         raise UsageError(f"cannot write the snapshot {path}: {exc.strerror or exc}") from exc
 

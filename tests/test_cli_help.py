@@ -59,3 +59,13 @@ def test_export_with_a_schema_copy_says_nothing_of_modelines(applied: Path) -> N
     assert "modeline" not in err
     text = next((applied / "exported").iterdir()).read_text(encoding="utf-8")
     assert text.startswith("# yaml-language-server: $schema=../schemas/job.schema.json\n")
+
+
+def test_plan_and_snapshot_out_create_the_directories_they_name(applied: Path) -> None:
+    code, _, err = run("plan", "jobs", "--out", "build/plans/main.json")
+    assert code == 0, err
+    assert (applied / "build" / "plans" / "main.json").is_file()
+    code, _, err = run("snapshot", "--target", "sqlite:///.reconciler/local.db",
+                       "--out", "build/snapshots/live.json")  # fmt: skip
+    assert code == 0, err
+    assert (applied / "build" / "snapshots" / "live.json").is_file()
