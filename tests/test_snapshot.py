@@ -517,3 +517,26 @@ def test_a_file_of_unknown_size_is_read_no_further_than_the_limit() -> None:
 )  # fmt: skip
 def test_ages_read_at_a_glance(ms: int, text: str) -> None:
     assert age_text(ms) == text
+
+
+@pytest.mark.slow
+@pytest.mark.process
+def test_validate_checks_references_against_a_snapshot_without_credentials(
+    ductape_server: RunningServer, repo: Path
+) -> None:
+    take(ductape_server, repo)
+    env = no_credentials(RECONCILER_NOW=LATER)
+    offline = reconciler(repo, env, "validate", "jobs")
+    assert offline.returncode == 0, offline.stderr
+    assert "refund_charges" not in offline.stdout + offline.stderr  # no target: no catalogue
+    found = reconciler(repo, env, "validate", "jobs", "--target", "snapshot:live.json")
+    assert found.returncode == 0, found.stderr
+    assert "the product has no action 'stripe:refund_charges'" in found.stdout + found.stderr
+    assert "did you mean 'stripe:refund_charge'" in found.stdout + found.stderr
+    refused = reconciler(
+        repo, env, "validate", "jobs", "--target", "snapshot:live.json", "--references", "error"
+    )
+    assert refused.returncode == 1
+    assert "typo.yaml:4:" in refused.stdout + refused.stderr
+    strict = reconciler(repo, env, "validate", "jobs", "--target", "snapshot:live.json", "--strict")
+    assert strict.returncode == 1

@@ -22,6 +22,7 @@ from .options import (
     paths_argument,
     product_option,
     quiet_option,
+    references_option,
     run_options,
     selection_options,
     strict_option,
@@ -43,6 +44,10 @@ PLAN_FILE = (
     "Apply a plan saved by 'plan --out' instead of planning again; the saved plan is the "
     "approval (no prompt); refused if any job it writes changed live since."
 )
+REFERENCES_TARGET = (
+    "Also check each event_tag against this target's catalogue (snapshot:FILE needs no "
+    "credentials). Read only when given here: not from the environment or .reconciler.yaml."
+)
 MAX_CHANGES = (
     "Refuse, changing nothing, when the run (every product together) would create and update "
     "more jobs than N, or than N% of the jobs the manifests define."
@@ -51,16 +56,24 @@ a_file, a_directory = click.Path(dir_okay=False), click.Path(file_okay=False)
 an_input = click.Path(exists=True, dir_okay=False)
 
 
-@reporting(paths_argument, strict_option)
-def validate(output: Output, paths: tuple[str, ...], strict: bool | None) -> int:
-    """Check every manifest under PATHS against the job schema; reads no target.
+@reporting(
+    paths_argument,
+    strict_option,
+    click.option("--target", metavar="URL", help=REFERENCES_TARGET),
+    product_option,
+    references_option,
+    timeout_option,
+)
+def validate(output: Output, paths: tuple[str, ...], **run: Any) -> int:
+    """Check every manifest under PATHS against the job schema.
 
     Reports every problem as path:line:col: tag: field: message. Warnings alone pass, unless
-    --strict.
+    --strict. Reads no target unless --target is given on the command line.
     """
     from ..commands import validate as command
 
-    return output.emit(command.run(output.specs(paths, {"strict": strict})))
+    reports = command.run(output.specs(paths, run), references=run["target"] is not None)
+    return output.emit(reports)
 
 
 @reporting(

@@ -107,16 +107,17 @@ def format_option(*formats: str, help: str = REPORT_FORMATS) -> Callable[[F], F]
     )
 
 
+references_option = click.option(
+    "--references",
+    type=click.Choice(["warn", "error", "off"]),
+    default="warn",
+    show_default=True,
+    help="Check each event_tag against the product's catalogue, where the target has one.",
+)
 RUN_OPTIONS = [
     target_option,
     product_option,
-    click.option(
-        "--references",
-        type=click.Choice(["warn", "error", "off"]),
-        default="warn",
-        show_default=True,
-        help="Check each event_tag against the product's catalogue, where the target has one.",
-    ),
+    references_option,
     selection_options,
     click.option(
         "--ignore-field",
