@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import httpcore
 import httpx
@@ -35,6 +35,16 @@ from .deadline import Budget, RequestDeadlines
 MAX_ANSWER_BYTES = 64 * 1024 * 1024
 # What a test may put in place of the network (for a fault no server can make).
 Transport = httpx.BaseTransport
+
+
+class Request(NamedTuple):
+    """One call as sent: its name in messages, the method and path, query and body."""
+
+    operation: str
+    method: str
+    path: str
+    params: Mapping[str, str] | None
+    body: Mapping[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -151,9 +161,8 @@ class Client:
         json: Mapping[str, Any] | None = None,
     ) -> Any:
         """A read (or the log-in): the envelope's data, sent again after any failure."""
-        return self._repeating(
-            operation, lambda: self._send(operation, method, path, auth, params, json)
-        )
+        request = Request(operation, method, path, params, json)
+        return self._repeating(operation, lambda: self._send(request, auth))
 
     def write(
         self,
@@ -170,7 +179,7 @@ class Client:
         which it may have landed."""
         outcome = self._repeating(
             operation,
-            lambda: self._send(operation, "PUT", path, auth, None, body),
+            lambda: self._send(Request(operation, "PUT", path, None, body), auth),
             repeat,
             landed,
         )
@@ -213,21 +222,13 @@ class Client:
 
     # --- one request ---------------------------------------------------------------------
 
-    def _send(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        auth: Auth | None,
-        params: Mapping[str, str] | None,
-        body: Mapping[str, Any] | None,
-    ) -> Any:
+    def _send(self, request: Request, auth: Auth | None) -> Any:
         """One request, and after a 401 on a key's session one more after a fresh log-in:
         the envelope's data, or a Failure worth another try."""
         if auth is None:
-            return self._attempt(operation, method, path, None, params, body)
+            return self._attempt(request, None)
         token = auth.token()
-        outcome = self._attempt(operation, method, path, token, params, body)
+        outcome = self._attempt(request, token)
         if not isinstance(outcome, _Refused):
             return outcome
         if not auth.refused(token):
@@ -235,21 +236,14 @@ class Client:
                 f"{outcome.line}; the DUCTAPE_TOKEN was refused: it has expired or was "
                 "revoked; set a fresh one, or DUCTAPE_PRIVATE_KEY to log in"
             )
-        outcome = self._attempt(operation, method, path, auth.token(), params, body)
+        outcome = self._attempt(request, auth.token())
         if isinstance(outcome, _Refused):
             raise AuthError(outcome.line)
         return outcome
 
-    def _attempt(
-        self,
-        operation: str,
-        method: str,
-        path: str,
-        token: str | None,
-        params: Mapping[str, str] | None,
-        body: Mapping[str, Any] | None,
-    ) -> Any:
+    def _attempt(self, request: Request, token: str | None) -> Any:
         """One request: the envelope's data, a Failure, a _Refused, or one of our errors."""
+        operation, method, path, params, body = request
         if self.budget.passed():
             raise self.budget.exceeded(operation)
         headers = {}
