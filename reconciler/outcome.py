@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Generic, Literal, Protocol, TypeVar
+from typing import ClassVar, Generic, Literal, TypeVar
 
 from .apply import Result
 from .errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
@@ -24,12 +24,21 @@ Command = Literal["validate", "plan", "show", "apply", "drift"]
 T = TypeVar("T", covariant=True)
 
 
-class ReportVisitor(Protocol, Generic[T]):
-    """One method per report type; ``accept`` picks it."""
+class ReportVisitor(ABC, Generic[T]):
+    """One method per report type; ``accept`` picks it. Every reporter subclasses it, so one
+    that misses a report type cannot even be made (a TypeError at instantiation)."""
 
+    @abstractmethod
     def validate(self, report: ValidateReport) -> T: ...
-    def plan(self, report: PlanReport) -> T: ...
+
+    @abstractmethod
+    def plan(self, report: PlanReport) -> T:
+        """A plan, and a saved plan shown again (``ShowReport`` is a PlanReport)."""
+
+    @abstractmethod
     def drift(self, report: DriftReport) -> T: ...
+
+    @abstractmethod
     def apply(self, report: ApplyReport) -> T: ...
 
 
@@ -57,6 +66,10 @@ class Outcome(ABC):
     schedule: Impact | None = None
     # The tag globs this repository owns (owns:), when known; () or ("*",): every tag.
     owns: tuple[str, ...] = ()
+    # Where the run came from, for a report's header: the commit planned (40 or 64 hex, from
+    # reconciler.provenance), and the manifests' paths as given.
+    commit: str | None = None
+    paths: tuple[str, ...] = ()
 
     @abstractmethod
     def accept(self, visitor: ReportVisitor[T]) -> T:

@@ -176,16 +176,17 @@ def test_markdown_plan_for_a_pull_request(work: Path) -> None:
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "<!-- reconciler-report -->"
-    assert lines[1] == "### reconciler plan"
-    assert lines[3] == "**Plan: 0 to create, 1 to update, 4 unchanged, 1 orphan.**"
+    assert lines[1] == "### Merging will update 1 job; 1 orphan left live (remove by hand)"
+    assert lines[2].startswith("reconciler plan · ")
+    assert lines[4] == "**Plan: 0 to create, 1 to update, 4 unchanged, 1 orphan.**"
     # Problems come before changes.
     assert out.index("#### Problems") < out.index("| job | action |")
     assert "| `billing.retry_failed` | update | intervals |" in out
     assert "| `warm_catalogue_cache` | orphan |" in out
-    block = out.split("```text\n", 1)[1].split("\n```", 1)[0].splitlines()
-    assert block[0] == "intervals: 5400000 -> 1800000 (1h30m -> 30m)"
-    assert block[1].startswith("schedule was: every 1h30m, unlimited; next: ")
-    assert block[2].startswith("schedule now: every 30m, unlimited; next: ")
+    block = out.split("```diff\n", 1)[1].split("\n```", 1)[0].splitlines()
+    assert block[:2] == ["- intervals: 5400000 (1h30m)", "+ intervals: 1800000 (30m)"]
+    assert block[2].startswith("- schedule: every 1h30m, unlimited; next: ")
+    assert block[3].startswith("+ schedule: every 30m, unlimited; next: ")
 
 
 def test_max_changes_guards_against_a_mass_change(work: Path) -> None:

@@ -323,4 +323,4 @@ def test_the_comment_says_warning_once_names_renames_and_titles_show_as_plan(
     assert "rename of/to" not in out
     code, out, _ = run("show", "plan.json", "--format", "markdown")
     assert code == 0
-    assert out.splitlines()[1] == "### reconciler plan"
+    assert out.splitlines()[2].startswith("reconciler plan · ")

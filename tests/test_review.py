@@ -288,8 +288,9 @@ def test_markdown_stays_under_the_comment_limit(work: Path) -> None:
     assert code == 0
     assert len(out) < 60_000
     assert "**Plan: 5000 to create, 0 to update, 0 unchanged.**" in out
-    left = re.search(r"\*\*(\d+) more item\(s\) not shown\*\*", out)
-    assert left is not None and int(left.group(1)) > 4000
+    # Counted in jobs, as a reader counts them: not table rows and detail blocks together.
+    left = re.search(r"\*\*([\d,]+) more job\(s\) not shown \(of 5,000\)", out)
+    assert left is not None and 4000 < int(left.group(1).replace(",", "")) < 5000
     assert "see the pipeline log" in out
 
 
@@ -321,7 +322,8 @@ def test_untrusted_strings_are_escaped_in_every_format(work: Path) -> None:
 # --- many products ----------------------------------------------------------------------
 
 
-def test_two_products_in_one_repository(work: Path) -> None:
+def two_products(work: Path) -> None:
+    """The examples as two products of one repository: shop (jobs/) and billing (billing/)."""
     (work / "jobs" / "billing").rename(work / "billing")
     (work / ".reconciler.yaml").write_text(
         "target: sqlite:///live.db\n"
@@ -329,6 +331,10 @@ def test_two_products_in_one_repository(work: Path) -> None:
         "  shop: {paths: [jobs], product: shop}\n"
         "  billing: {paths: [billing], product: billing}\n"
     )
+
+
+def test_two_products_in_one_repository(work: Path) -> None:
+    two_products(work)
     code, out, _ = run("plan", "--detailed-exitcode")
     assert code == 2
     assert out.index("== shop ==") < out.index("== billing ==")
@@ -349,6 +355,33 @@ def test_two_products_in_one_repository(work: Path) -> None:
     assert code == 0
     code, _, err = run("drift", "--only-product", "shoop")
     assert code == 1 and "did you mean shop?" in err
+
+
+def test_several_products_open_with_the_sum_and_a_line_each(work: Path) -> None:
+    two_products(work)
+    assert run("apply", "--auto-approve")[0] == 0
+    manifest = work / "billing" / "jobs.yaml"
+    manifest.write_text(manifest.read_text().replace("intervals: 1h30m", "intervals: 30m"))
+    (work / "billing" / "more.yaml").write_text(
+        manifest.read_text().split("---")[0].replace("billing.retry_failed", "billing.more")
+    )
+    code, out, _ = run("plan", "--format", "markdown")
+    assert code == 0, out
+    lines = out.splitlines()
+    assert lines[1] == "### Merging will create 1 and update 1 jobs across 2 products"
+    assert lines[2] == "reconciler plan"
+    assert lines[4] == (
+        "- `shop`: No changes: merging changes nothing live. Plan: 0 to create, 0 to update, "
+        "4 unchanged."
+    )
+    assert lines[5] == (
+        "- `billing`: Merging will create 1 and update 1 jobs. Plan: 1 to create, 1 to update, "
+        "1 unchanged."
+    )
+    # Then each product under its own heading, with its own header.
+    assert out.index("#### `shop`: No changes") < out.index("#### `billing`: Merging will")
+    billing = out.split("#### `billing`: Merging will create 1 and update 1 jobs\n", 1)[1]
+    assert billing.startswith("reconciler plan · target `sqlite:///live.db (product billing)`")
 
 
 @pytest.mark.slow
@@ -395,8 +428,9 @@ def test_two_products_against_the_local_server(
     manifest.write_text(manifest.read_text().replace("intervals: 1h30m", "intervals: 30m"))
     code, out, _ = run("drift", "--format", "markdown")
     assert code == 2
-    assert "### reconciler drift: `billing`" in out and "### reconciler drift: `shop`" in out
-    billing = out.split("### reconciler drift: `billing`", 1)[1]
+    assert out.splitlines()[1] == "### Live differs from Git across 2 products: 1 job changed live"
+    assert "#### `shop`: No drift: live matches Git" in out
+    billing = out.split("#### `billing`: Live differs from Git: 1 job changed live", 1)[1]
     assert "| `billing.retry_failed` | changed | intervals |" in billing
     code, _, err = run("drift", "--product", "shop")
     assert code == 1 and "pick one with --only-product, not --product" in err

@@ -19,7 +19,9 @@ FORMATS: tuple[Format, ...] = ("text", "json", "markdown", "github")
 
 @dataclass(frozen=True)
 class Options:
-    """How to render: colours (text), unchanged and foreign jobs listed (-v).
+    """How to render: colours (text), unchanged and foreign jobs listed (-v), or only the
+    summary and the problems (``quiet``: no line per job, no details, no schedule chart; a
+    write that failed is a problem and still shown).
 
     ``results_shown``: the tags whose apply result was already printed as it finished (text
     only); the others (never started, interrupted) are printed with the report.
@@ -32,6 +34,7 @@ class Options:
     quiet: bool = False  # the summary and the problems only
     results_shown: frozenset[str] = frozenset()
     plans_shown: frozenset[str] = frozenset()
+    quiet: bool = False
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from ..apply import Report, Result
 from ..diff import FieldChange
 from ..manifests import not_read
 from ..model import MUTABLE_FIELDS, Problem, format_timestamp, human
-from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
+from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ReportVisitor, ValidateReport
 from ..plan import Action, Change, Plan
 from ..schedule import first_run, preview
 from ..strings import Message, joined, printable, terminal, trusted
@@ -67,16 +67,27 @@ def create_lines(change: Change) -> list[Message]:
 
 def schedule_lines(change: Change, now: int) -> list[Message]:
     """The schedule from now; before and after for an update that moves it."""
-    if change.desired is None:
+    seen = schedules(change, now)
+    if seen is None:
         return []
+    before, after = seen
+    if before is not None:
+        return [trusted(f"schedule was: {before}"), trusted(f"schedule now: {after}")]
+    return [trusted(f"schedule: {after}")]
+
+
+def schedules(change: Change, now: int) -> tuple[str | None, str] | None:
+    """(the schedule before, when the change moves it; the schedule after), or None."""
+    if change.desired is None:
+        return None
     after = preview(change.desired, now)
     if change.action is Action.UPDATE and change.live is not None:
         # Live jobs are milliseconds: shown in the zone the manifest names, so that a change
         # of name alone does not read as a change of schedule.
         before = preview(replace(change.live, zone=change.desired.zone), now)
         if before != after:
-            return [trusted(f"schedule was: {before}"), trusted(f"schedule now: {after}")]
-    return [trusted(f"schedule: {after}")]
+            return before, after
+    return None, after
 
 
 def next_run(change: Change, now: int) -> str:
@@ -185,8 +196,8 @@ def files_summary(report: Outcome) -> Message:
     return trusted(f"Valid: {report.jobs} job(s) in {report.files} file(s).")
 
 
-class _Headline:
-    """The one-line summary of each report type (a ReportVisitor)."""
+class _Headline(ReportVisitor[Message]):
+    """The one-line summary of each report type."""
 
     def validate(self, report: ValidateReport) -> Message:
         return files_summary(report)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ..model import Location
-from ..outcome import DriftReport, Outcome, ValidateReport
+from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ReportVisitor, ValidateReport
 from ..plan import Action
 from ..strings import Message, terminal, trusted, workflow_data, workflow_property
 from . import Options, Rendered
@@ -18,7 +18,7 @@ from .text import report as text_report
 
 
 def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
-    text = text_report(outcomes, Options(color=False, verbose=options.verbose))
+    text = text_report(outcomes, Options(verbose=options.verbose, quiet=options.quiet))
     notes: list[str] = []
     for outcome in outcomes:
         for problem in outcome.problems:
@@ -30,19 +30,19 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
             notes.append(
                 annotation("error", where, trusted("reconciler"), Message("{}", outcome.error))
             )
-        if outcome.plan is not None:
+        if outcome.plan is not None and not options.quiet:  # quiet: problems only
             notes += outcome.accept(_Notices())
     out = text.out + "".join(line + "\n" for line in notes)
     return Rendered(out, "")
 
 
-class _Notices:
-    """A notice per change (plan, apply) or per drift item (a ReportVisitor)."""
+class _Notices(ReportVisitor[list[str]]):
+    """A notice per change (plan, apply) or per drift item."""
 
     def validate(self, report: ValidateReport) -> list[str]:
         return []
 
-    def plan(self, report: Outcome) -> list[str]:
+    def plan(self, report: PlanReport | ApplyReport) -> list[str]:
         assert report.plan is not None
         notes = []
         for change in report.plan.of(Action.CREATE, Action.UPDATE, Action.ORPHAN):
@@ -52,7 +52,8 @@ class _Notices:
             notes.append(annotation("notice", change.source, Message("{}", change.tag), message))
         return notes
 
-    apply = plan
+    def apply(self, report: ApplyReport) -> list[str]:
+        return self.plan(report)
 
     def drift(self, report: DriftReport) -> list[str]:
         assert report.plan is not None

@@ -17,7 +17,7 @@ from typing import Any
 
 from .. import planfile
 from ..model import Problem
-from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
+from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ReportVisitor, ValidateReport
 from ..strings import json_safe, terminal
 from . import Options, Rendered
 from .common import drift_items, files_total, headline
@@ -81,6 +81,11 @@ def _common(o: Outcome) -> dict[str, Any]:
         from .timeline import document as schedule_document
 
         extra["schedule"] = schedule_document(o.schedule)
+    # Where the run came from, when the command knows: optional, so older readers see nothing new.
+    if o.commit:
+        extra["commit"] = o.commit
+    if o.paths:
+        extra["paths"] = list(o.paths)
     return {
         **extra,
         "product": o.product or None,
@@ -103,8 +108,8 @@ def _document(o: Outcome) -> dict[str, Any]:
     return o.accept(_Documents())
 
 
-class _Documents:
-    """The JSON document of each report type (a ReportVisitor)."""
+class _Documents(ReportVisitor[dict[str, Any]]):
+    """The JSON document of each report type."""
 
     def validate(self, o: ValidateReport) -> dict[str, Any]:
         return {

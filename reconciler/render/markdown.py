@@ -14,9 +14,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from ..checks import ORPHAN_NOTE
 from ..model import Problem
-from ..outcome import ApplyReport, DriftReport, Outcome, ValidateReport
+from ..outcome import ApplyReport, DriftReport, Outcome, ReportVisitor, ValidateReport
 from ..plan import Action, Change
 from ..strings import (
     Message,
@@ -30,21 +29,28 @@ from ..strings import (
 )
 from . import Options, Rendered
 from .common import (
-    change_text,
     create_lines,
-    drift_field,
     drift_items,
     fields_of,
     headline,
     next_run,
-    products,
     result_line,
     schedule_line,
-    schedule_lines,
+    schedules,
     scope_line,
     source,
+    value_text,
 )
-from .text import no_changes
+from .phrases import (
+    foreign_hidden,
+    lead,
+    no_changes,
+    orphan_note,
+    provenance,
+    rename_note,
+    short_commit,
+    verb,
+)
 
 # Under GitHub's 65,536-character comment limit, with room for a workflow's own wrapping.
 MAX_CHARS = 60_000
@@ -59,24 +65,40 @@ _ICONS = {
 
 
 def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
+    """The comment: the outcome in its first line, where the run came from, then each product.
+
+    Several products open with the sum of them all and one line per product; each product
+    then has a section of its own, as one product alone has the whole comment.
+    """
     budget = _Budget(MAX_CHARS)
     budget.add(MARKER)
-    for name, outcome in products(outcomes):
-        _outcome(budget, name, outcome, options)
+    several = len(outcomes) > 1
+    if several:
+        _overview(budget, outcomes)
+    for outcome in outcomes:
+        _outcome(budget, outcome, options, several)
     budget.close()
     return Rendered("\n".join(budget.lines).rstrip() + "\n")
 
 
 class _Budget:
-    """Lines that stop being added once the next would pass the limit, and say so."""
+    """Lines that stop being added once the next would pass the limit, and say so.
 
-    FOOTER_ROOM = 200
+    What it leaves out it counts as a reader counts it: jobs (a table row, a result), jobs
+    shown without their details, problems.
+    """
+
+    FOOTER_ROOM = 300
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.lines: list[str] = []
         self.size = 0
-        self.dropped = 0
+        self.jobs = 0  # jobs listed or meant to be, over every product
+        self.jobs_dropped = 0
+        self.details_dropped = 0
+        self.problems_dropped = 0
+        self.other_dropped = 0
 
     def fits(self, *lines: str) -> bool:
         need = sum(len(line) + 1 for line in lines)
@@ -90,16 +112,37 @@ class _Budget:
         self.size += sum(len(line) + 1 for line in lines)
         return True
 
-    def add_or_count(self, *lines: str) -> None:
-        if not self.add(*lines):
-            self.dropped += 1
+    def job(self, *lines: str) -> bool:
+        """A job's line (a table row, a result): counted as a job shown or not shown."""
+        self.jobs += 1
+        shown = self.add(*lines)
+        self.jobs_dropped += not shown
+        return shown
+
+    def details(self, *lines: str) -> None:
+        self.details_dropped += not self.add(*lines)
+
+    def problem(self, line: str) -> None:
+        self.problems_dropped += not self.add(line)
+
+    def other(self, *lines: str) -> None:
+        self.other_dropped += not self.add(*lines)
 
     def close(self) -> None:
-        if self.dropped:
+        said = []
+        if self.jobs_dropped:
+            said.append(f"{self.jobs_dropped:,} more job(s) not shown (of {self.jobs:,})")
+        if self.details_dropped:
+            said.append(f"{self.details_dropped:,} shown without their details")
+        if self.problems_dropped:
+            said.append(f"{self.problems_dropped:,} more problem(s) not shown")
+        if self.other_dropped and not said:
+            said.append("the schedule chart not shown")
+        if said:
             self.lines += [
                 "",
-                f"**{self.dropped} more item(s) not shown** (this comment is kept under "
-                f"{MAX_CHARS:,} characters); see the pipeline log for the full report.",
+                f"**{'; '.join(said)}**: see the pipeline log for the full report (this "
+                f"comment is kept under {MAX_CHARS:,} characters).",
             ]
 
 
@@ -118,21 +161,41 @@ def html(template: str, *values: Value) -> str:
     return Message(template, *values).render(html_code)
 
 
-def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> None:
-    # A saved plan shown again is a plan to the reader, whichever command printed it.
-    command = "plan" if outcome.command == "show" else outcome.command
-    title = say("reconciler " + command + (": {}" if name else ""), *([name] if name else []))
-    budget.add(f"### {title}", "", say("**{}**", headline(outcome)), "")
-    if outcome.target:
-        budget.add(say("Target: {}", outcome.target), "")
+def _overview(budget: _Budget, outcomes: Sequence[Outcome]) -> None:
+    """The run as a whole: the sum of its products, where it came from, a line per product."""
+    first = outcomes[0]
+    budget.add(f"### {lead(outcomes)}")
+    commit = next((o.commit for o in outcomes if o.commit), None)
+    head = Message("reconciler {}", trusted(verb(first)))
+    if commit:
+        head = Message("{} · commit {}", head, short_commit(commit))
+    budget.add(head.render(markdown_code), "")
+    for outcome in outcomes:
+        budget.add(
+            say("- {}: {}. {}", outcome.product or "-", trusted(lead([outcome])), headline(outcome))
+        )
+    budget.add("")
+
+
+def _outcome(budget: _Budget, outcome: Outcome, options: Options, several: bool) -> None:
+    name = outcome.product
+    named = "{}: " if name else ""
+    title = say(named + "{}", *([name] if name else []), trusted(lead([outcome])))
+    budget.add(f"#### {title}" if several else f"### {title}")
+    sub = "#####" if several else "####"  # the headings under the product's own
+    # One product alone names the commit here; several name it once, in the overview.
+    where = provenance(outcome, commit=not several)
+    head = Message("reconciler {}", trusted(verb(outcome)))
+    budget.add((Message("{} · {}", head, where) if where else head).render(markdown_code), "")
+    budget.add(say("**{}**", headline(outcome)), "")
     scope = scope_line(outcome)
     if scope is not None:
         budget.add(scope.render(markdown_code), "")
     if outcome.problems:
         errors, warnings = len(outcome.errors), len(outcome.warnings)
-        budget.add(f"#### Problems ({errors} error(s), {warnings} warning(s))", "")
+        budget.add(f"{sub} Problems ({errors} error(s), {warnings} warning(s))", "")
         for problem in outcome.problems:
-            budget.add_or_count(_problem(problem))
+            budget.problem(_problem(problem))
         budget.add("")
     if outcome.plan is None or outcome.error:
         return
@@ -140,13 +203,13 @@ def _outcome(budget: _Budget, name: str, outcome: Outcome, options: Options) -> 
     # large plan's table is what the comment's budget cuts.
     line = schedule_line(outcome)
     if line and outcome.schedule is not None:
-        from .timeline import markdown as chart
-
         budget.add(line, "")
-        budget.add_or_count(
-            *_collapsed_markdown("Schedule before and after", chart(outcome.schedule, 6000))
-        )
-    outcome.accept(_Body(budget, options))
+        if not options.quiet:
+            from .timeline import markdown as chart
+
+            chart_text = chart(outcome.schedule, 6000)
+            budget.other(*_collapsed_markdown("Schedule before and after", chart_text))
+    outcome.accept(_Body(budget, options, sub))
 
 
 def _collapsed_markdown(summary: str, text: str) -> list[str]:
@@ -154,28 +217,37 @@ def _collapsed_markdown(summary: str, text: str) -> list[str]:
     return [f"<details><summary>{summary}</summary>", "", text, "", "</details>", ""]
 
 
-class _Body:
-    """What a report shows under its problems, per report type (a ReportVisitor)."""
+class _Body(ReportVisitor[None]):
+    """What a report shows under its problems, per report type.
 
-    def __init__(self, budget: _Budget, options: Options) -> None:
-        self.budget, self.options = budget, options
+    ``quiet``: nothing per job, but the writes that failed (they are problems too).
+    """
+
+    def __init__(self, budget: _Budget, options: Options, sub: str) -> None:
+        self.budget, self.options, self.sub = budget, options, sub
 
     def validate(self, report: ValidateReport) -> None:
         return None
 
     def plan(self, report: Outcome) -> None:
-        _plan(self.budget, report, self.options)
+        if not self.options.quiet:
+            _plan(self.budget, report, self.options)
 
     def drift(self, report: DriftReport) -> None:
-        _drift(self.budget, report)
+        if not self.options.quiet:
+            _drift(self.budget, report)
 
     def apply(self, report: ApplyReport) -> None:
         if report.results is None:
-            _plan(self.budget, report, self.options)
+            self.plan(report)
             return
-        self.budget.add("#### Results", "")
-        for result in report.results:
-            self.budget.add_or_count(say("- {}", result_line(result)))
+        results = [r for r in report.results if not (self.options.quiet and r.ok)]
+        if not results:
+            return
+        heading = "Failed writes" if self.options.quiet else "Results"
+        self.budget.add(f"{self.sub} {heading}", "")
+        for result in results:
+            self.budget.job(say("- {}", result_line(result)))
         self.budget.add("")
 
 
@@ -191,15 +263,14 @@ def _plan(budget: _Budget, outcome: Outcome, options: Options) -> None:
         budget.add(no_changes(plan), "")
     else:
         budget.add("| job | action | changed fields | next run |", "|---|---|---|---|")
-        for change in shown:
-            budget.add_or_count(_row(change, outcome.now))
+        rows = [budget.job(_row(change, outcome.now)) for change in shown]
         budget.add("")
-        for change in shown:
-            if change.is_write or change.action is Action.ORPHAN:
-                budget.add_or_count(*_details(change, outcome.now), "")
+        for change, row in zip(shown, rows, strict=True):
+            if row and (change.is_write or change.action is Action.ORPHAN):
+                budget.details(*_details(change, outcome.now), "")
     foreign = plan.counts[Action.FOREIGN]
     if foreign and not options.verbose:
-        budget.add(f"{foreign} foreign job(s) not shown; -v lists them.", "")
+        budget.add(foreign_hidden(foreign) + ".", "")
 
 
 def _problem(problem: Problem) -> str:
@@ -215,38 +286,46 @@ def _row(change: Change, now: int) -> str:
     if change.action is Action.CREATE:
         fields = trusted("all (new job)")
     elif change.action is Action.ORPHAN:
-        fields = trusted(ORPHAN_NOTE)
+        fields = orphan_note(change)
     else:
         fields = fields_of(change) if change.fields else trusted("-")
-    if change.rename:
-        words = (
-            "likely renamed to {}" if change.action is Action.ORPHAN else "likely a rename of {}"
-        )
-        fields = Message("{}; " + words, fields, change.rename)
+    if change.rename and change.action is not Action.ORPHAN:
+        fields = Message("{}; {}", fields, rename_note(change))
     icon = _ICONS[change.action]
     return cell(f"| {{}} | {icon} | {{}} | {next_run(change, now)} |", change.tag, fields)
 
 
 def _details(change: Change, now: int) -> list[str]:
+    """A job's change as a ``diff`` block GitHub colours: ``-`` live, ``+`` the manifests."""
+    body: list[Message] = []
     if change.action is Action.CREATE:
-        body = create_lines(change)
+        body = [Message("+ {}", line) for line in create_lines(change)]
     elif change.action is Action.UPDATE:
-        body = [change_text(f) for f in change.fields]
+        for f in change.fields:
+            body.append(Message("- {}: {}", f.field, value_text(f.field, f.old)))
+            body.append(Message("+ {}: {}", f.field, value_text(f.field, f.new)))
     else:
-        body = [trusted(ORPHAN_NOTE)]
-    body += schedule_lines(change, now)
+        body = [Message("  {}", orphan_note(change))]
+    seen = schedules(change, now)
+    if seen is not None:
+        before, after = seen
+        if before is not None:
+            body.append(trusted(f"- schedule: {before}"))
+            body.append(trusted(f"+ schedule: {after}"))
+        else:
+            body.append(trusted(f"  schedule: {after}"))
     where = Message(" ({})", source(change)) if change.source else trusted("")
     summary = html(f"{_ICONS[change.action]} {{}}{{}}", change.tag, where)
     return _collapsed(summary, [line.render(terminal) for line in body])
 
 
 def _collapsed(summary: str, lines: list[str]) -> list[str]:
-    """A ``<details>`` block: ``summary`` is finished HTML, ``lines`` terminal-escaped text."""
+    """A ``<details>`` block: ``summary`` is finished HTML, ``lines`` a terminal-escaped diff."""
     fence = _fence("\n".join(lines))
     return [
         f"<details><summary>{summary}</summary>",
         "",
-        f"{fence}text",
+        f"{fence}diff",
         *lines,
         fence,
         "",
@@ -260,15 +339,19 @@ def _drift(budget: _Budget, outcome: DriftReport) -> None:
     if not items:
         return
     budget.add("| job | drift | fields |", "|---|---|---|")
+    rows = []
     for item in items:
         fields = fields_of(item.change) if item.change.fields else trusted("-")
-        budget.add_or_count(cell(f"| {{}} | {item.kind} | {{}} |", item.change.tag, fields))
+        rows.append(budget.job(cell(f"| {{}} | {item.kind} | {{}} |", item.change.tag, fields)))
     budget.add("")
-    for item in items:
-        if item.change.fields:
-            lines = [drift_field(f).render(terminal) for f in item.change.fields]
+    for item, row in zip(items, rows, strict=True):
+        if row and item.change.fields:
+            lines = []
+            for f in item.change.fields:
+                lines.append(Message("- {}: {} (live)", f.field, value_text(f.field, f.old)))
+                lines.append(Message("+ {}: {} (git)", f.field, value_text(f.field, f.new)))
             summary = html("{}", item.change.tag)
-            budget.add_or_count(*_collapsed(summary, lines), "")
+            budget.details(*_collapsed(summary, [m.render(terminal) for m in lines]), "")
 
 
 def _fence(text: str) -> str:

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from ..checks import ORPHAN_NOTE
-from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ValidateReport
+from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ReportVisitor, ValidateReport
 from ..plan import Action, Change, Plan
 from ..strings import Message, Value, terminal
 from . import Options, Rendered
@@ -26,6 +25,15 @@ from .common import (
     schedule_lines,
     scope_line,
     source,
+)
+from .phrases import (
+    DRIFT_NOTES,
+    FOREIGN_NOTE,
+    foreign_hidden,
+    no_changes,
+    orphan_note,
+    rename_note,
+    target_line,
 )
 
 
@@ -86,17 +94,16 @@ def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
     return Rendered("\n".join(out) + ("\n" if out else ""), "\n".join(err) + ("\n" if err else ""))
 
 
-class _Body:
-    """The lines under a report's heading, per report type (a ReportVisitor)."""
+class _Body(ReportVisitor[list[str]]):
+    """The lines under a report's heading, per report type (none per job when ``quiet``)."""
 
     def __init__(self, paint: Painter, options: Options) -> None:
         self.paint, self.options = paint, options
 
     def _target(self, report: Outcome) -> list[str]:
-        lines = [say("Target: {}", report.target)] if report.target else []
-        scope = scope_line(report)
-        if scope is not None:
-            lines.append(scope.render(terminal))
+        lines = [
+            line.render(terminal) for line in (target_line(report), scope_line(report)) if line
+        ]
         return [*lines, ""] if lines else []
 
     def validate(self, report: ValidateReport) -> list[str]:
@@ -104,19 +111,29 @@ class _Body:
 
     def plan(self, report: PlanReport) -> list[str]:
         assert report.plan is not None
+        if self.options.quiet:
+            return self._target(report)
         lines = plan_lines(report.plan, report.now, self.paint, self.options.verbose)
         return self._target(report) + lines
 
     def drift(self, report: DriftReport) -> list[str]:
+        if self.options.quiet:
+            return self._target(report)
         return self._target(report) + drift_lines(report, self.paint)
 
     def apply(self, report: ApplyReport) -> list[str]:
         if report.results is None:
             assert report.plan is not None
+            if self.options.quiet:
+                return self._target(report)
             lines = plan_lines(report.plan, report.now, self.paint, self.options.verbose)
             return self._target(report) + lines
         shown = self.options.results_shown
-        return [f"  {result_line(r)}" for r in report.results if r.change.tag not in shown]
+        return [
+            f"  {result_line(r)}"
+            for r in report.results
+            if r.change.tag not in shown and not (self.options.quiet and r.ok)
+        ]
 
 
 def plan_lines(plan: Plan, now: int, paint: Painter, verbose: bool = False) -> list[str]:
@@ -127,17 +144,10 @@ def plan_lines(plan: Plan, now: int, paint: Painter, verbose: bool = False) -> l
         lines.extend(change_lines(change, now, paint))
     foreign = plan.counts[Action.FOREIGN]
     if foreign and not verbose:
-        lines.append(paint(f"  {foreign} foreign job(s) not shown; -v lists them", "dim"))
+        lines.append(paint(f"  {foreign_hidden(foreign)}", "dim"))
     if not plan.has_changes:
         lines.append(paint(no_changes(plan), "green"))
     return lines
-
-
-def no_changes(plan: Plan) -> str:
-    """What to say when apply has nothing to write: orphans still mean live differs."""
-    if plan.counts[Action.ORPHAN]:
-        return "Nothing for apply to write; the orphans above can only be removed by hand."
-    return "No changes. Live jobs match the manifests."
 
 
 def change_lines(change: Change, now: int, paint: Painter) -> list[str]:
@@ -145,16 +155,13 @@ def change_lines(change: Change, now: int, paint: Painter) -> list[str]:
     at = say("  ({})", source(change)) if change.source else ""
     head = f"  {paint(sign, style)} {paint(change.action.value, style)} {say('{}', change.tag)}{at}"
     if change.action is Action.ORPHAN:
-        note = "  " + ORPHAN_NOTE
-        if change.rename:
-            note += say("; likely renamed to {}", change.rename)
-        return [head + paint(note, "dim")]
+        return [head + paint(say("  {}", orphan_note(change)), "dim")]
     if change.action is Action.FOREIGN:
-        return [head + paint("  not owned by this repository (owns:); left as is", "dim")]
+        return [head + paint("  " + FOREIGN_NOTE, "dim")]
     body: list[Message] = []
     if change.action is Action.CREATE:
         if change.rename:
-            body.append(Message("likely a rename of {}: the old job keeps running", change.rename))
+            body.append(Message("{}: the old job keeps running", rename_note(change)))
         body += create_lines(change)
     elif change.action is Action.UPDATE:
         body = [change_text(f) for f in change.fields]
@@ -173,8 +180,6 @@ def drift_lines(outcome: DriftReport, paint: Painter) -> list[str]:
         lines.append(f"  {paint(item.kind, style)} {say('{}', change.tag)}{at}")
         if item.kind == "changed":
             lines += [say("      {}", drift_field(f)) for f in change.fields]
-        elif item.kind == "missing":
-            lines.append("      in Git, not live: apply creates it")
         else:
-            lines.append("      live only: its manifest was deleted or its tag renamed")
+            lines.append("      " + DRIFT_NOTES[item.kind])
     return lines
