@@ -5,7 +5,6 @@ live, to :class:`~reconciler.model.Problem` records; the commands only collect t
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
 
@@ -14,6 +13,7 @@ from .model import EventType, Location, Problem, Severity
 from .plan import Action, Plan, owned
 from .schedule import warnings
 from .strings import printable
+from .suggest import closest
 from .targets.base import Catalogue, MalformedJob
 
 NO_FILE = Location("")
@@ -121,7 +121,7 @@ def check_references(
         if catalogue.has(kind, job.event_tag):
             continue
         known: frozenset[str] = getattr(catalogue, kind)
-        close = difflib.get_close_matches(job.event_tag, sorted(known), n=3, cutoff=0.5)
+        close = closest(job.event_tag, sorted(known), n=3)
         hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
         out.append(
             Problem(

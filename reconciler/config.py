@@ -20,9 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import UsageError
-from .manifests import load_yaml
-from .model import MUTABLE_FIELDS, parse_duration
-from .strings import printable
+from .manifests import Places, load_yaml
+from .model import MUTABLE_FIELDS, parse_duration, suggest
+from .strings import printable, shorten
+from .suggest import hint
+from .targets import is_target, unknown_target
 
 CONFIG_NAME = ".reconciler.yaml"
 PRODUCT_KEYS = ("paths", "product", "target", "owns", "ignore_fields", "strict", "schedule")
@@ -96,30 +98,34 @@ def load_config(paths: Sequence[str]) -> Config:
     if os.path.commonpath([root, real]) != root:
         # A link committed as .reconciler.yaml would read a file from outside the repository.
         raise UsageError(f"{path} is a link to a file outside the repository; refused")
-    data = load_yaml(path, "configuration")
+    places: Places = {}
+    data = load_yaml(path, "configuration", places)
     if data is None:
         return Config(path)
     if not isinstance(data, dict):
         raise UsageError(f"{path}: the configuration must be a mapping")
     base = os.path.dirname(path)
-    _check_keys(path, data, TOP_KEYS)
-    default = _product(path, base, "", data, ProductConfig(""))
-    products: list[ProductConfig] = []
+    top = _Where(printable(path), places)
+    _check_keys(top, data, TOP_KEYS)
+    default = _product(top, base, "", data, ProductConfig(""))
+    products: list[tuple[ProductConfig, _Where]] = []
     raw_products = data.get("products")
     if raw_products is not None:
         if not isinstance(raw_products, dict) or not raw_products:
-            raise UsageError(f"{path}: products must be a mapping of name -> settings")
+            raise UsageError(
+                f"{top.at('products')}: products must be a mapping of name -> settings"
+            )
         for name, settings in raw_products.items():
-            where = f"{path}: products.{printable(str(name))}"
+            where = _Where(top.path, places, ("products", str(name)))
             if not isinstance(name, str) or not name:
-                raise UsageError(f"{where}: a product's name must be a non-empty string")
+                raise UsageError(f"{where.at()}: a product's name must be a non-empty string")
             if not isinstance(settings, dict):
-                raise UsageError(f"{where} must be a mapping of {', '.join(PRODUCT_KEYS)}")
+                raise UsageError(f"{where.at()} must be a mapping of {', '.join(PRODUCT_KEYS)}")
             _check_keys(where, settings, PRODUCT_KEYS)
-            products.append(_product(where, base, name, settings, default))
-    for entry, where in ((default, path), *((p, f"{path}: products.{p.name}") for p in products)):
+            products.append((_product(where, base, name, settings, default), where))
+    for entry, where in ((default, top), *products):
         _inside(root, where, entry)
-    return Config(path, default, tuple(products))
+    return Config(path, default, tuple(p for p, _ in products))
 
 
 def repository_root(start: str) -> str:
@@ -128,7 +134,30 @@ def repository_root(start: str) -> str:
     return _git_root(real) or real
 
 
-def _inside(root: str, where: str, entry: ProductConfig) -> None:
+@dataclass(frozen=True)
+class _Where:
+    """Where settings are in the file, for messages: ``.reconciler.yaml:3:9: products.shop``."""
+
+    path: str  # the file, escaped for the terminal
+    places: Places
+    keys: tuple[str, ...] = ()  # () for the top level, ("products", name) for a product
+
+    def at(self, *keys: str, key: bool = False) -> str:
+        """``file:line:col`` of the value (or with ``key``, the key) at ``keys`` below this,
+        and the product's name; the nearest enclosing place when that one is unknown."""
+        full = (*self.keys, *keys)
+        while full and full not in self.places:
+            full = full[:-1]
+        where = self.path
+        if full:
+            line, col = self.places[full][0 if key or full != (*self.keys, *keys) else 1]
+            where = f"{where}:{line}:{col}"
+        if self.keys:
+            where += f": {'.'.join(printable(k) for k in self.keys)}"
+        return where
+
+
+def _inside(root: str, where: _Where, entry: ProductConfig) -> None:
     """A repository file points only inside its repository: its paths and its sqlite file."""
     named = [("paths", p) for p in entry.paths]
     file_target = _file_of(entry.target) if entry.target else None
@@ -138,43 +167,57 @@ def _inside(root: str, where: str, entry: ProductConfig) -> None:
         real = os.path.realpath(value)
         if os.path.commonpath([root, real]) != root:
             raise UsageError(
-                f"{where}: {key}: {printable(repr(value))} is outside the repository "
+                f"{where.at(key)}: {key}: {printable(repr(value))} is outside the repository "
                 f"({printable(root)}); a repository file may only point inside it"
             )
 
 
-def _check_keys(where: str, data: Mapping[Any, Any], known: Iterable[str]) -> None:
+def _check_keys(where: _Where, data: Mapping[Any, Any], known: Iterable[str], *inner: str) -> None:
     known = tuple(known)
     for key in data:
         if key in known:
             continue
         lowered = str(key).lower()
-        hint = (
-            "; credentials belong in DUCTAPE_* environment variables, never in a file"
-            if any(word in lowered for word in _SECRET_WORDS)
-            else ""
-        )
+        meant = hint(key, known)
+        if any(word in lowered for word in _SECRET_WORDS):
+            why = "; credentials belong in DUCTAPE_* environment variables, never in a file"
+        elif meant:
+            why = f"; did you mean {printable(repr(meant))}?"
+        else:
+            why = f" (known: {', '.join(known)})"
+        section = "".join(f"{k}: " for k in inner)
         raise UsageError(
-            f"{where}: unknown setting {printable(repr(key))} (known: {', '.join(known)}){hint}"
+            f"{where.at(*inner, str(key), key=True)}: {section}unknown setting "
+            f"{printable(repr(key))}{why}"
         )
 
 
 def _product(
-    where: str, base: str, name: str, data: Mapping[str, Any], inherit: ProductConfig
+    where: _Where, base: str, name: str, data: Mapping[str, Any], inherit: ProductConfig
 ) -> ProductConfig:
     paths = _strings(where, "paths", data.get("paths"))
     owns = _strings(where, "owns", data.get("owns"))
     ignore = _strings(where, "ignore_fields", data.get("ignore_fields"))
     for name_ in ignore or ():
         if name_ not in MUTABLE_FIELDS:
+            meant = suggest(name_, MUTABLE_FIELDS)
+            why = (
+                f"did you mean {meant!r}?"
+                if meant
+                else f"one of {', '.join(MUTABLE_FIELDS)}; tag is the identity"
+            )
             raise UsageError(
-                f"{where}: ignore_fields: {printable(repr(name_))} is not a job field "
-                f"(one of {', '.join(MUTABLE_FIELDS)}; tag is the identity)"
+                f"{where.at('ignore_fields')}: ignore_fields: {printable(repr(name_))} "
+                f"is not a job field ({why})"
             )
     target = _string(where, "target", data.get("target"))
+    if target and not is_target(target):
+        raise UsageError(
+            f"{where.at('target')}: target: {shorten(target)}: {unknown_target(target)}"
+        )
     strict = data.get("strict")
     if strict is not None and not isinstance(strict, bool):
-        raise UsageError(f"{where}: strict must be true or false")
+        raise UsageError(f"{where.at('strict')}: strict must be true or false")
     collide, peak = _schedule(where, data.get("schedule"), inherit)
     return ProductConfig(
         name=name,
@@ -189,40 +232,45 @@ def _product(
     )
 
 
-def _schedule(where: str, value: Any, inherit: ProductConfig) -> tuple[int, int]:
+def _schedule(where: _Where, value: Any, inherit: ProductConfig) -> tuple[int, int]:
     """``schedule: {collide: 60s, max_starts_per_minute: 10}``: what plans warn of."""
     if value is None:
         return inherit.collide, inherit.max_starts_per_minute
     if not isinstance(value, dict):
-        raise UsageError(f"{where}: schedule must be a mapping of {', '.join(SCHEDULE_KEYS)}")
-    _check_keys(f"{where}: schedule", value, SCHEDULE_KEYS)
+        raise UsageError(
+            f"{where.at('schedule')}: schedule must be a mapping of {', '.join(SCHEDULE_KEYS)}"
+        )
+    _check_keys(where, value, SCHEDULE_KEYS, "schedule")
     collide = inherit.collide
     if "collide" in value:
         try:
             collide = parse_duration(value["collide"])
         except ValueError as exc:
-            raise UsageError(f"{where}: schedule.collide: {exc}") from exc
+            raise UsageError(f"{where.at('schedule', 'collide')}: schedule.collide: {exc}") from exc
     peak = value.get("max_starts_per_minute", inherit.max_starts_per_minute)
     if not isinstance(peak, int) or isinstance(peak, bool) or peak < 1:
-        raise UsageError(f"{where}: schedule.max_starts_per_minute must be a whole number >= 1")
+        raise UsageError(
+            f"{where.at('schedule', 'max_starts_per_minute')}: "
+            "schedule.max_starts_per_minute must be a whole number >= 1"
+        )
     return collide, peak
 
 
-def _string(where: str, key: str, value: Any) -> str | None:
+def _string(where: _Where, key: str, value: Any) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str) or not value.strip():
-        raise UsageError(f"{where}: {key} must be a non-empty string")
+        raise UsageError(f"{where.at(key)}: {key} must be a non-empty string")
     return value.strip()
 
 
-def _strings(where: str, key: str, value: Any) -> tuple[str, ...] | None:
+def _strings(where: _Where, key: str, value: Any) -> tuple[str, ...] | None:
     if value is None:
         return None
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
-        raise UsageError(f"{where}: {key} must be a list of non-empty strings")
+        raise UsageError(f"{where.at(key)}: {key} must be a list of non-empty strings")
     return tuple(value)
 
 

@@ -846,12 +846,17 @@ def _byte_location(path: str, text: bytes, position: int) -> Location:
 # --- settings files ----------------------------------------------------------------------
 
 
-def load_yaml(path: str, what: str) -> Any:
+# Where each key of a settings file is: its path of keys -> (key's line, col), (value's).
+Places = dict[tuple[str, ...], tuple[tuple[int, int], tuple[int, int]]]
+
+
+def load_yaml(path: str, what: str, places: Places | None = None) -> Any:
     """One YAML document of a settings file (configuration, server seed), timestamps as text.
 
     The manifests' bounds hold here too (a regular file of at most 1 MiB, aliases to single
     values only, nesting and size bounded), with room for :data:`MAX_SETTINGS_NODES` values.
-    UsageError naming ``what``, the file and the line when it cannot be read.
+    UsageError naming ``what``, the file and the line when it cannot be read. ``places``, when
+    given, is filled with where each key and its value are, for messages at file:line:col.
     """
     shown = printable(path)
     try:
@@ -869,6 +874,8 @@ def load_yaml(path: str, what: str) -> Any:
         if node is None:
             return None
         _refuse_repeated_keys(node)
+        if places is not None:
+            _key_places(node, places)
         return loader.construct_document(node)
     except Refused as exc:
         raise UsageError(f"{_location(shown, exc.mark)}: the {what}: {exc.message}") from exc
@@ -882,6 +889,19 @@ def load_yaml(path: str, what: str) -> Any:
         raise UsageError(f"{shown}: the {what} holds a value YAML cannot build") from exc
     finally:
         loader.dispose()
+
+
+def _key_places(root: yaml.Node, places: Places) -> None:
+    """Fill ``places`` with the line and column of every scalar key of a mapping, by path."""
+    stack: list[tuple[tuple[str, ...], yaml.Node]] = [((), root)]
+    while stack:
+        keys, node = stack.pop()
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                if isinstance(key_node, yaml.ScalarNode):
+                    inner = (*keys, str(key_node.value))
+                    places[inner] = (_at(key_node.start_mark), _at(value_node.start_mark))
+                    stack.append((inner, value_node))
 
 
 def _refuse_repeated_keys(root: yaml.Node) -> None:

@@ -9,18 +9,19 @@ reconciler compares, stores or sends is canonical; friendly forms (``1h30m``, IS
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import enum
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from fractions import Fraction
 from functools import cache, lru_cache
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
 from .strings import printable, shorten
+from .suggest import hint
 
 # Fields of a job, in the order plans show them. ``tag`` is the identity and never changes.
 FIELDS: tuple[str, ...] = (
@@ -90,13 +91,8 @@ def suggest(word: object, choices: Iterable[str]) -> str | None:
     -> ``intervals``; None when nothing is close."""
     if not isinstance(word, str) or not 0 < len(word) <= 64:
         return None
-    options = list(choices)
     snake = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", word.strip()).lower().replace("-", "_")
-    if snake in options:
-        return snake
-    # 0.75: "interval" and "strat_at" are close enough; "cron" is not "action" (0.6).
-    close = difflib.get_close_matches(snake, options, n=1, cutoff=0.75)
-    return close[0] if close else None
+    return hint(snake, choices)
 
 
 class EventType(str, enum.Enum):
@@ -296,10 +292,89 @@ def parse_duration(value: object) -> int:
         if total > MAX_SAFE_INTEGER:
             raise ValueError(f"{show(value)} is longer than Ductape can count")
         return total
+    misspelt = misspelt_duration(value)
+    if misspelt:
+        raise ValueError(misspelt)
     raise ValueError(
         f"{show(value)} is not a duration "
         "(milliseconds, or a string such as '90s', '5m', '1h30m', '1d')"
     )
+
+
+# How people write the units of a duration elsewhere (prose, other tools), and ours for each.
+_UNIT_WORDS = {
+    **dict.fromkeys(("ms", "msec", "msecs", "millis", "millisecond", "milliseconds"), "ms"),
+    **dict.fromkeys(("s", "sec", "secs", "second", "seconds"), "s"),
+    **dict.fromkeys(("m", "min", "mins", "minute", "minutes"), "m"),
+    **dict.fromkeys(("h", "hr", "hrs", "hour", "hours"), "h"),
+    **dict.fromkeys(("d", "day", "days"), "d"),
+    **dict.fromkeys(("w", "wk", "wks", "week", "weeks"), "w"),
+}
+# A number and a unit word, then blanks, a comma or "and" before the next: "1 hour 30 minutes",
+# "1H", "5 mins", "1h 30m", "1.5h". Bounded like DURATION_PATTERN.
+_SPOKEN_PART = r"([0-9]{1,16}(?:\.[0-9]{1,9})?)[ \t]*([a-z]{1,12})"
+_SPOKEN_RE = re.compile(
+    r"^[ \t]*"
+    + _SPOKEN_PART
+    + r"(?:(?:[ \t]*,[ \t]*|[ \t]*)(?:and[ \t]+)?"
+    + _SPOKEN_PART
+    + r"){0,11}[ \t]*"
+    + END
+)
+_SPOKEN_PART_RE = re.compile(_SPOKEN_PART)
+# ISO-8601 durations (what Java, .NET and some schedulers write): PT1H30M, P1D, P2W.
+_ISO_RE = re.compile(
+    r"^p(?:([0-9]{1,9})w)?(?:([0-9]{1,9})d)?(?:t(?:([0-9]{1,9})h)?(?:([0-9]{1,9})m)?"
+    r"(?:([0-9]{1,9})s)?)?" + END
+)
+
+
+def misspelt_duration(value: object) -> str | None:
+    """``'5 minutes' is not a duration; did you mean '5m'?`` when :func:`duration_hint` has a
+    guess, else None: the one message for a duration written another way."""
+    meant = duration_hint(value)
+    return f"{show(value)} is not a duration; did you mean {meant!r}?" if meant else None
+
+
+def duration_hint(value: object) -> str | None:
+    """The duration ``value`` was probably meant to be, as this tool writes it; else None.
+
+    ``1H`` -> ``1h``, ``5 minutes`` -> ``5m``, ``90 seconds`` -> ``90s``, ``1 hour 30
+    minutes`` -> ``1h30m``, ``1.5h`` -> ``1h30m``, ``PT1H30M`` -> ``1h30m``. The units written
+    are kept (``90 seconds`` is ``90s``, not ``1m30s``); only a value that parses is offered.
+    """
+    if not isinstance(value, str) or len(value) > 200:
+        return None
+    text = value.strip().lower()
+    iso = _ISO_RE.match(text)
+    if iso and text != "p" and not text.endswith("t"):
+        units = ("w", "d", "h", "m", "s")
+        meant = "".join(
+            f"{int(n)}{u}" for n, u in zip(iso.groups(), units, strict=True) if n and int(n)
+        )
+    elif re.search(r"[0-9][ \t]*M(?![A-Za-z])", value):
+        return None  # 1M: a month to many tools, a minute to this one; no guess
+    elif _SPOKEN_RE.match(text):
+        parts = _SPOKEN_PART_RE.findall(text)
+        if any(word not in _UNIT_WORDS for _, word in parts):
+            return None
+        if any("." in number for number, _ in parts):
+            # 1.5h is 5400000 ms; a fraction of a millisecond is no duration.
+            total = sum(Fraction(n) * _UNIT_MS[_UNIT_WORDS[w]] for n, w in parts)
+            if total.denominator != 1:
+                return None
+            meant = format_duration(int(total))
+        else:
+            meant = "".join(f"{int(n)}{_UNIT_WORDS[w]}" for n, w in parts)
+    else:
+        return None
+    if not meant or meant == value:
+        return None
+    try:
+        parse_duration(meant)
+    except ValueError:
+        return None
+    return meant
 
 
 def format_duration(ms: int) -> str:
@@ -474,12 +549,7 @@ def local_time(ms: int, zone: str) -> datetime | None:
 
 
 def _near_zone(name: str) -> str | None:
-    names = _zone_names()
-    folded = {n.lower(): n for n in names}
-    if name.lower() in folded:
-        return folded[name.lower()]
-    close = difflib.get_close_matches(name, sorted(names), n=1, cutoff=0.8)
-    return close[0] if close else None
+    return hint(name, sorted(_zone_names()))
 
 
 def _pad_fraction(text: str) -> str:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import jsonschema_rs
 
 from .manifests import Document, show_text
-from .model import Problem, event_type_hint, quoted_number, show, suggest
+from .model import Problem, event_type_hint, misspelt_duration, quoted_number, show, suggest
 from .strings import shorten
 
 if TYPE_CHECKING:
@@ -257,6 +257,10 @@ def _explain(
             return
         if name == "event_type":
             yield name, f"{shown} {event_type_hint(value)}"
+            return
+        misspelt = misspelt_duration(value) if name == "intervals" else None
+        if misspelt:
+            yield name, misspelt
             return
         yield name, f"{shown} {custom}"
         return

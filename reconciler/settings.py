@@ -9,7 +9,6 @@ tested without click.
 
 from __future__ import annotations
 
-import difflib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +19,7 @@ from .defaults import DEFAULT_PRODUCT_PARALLELISM
 from .errors import UsageError
 from .model import MUTABLE_FIELDS
 from .strings import printable
+from .suggest import closest
 from .targets import Origin
 
 References = Literal["warn", "error", "off"]
@@ -78,8 +78,8 @@ class Asked:
 
 def did_you_mean(wanted: str, available: Sequence[str]) -> str:
     """``; did you mean a, b?`` for a name close to ones that exist, else empty."""
-    close = difflib.get_close_matches(wanted, list(available), n=3, cutoff=0.5)
-    return f"; did you mean {', '.join(close)}?" if close else ""
+    close = closest(wanted, available, n=3)
+    return f"; did you mean {printable(', '.join(close))}?" if close else ""
 
 
 def resolve(config: Config, asked: Asked, env: Mapping[str, str]) -> list[RunSpec]:

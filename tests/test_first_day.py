@@ -8,7 +8,9 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import select
+import shlex
 import shutil
 import socket
 import subprocess
@@ -48,6 +50,86 @@ def _live(db: Path, *tags: str) -> str:
         )
     target.close()
     return f"sqlite:///{db}"
+
+
+# --- the README's first day --------------------------------------------------------------
+
+# Steps of the Quickstart's blocks that install (the tests run the installed script instead).
+_INSTALL_STEPS = (
+    "python3 -m venv .venv",
+    ". .venv/bin/activate",
+    "pip install -q .",
+    "pip install 'ductape-reconciler @ git+https://github.com/OWNER/reconciler'",
+)
+_PERL_EDIT = re.compile(r"^perl -pi -e 's/([^/]+)/([^/]*)/' (\S+)$")
+
+
+def _quickstart_blocks() -> list[tuple[str, str]]:
+    """(language, text) of each fenced block of the README's Quickstart, in order."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Quickstart\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(r"^```(\w*)\n(.*?)^```$", section, re.M | re.S)
+
+
+@pytest.mark.slow
+@pytest.mark.process
+def test_the_readme_quickstart_as_written(tmp_path: Path) -> None:
+    """Every command of the Quickstart, run in order in a fresh clone's place (the examples,
+    no store yet); each exit code as its comment says, and each sample output exactly what
+    the command before it printed."""
+    shutil.copytree(ROOT / "examples", tmp_path / "examples")
+    env = clean_env(NO_COLOR="1")
+    blocks = _quickstart_blocks()
+    assert [lang for lang, _ in blocks] == ["sh", "", "sh", "sh", "", "sh"]
+    last: subprocess.CompletedProcess[str] | None = None
+    samples = []
+    for lang, text in blocks:
+        if lang == "":
+            assert last is not None, "a sample output before any command"
+            assert last.stdout == text, f"the README's sample is not what {last.args} prints"
+            samples.append(text)
+            continue
+        for line in text.splitlines():
+            command, _, comment = line.partition(" # ")
+            for step in (s.strip() for s in command.split("&&")):
+                if step in _INSTALL_STEPS:
+                    continue
+                edit = _PERL_EDIT.match(step)
+                if edit:  # perl's in-place substitution, done here as it does it
+                    old, new, name = edit.groups()
+                    path = tmp_path / name
+                    assert path.read_text().count(old) == 1, step
+                    path.write_text(path.read_text().replace(old, new))
+                    continue
+                words = shlex.split(step)
+                assert words[0] == "reconciler", f"a step the test does not know: {step}"
+                last = run_script(words[1:], tmp_path, env)
+                wanted = re.search(r"exit (\d+)", comment)
+                code = int(wanted.group(1)) if wanted else 0
+                assert last.returncode == code, f"{step}\n{last.stdout}{last.stderr}"
+    first, update = samples
+    assert "Plan: 6 to create, 0 to update, 0 unchanged." in first
+    assert "~ update billing.retry_failed" in update and "+ create" not in update
+    # What the prose after the update says: it is pending until applied.
+    assert (
+        run_script(["plan", "examples/jobs", "--detailed-exitcode"], tmp_path, env).returncode == 2
+    )
+    drift = run_script(["drift", "examples/jobs"], tmp_path, env)
+    assert drift.returncode == 2 and "changed billing.retry_failed" in drift.stdout
+
+
+def test_the_readme_uses_one_reconciler_once_the_virtualenv_is_active() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    for name in ("Quickstart", "A local Ductape for development and CI"):
+        section = readme.split(f"\n## {name}\n", 1)[1].split("\n## ", 1)[0]
+        commands = [
+            line
+            for lang, text in re.findall(r"^```(\w*)\n(.*?)^```$", section, re.M | re.S)
+            if lang == "sh"
+            for line in text.splitlines()
+        ]
+        assert commands and not any(".venv/bin/reconciler" in line for line in commands), name
+    assert ". .venv/bin/activate" in readme.split("\n## Quickstart\n", 1)[1].split("```")[1]
 
 
 # --- files a team commits ---------------------------------------------------------------

@@ -134,7 +134,9 @@ def test_a_plan_against_the_snapshot_equals_the_live_plan_without_credentials(
     assert "'broken' cannot be read" in messages
     assert offline_doc["target"] == f"snapshot:live.json (product shop, taken {TAKEN}, 22h old)"
     alone = " ".join(p["message"] for p in documents["alone"][1]["problems"])
-    assert "did you mean 'stripe:list_charges'" in alone and "catalogue:" not in alone
+    # list_products is no typo of list_charges (0.72, under suggest.CUTOFF): no guess.
+    assert "the product has no action 'stripe:list_products'" in alone
+    assert "did you mean" not in alone and "catalogue:" not in alone
 
 
 @pytest.mark.slow

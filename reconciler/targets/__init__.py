@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
 from ..errors import UsageError
-from ..strings import shorten
+from ..strings import printable, shorten
+from ..suggest import closest
 from .base import Catalogue, LiveJobs, MalformedJob, Target, WriteResult
 from .local import DEFAULT_PATH, DEFAULT_PRODUCT, LocalTarget
 
@@ -88,9 +90,79 @@ def open_target(
     if spec.startswith(("http://", "https://")):
         url = _allowed_url(spec, origin, environ)
         return _ductape(url, product, environ, timeout)
-    raise UsageError(
-        f"--target {shorten(spec)}: unknown target (use sqlite:///PATH or an http(s) URL)"
-    )
+    raise UsageError(f"--target {shorten(spec)}: {unknown_target(spec)}")
+
+
+def unknown_target(spec: str) -> str:
+    """Why ``spec`` names no target, with the spelling it was probably meant to have."""
+    meant = target_hint(spec)
+    if meant:
+        return f"unknown target; did you mean {printable(repr(meant))}?"
+    return "unknown target (use sqlite:///PATH or an http(s) URL)"
+
+
+def is_target(spec: str) -> bool:
+    """Whether ``spec`` is spelt as one of the targets :func:`open_target` opens."""
+    return spec.startswith(_SCHEMES)
+
+
+_SCHEMES = ("sqlite:///", "snapshot:", "http://", "https://")
+_SCHEME_NAMES = ("sqlite", "snapshot", "http", "https")
+# host:port, as a browser's address bar or a server's log line shows it; [::1]:8080 too.
+_HOST_PORT = re.compile(r"^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(:[0-9]{1,5})?(/\S*)?$")
+# A scheme, however it was separated from the rest: "https//x", "https:/x", "sqlite:x.db".
+_SCHEME_LIKE = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]{1,15})(:/{0,3}|/{1,3})(.*)$", re.DOTALL)
+
+
+def target_hint(spec: str) -> str | None:
+    """The target ``spec`` was probably meant to be, or None.
+
+    ``127.0.0.1:8080`` and ``localhost:8080`` -> ``http://127.0.0.1:8080`` (the local server
+    listens on IPv4 loopback, where ``localhost`` may resolve to ``::1`` first);
+    ``api.ductape.app`` -> ``https://api.ductape.app``; ``sqlite://x.db``, ``sqlite:x.db`` ->
+    ``sqlite:///x.db``; ``https//x``, ``HTTPS://x``, ``htps://x`` -> ``https://x``; a bare
+    ``x.db`` -> ``sqlite:///x.db``. Only a spelling :func:`open_target` would take is offered.
+    """
+    text = spec.strip()
+    if not text or len(text) > 2048 or any(c.isspace() for c in text):
+        return None
+    meant = _respelt(text)
+    return meant if meant and meant != spec and is_target(meant) else None
+
+
+def _respelt(text: str) -> str | None:
+    written = _SCHEME_LIKE.match(text)
+    scheme = _scheme(*written.groups()) if written else None
+    if scheme is not None:
+        return scheme
+    if text.lower().endswith((".db", ".sqlite", ".sqlite3")):
+        return "sqlite:///" + text  # a file path: the embedded store's spelling
+    host = _HOST_PORT.match(text)
+    port = host.group(2) if host else None
+    if host and (port or "." in host.group(1) or host.group(1) == "localhost"):
+        if port and int(port[1:]) > 65535:
+            return None
+        name, path = host.group(1), host.group(3) or ""
+        if name.lower() == "localhost":
+            name = "127.0.0.1"
+        if _is_loopback(name.strip("[]").lower()):
+            return f"http://{name}{port or ''}{path}"
+        return "https://" + text
+    return None
+
+
+def _scheme(scheme: str, separator: str, rest: str) -> str | None:
+    scheme = scheme.lower()
+    # A scheme with another first letter is another scheme (ftp is not http): no guess.
+    known = [k for k in closest(scheme, _SCHEME_NAMES) if k[0] == scheme[0]]
+    if not known or not rest:
+        return None
+    if known[0] == "sqlite":
+        # sqlite:/abs.db is a file URL's absolute path; sqlite:x.db, sqlite://x.db relative.
+        return "sqlite:///" + ("/" if separator == ":/" else "") + rest
+    if known[0] == "snapshot":
+        return "snapshot:" + rest
+    return f"{known[0]}://" + rest.lstrip("/")
 
 
 # The variables that carry Ductape credentials: with any of them set, the embedded store is

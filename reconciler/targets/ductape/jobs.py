@@ -11,7 +11,6 @@ was lost. The log-in is shared with the other targets of the same credentials (a
 
 from __future__ import annotations
 
-import difflib
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -23,6 +22,7 @@ from ...model import Job
 from ...snapshot import Catalogue as SavedCatalogue
 from ...snapshot import Source
 from ...strings import is_object_id, shorten
+from ...suggest import closest
 from ..base import CallsInFlight, Catalogue, LiveJobs, WriteResult
 from ..wire import (
     CatalogueTags,
@@ -127,7 +127,7 @@ class DuctapeTarget:
         matches = [p["_id"] for p in listed if p.get("name") == self.product]
         if not matches:
             names = [str(p["name"]) for p in listed if isinstance(p.get("name"), str)]
-            close = difflib.get_close_matches(self.product, names, n=3, cutoff=0.6)
+            close = closest(self.product, names, n=3)
             hint = "; did you mean " + ", ".join(shorten(n, 60) for n in close) + "?"
             raise TargetError(
                 f"no product named {shorten(self.product, 60)!r} in the workspace"

@@ -1,0 +1,150 @@
+"""Did you mean (issue 19): one helper, one cut-off, and the spellings people bring along.
+
+Durations, targets and `.reconciler.yaml` keys written as other tools write them get the
+spelling this tool takes, wherever they reach it: a manifest (validate, at file:line:col and
+field), `.reconciler.yaml`, `--target` / `RECONCILER_TARGET`, `schedule --window/--collide`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reconciler import suggest
+from reconciler.model import duration_hint, parse_duration
+from reconciler.targets import target_hint
+from testing.cli import invoke
+from testing.process import EXAMPLES
+
+
+@pytest.mark.parametrize(
+    ("word", "choices", "meant"),
+    [
+        ("interval", ["intervals", "start_at"], ["intervals"]),
+        ("strat_at", ["intervals", "start_at"], ["start_at"]),
+        ("shpo", ["shop", "billing"], ["shop"]),  # 0.75: the cut-off itself
+        ("Europe/berlin", ["Europe/Berlin", "Europe/Bern"], ["Europe/Berlin"]),  # case first
+        ("cron", ["action", "function"], []),  # 0.6: not close
+        ("tag", ["target"], []),
+        ("x" * 201, ["x" * 201], []),  # a pasted blob is no typo
+    ],
+)
+def test_one_helper_and_one_cut_off(word: str, choices: list[str], meant: list[str]) -> None:
+    assert suggest.closest(word, choices) == meant
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("1H", "1h"),
+        ("5 minutes", "5m"),
+        ("5 mins", "5m"),
+        ("5min", "5m"),
+        ("90 seconds", "90s"),  # the units written are kept, not 1m30s
+        ("1 hour 30 minutes", "1h30m"),
+        ("1 hour, 30 minutes", "1h30m"),
+        ("1 hour and 30 minutes", "1h30m"),
+        ("1h 30m", "1h30m"),
+        ("2 Weeks", "2w"),
+        ("1.5h", "1h30m"),
+        ("PT1H30M", "1h30m"),
+        ("P1D", "1d"),
+        ("PT1M", "1m"),
+        # No guess: a month to many tools, a unit we do not know, nothing, a fraction of a ms.
+        ("1M", None),
+        ("P1M", None),
+        ("5 fortnights", None),
+        ("0 minutes", None),
+        ("0.0001ms", None),
+        ("1h", None),
+    ],
+)
+def test_a_duration_written_another_way_names_ours(written: str, meant: str | None) -> None:
+    assert duration_hint(written) == meant
+    if written == "1h":
+        return  # ours already: nothing to hint
+    with pytest.raises(ValueError) as caught:
+        parse_duration(written)
+    if meant:
+        assert str(caught.value) == f"{written!r} is not a duration; did you mean {meant!r}?"
+    else:
+        assert "did you mean" not in str(caught.value)
+
+
+def test_a_long_hostile_duration_is_answered_at_once() -> None:
+    for text in ("1h" + " " * 190 + "x", "1 " * 99 + "x", "1h " * 66 + "q"):
+        assert duration_hint(text) is None
+
+
+@pytest.mark.parametrize(
+    ("written", "meant"),
+    [
+        ("127.0.0.1:8080", "http://127.0.0.1:8080"),
+        # The local server listens on IPv4 loopback; localhost may resolve to ::1 first.
+        ("localhost:8080", "http://127.0.0.1:8080"),
+        ("[::1]:8080", "http://[::1]:8080"),
+        ("api.ductape.app", "https://api.ductape.app"),
+        ("sqlite://x.db", "sqlite:///x.db"),
+        ("sqlite:x.db", "sqlite:///x.db"),
+        ("sqlite:/abs/x.db", "sqlite:////abs/x.db"),
+        ("SQLITE:///x.db", "sqlite:///x.db"),
+        ("x.db", "sqlite:///x.db"),
+        ("https//api.ductape.app", "https://api.ductape.app"),
+        ("https:/api.ductape.app", "https://api.ductape.app"),
+        ("HTTPS://api.ductape.app", "https://api.ductape.app"),
+        ("htps://api.ductape.app", "https://api.ductape.app"),
+        ("snapshot//live.json", "snapshot:live.json"),
+        ("ftp://nowhere", None),  # another scheme, not a typo of http
+        ("nowhere:99999", None),
+        ("https://api.ductape.app", None),
+    ],
+)
+def test_a_target_written_another_way_names_ours(written: str, meant: str | None) -> None:
+    assert target_hint(written) == meant
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    shutil.copytree(EXAMPLES, tmp_path / "jobs")
+    (tmp_path / ".git").mkdir()
+    monkeypatch.chdir(tmp_path)
+    for name in ("RECONCILER_TARGET", "DUCTAPE_PRODUCT"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+def test_the_flag_and_the_variable_name_the_target_meant(work: Path) -> None:
+    code, out, err = invoke("plan", "jobs", "--target", "127.0.0.1:8080")
+    assert (code, out) == (1, "")
+    assert err == (
+        "error: --target 127.0.0.1:8080: unknown target; did you mean 'http://127.0.0.1:8080'?\n"
+    )
+    code, _, err = invoke("plan", "jobs", env={"RECONCILER_TARGET": "sqlite://x.db"})
+    assert code == 1 and err.endswith("did you mean 'sqlite:///x.db'?\n")
+    assert not (work / "x.db").exists() and not (work / ".reconciler").exists()
+
+
+def test_an_escape_in_a_target_is_shown_escaped(work: Path) -> None:
+    code, _, err = invoke("plan", "jobs", "--target", "sqlite:x\x1b[2J.db")
+    assert code == 1
+    assert "\x1b" not in err and "did you mean 'sqlite:///x\\x1b[2J.db'?" in err
+
+
+def test_schedule_window_and_collide_name_the_duration_meant(work: Path) -> None:
+    code, _, err = invoke("schedule", "jobs", "--window", "1 hour 30 minutes")
+    assert code != 0 and "'1 hour 30 minutes' is not a duration; did you mean '1h30m'?" in err
+    code, _, err = invoke("schedule", "jobs", "--collide", "90 seconds")
+    assert code != 0 and "'90 seconds' is not a duration; did you mean '90s'?" in err
+
+
+def test_validate_names_the_duration_meant_at_its_place(work: Path) -> None:
+    manifest = work / "jobs" / "billing" / "jobs.yaml"
+    manifest.write_text(manifest.read_text().replace("intervals: 1h30m", "intervals: 1H"))
+    code, _, err = invoke("validate", "jobs")
+    assert code == 1
+    assert err.splitlines()[0] == (
+        "jobs/billing/jobs.yaml:8:12: billing.retry_failed: intervals: "
+        "'1H' is not a duration; did you mean '1h'?"
+    )
