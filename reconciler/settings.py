@@ -14,7 +14,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from .config import Config, ProductConfig
+from . import provenance
+from .config import Config, ProductConfig, repository_root
 from .defaults import DEFAULT_PRODUCT_PARALLELISM
 from .errors import UsageError
 from .model import MUTABLE_FIELDS
@@ -53,6 +54,8 @@ class RunSpec:
     max_starts_per_minute: int = 10
     # How many products of the run are read and planned at once (the same in every spec).
     product_parallelism: int = DEFAULT_PRODUCT_PARALLELISM
+    # The commit planned, for a report's header (GITHUB_SHA, else the repository's HEAD).
+    commit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -96,6 +99,8 @@ def resolve(config: Config, asked: Asked, env: Mapping[str, str]) -> list[RunSpe
             f"{config.path} lists products: pick one with --only-product, not --product"
         )
     home = os.path.dirname(config.path) if config.path else ""
+    # The one read of files here: a few bounded bytes of .git, for the reports' header.
+    commit = provenance.commit(env, repository_root((asked.paths or (home,))[0] or "."))
     specs = []
     for entry, paths in _entries(config, asked):
         if asked.need_paths and not paths:
@@ -127,6 +132,7 @@ def resolve(config: Config, asked: Asked, env: Mapping[str, str]) -> list[RunSpe
                 collide=entry.collide,
                 max_starts_per_minute=entry.max_starts_per_minute,
                 product_parallelism=asked.product_parallelism,
+                commit=commit,
             )
         )
     return specs

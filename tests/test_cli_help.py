@@ -69,3 +69,27 @@ def test_plan_and_snapshot_out_create_the_directories_they_name(applied: Path) -
                        "--out", "build/snapshots/live.json")  # fmt: skip
     assert code == 0, err
     assert (applied / "build" / "snapshots" / "live.json").is_file()
+
+
+def test_the_comment_header_names_the_commit_and_paths_planned(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import subprocess
+
+    shutil.copytree(EXAMPLES, tmp_path / "jobs")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    monkeypatch.delenv("RECONCILER_TARGET", raising=False)
+    git = ["git", "-c", "user.email=t@example.invalid", "-c", "user.name=t"]
+    for argv in (["init", "-q"], ["add", "."], ["commit", "-qm", "jobs"]):
+        subprocess.run([*git, *argv], check=True, cwd=tmp_path)
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=tmp_path, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    code, out, err = run("plan", "jobs", "--format", "markdown")
+    assert code == 0, err
+    header = out.splitlines()[2]
+    assert f"commit `{head[:12]}`" in header and "paths `jobs`" in header
+    sha = "ab" * 20
+    monkeypatch.setenv("GITHUB_SHA", sha)
+    assert f"commit `{sha[:12]}`" in run("plan", "jobs", "--format", "markdown")[1]

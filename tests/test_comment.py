@@ -113,7 +113,7 @@ def test_drift_and_apply_lead_with_what_drifted_and_what_was_written(work: Path)
     (work / "jobs" / "cache-warm.yaml").unlink()
     lines = markdown(drift([spec(work)])).splitlines()
     assert lines[1] == "### Live differs from Git: 1 job changed live, 1 orphan"
-    assert lines[2].startswith("reconciler drift · target ")
+    assert lines[2].startswith("reconciler drift · paths `jobs` · target ")
     code, out, _ = run("apply", "jobs", "--auto-approve", "--format", "markdown")
     assert code == 0
     assert out.splitlines()[1] == "### Applied: updated 1 job"
@@ -249,7 +249,7 @@ def test_json_carries_the_header_and_still_matches_its_schemas(work: Path) -> No
     schema = json.loads((ROOT / "schemas" / "plan.schema.json").read_text())
     doc = json.loads(REPORTER_BY_NAME["json"](plan([spec(work)]), Options()).out)
     jsonschema.Draft202012Validator(schema).validate(doc)
-    assert "commit" not in doc and "paths" not in doc  # unknown: left out, as before
+    assert "commit" not in doc and doc["paths"] == ["jobs"]  # no commit known: left out
     for reports, name in ((plan([spec(work)]), "plan"), (drift([spec(work)]), "drift-report")):
         doc = json.loads(REPORTER_BY_NAME["json"](with_header(reports, work), Options()).out)
         schema = json.loads((ROOT / "schemas" / f"{name}.schema.json").read_text())

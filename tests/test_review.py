@@ -381,7 +381,9 @@ def test_several_products_open_with_the_sum_and_a_line_each(work: Path) -> None:
     # Then each product under its own heading, with its own header.
     assert out.index("#### `shop`: No changes") < out.index("#### `billing`: Merging will")
     billing = out.split("#### `billing`: Merging will create 1 and update 1 jobs\n", 1)[1]
-    assert billing.startswith("reconciler plan · target `sqlite:///live.db (product billing)`")
+    assert billing.startswith(
+        "reconciler plan · paths `billing` · target `sqlite:///live.db (product billing)`"
+    )
 
 
 @pytest.mark.slow

@@ -110,6 +110,8 @@ def manifests(spec: RunSpec, kind: type[R]) -> tuple[Desired, R]:
         files_with_problems=desired.files_with_problems,
         jobs=len(desired.jobs),
         now=now_ms(),
+        paths=spec.paths,
+        commit=spec.commit,
     )
     return desired, report
 

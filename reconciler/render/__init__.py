@@ -34,7 +34,6 @@ class Options:
     quiet: bool = False  # the summary and the problems only
     results_shown: frozenset[str] = frozenset()
     plans_shown: frozenset[str] = frozenset()
-    quiet: bool = False
 
 
 @dataclass(frozen=True)
