@@ -93,3 +93,15 @@ def test_the_comment_header_names_the_commit_and_paths_planned(
     sha = "ab" * 20
     monkeypatch.setenv("GITHUB_SHA", sha)
     assert f"commit `{sha[:12]}`" in run("plan", "jobs", "--format", "markdown")[1]
+
+
+def test_quiet_keeps_the_summary_and_problems_through_the_cli(applied: Path) -> None:
+    manifest = applied / "jobs" / "billing" / "jobs.yaml"
+    manifest.write_text(manifest.read_text().replace("intervals: 1h30m", "intervals: 30m"))
+    code, loud, _ = run("plan", "jobs", "--only", "billing.*", "--only", "nomatch")
+    assert code == 0 and "~ update billing.retry_failed" in loud
+    for verb in ("plan", "drift"):
+        code, out, err = run(verb, "jobs", "--quiet", "--only", "billing.*", "--only", "nomatch")
+        assert "billing.retry_failed" not in out, verb  # no per-job lines
+        assert "nomatch" in out + err, verb  # the problems stay
+    assert "Plan: 0 to create, 1 to update" in run("plan", "jobs", "-q")[1]
