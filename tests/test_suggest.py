@@ -135,6 +135,7 @@ def test_an_escape_in_a_target_is_shown_escaped(work: Path) -> None:
 def test_schedule_window_and_collide_name_the_duration_meant(work: Path) -> None:
     code, _, err = invoke("schedule", "jobs", "--window", "1 hour 30 minutes")
     assert code != 0 and "'1 hour 30 minutes' is not a duration; did you mean '1h30m'?" in err
+    assert err.startswith("error: --window 1 hour 30 minutes: ")  # the option is named
     code, _, err = invoke("schedule", "jobs", "--collide", "90 seconds")
     assert code != 0 and "'90 seconds' is not a duration; did you mean '90s'?" in err
 

@@ -3,9 +3,10 @@ proposals (``--spread``), written back into the manifests with ``--write``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, replace
+from typing import TypeVar
 
 from ..accept import Accepted, FileEdits, Written, write
 from ..clock import now_ms
@@ -15,9 +16,12 @@ from ..model import Job, parse_duration, parse_timestamp
 from ..plan import owned
 from ..schedule import next_runs
 from ..settings import RunSpec
+from ..strings import shorten
 from ..timeline import DAY, Impact, impact, parse_between, spread
 from ..yamledit import Edit
 from .common import opened
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -52,14 +56,20 @@ def run(
     manifests alone; with a target, live before and the manifests after."""
     if write_back and not propose:
         raise UsageError("--write writes the proposals of --spread; add --spread")
-    try:
-        span, near = parse_duration(window), parse_duration(collide)
-        first = parse_timestamp(start) if start else None  # None: the first day with runs
-        daily = parse_between(between) if between else None
-    except ValueError as exc:
-        raise UsageError(f"schedule: {exc}") from exc
+    span = _option("--window", parse_duration, window)
+    near = _option("--collide", parse_duration, collide)
+    first = _option("--from", parse_timestamp, start) if start else None  # None: first day
+    daily = _option("--between", parse_between, between) if between else None
     offline = all(spec.origin == "default" for spec in specs)
     return timelines(specs, first, span, near, offline, propose, daily, write_back)
+
+
+def _option(name: str, parse: Callable[[str], T], text: str) -> T:
+    """An option's value parsed; a usage error naming the option otherwise."""
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise UsageError(f"{name} {shorten(text)}: {exc}") from exc
 
 
 def timelines(
