@@ -70,6 +70,9 @@ class Outcome(ABC):
     # reconciler.provenance), and the manifests' paths as given.
     commit: str | None = None
     paths: tuple[str, ...] = ()
+    # The signal that stopped the run (exit 128 + its number: 130 for SIGINT, 143 for
+    # SIGTERM); the report then says what was done before it.
+    interrupted: int | None = None
 
     @abstractmethod
     def accept(self, visitor: ReportVisitor[T]) -> T:
@@ -86,10 +89,16 @@ class Outcome(ABC):
     @property
     def failed(self) -> bool:
         """Whether this product's run is an error (exit 1)."""
-        return bool(self.error or self.errors)
+        return bool(self.error or self.errors or self.interrupted)
 
     def exit_code(self, detailed: bool = False) -> int:
-        """0, 1 or 2 as the exit-code table says, for this product alone."""
+        """0, 1 or 2 as the exit-code table says, for this product alone; 128 + the signal
+        for an interrupted run."""
+        if self.interrupted:
+            return 128 + self.interrupted
+        return self._code(detailed)
+
+    def _code(self, detailed: bool) -> int:
         return EXIT_ERROR if self.failed else EXIT_OK
 
 
@@ -110,7 +119,7 @@ class PlanReport(Outcome):
     def accept(self, visitor: ReportVisitor[T]) -> T:
         return visitor.plan(self)
 
-    def exit_code(self, detailed: bool = False) -> int:
+    def _code(self, detailed: bool) -> int:
         if self.failed:
             return EXIT_ERROR
         changes = self.plan is not None and self.plan.has_changes
@@ -133,7 +142,7 @@ class DriftReport(Outcome):
     def accept(self, visitor: ReportVisitor[T]) -> T:
         return visitor.drift(self)
 
-    def exit_code(self, detailed: bool = False) -> int:
+    def _code(self, detailed: bool) -> int:
         if self.failed:
             return EXIT_ERROR
         return EXIT_CHANGES if self.plan is not None and self.plan.has_drift else EXIT_OK
@@ -143,28 +152,21 @@ class DriftReport(Outcome):
 class ApplyReport(Outcome):
     """An apply: the plan, then one result per write (None: nothing was written).
 
-    ``stopped`` says why writes stopped early (the breaker); ``interrupted`` holds the signal
-    that stopped the run (exit 128 + its number: 130 for SIGINT, 143 for SIGTERM).
+    ``stopped`` says why writes stopped early (the breaker).
     """
 
     command: ClassVar[Command] = "apply"
     results: tuple[Result, ...] | None = None
     stopped: str | None = None
-    interrupted: int | None = None
 
     def accept(self, visitor: ReportVisitor[T]) -> T:
         return visitor.apply(self)
 
     @property
     def failed(self) -> bool:
-        if super().failed or self.stopped or self.interrupted:
+        if super().failed or self.stopped:
             return True
         return any(not r.ok for r in self.results or ())
-
-    def exit_code(self, detailed: bool = False) -> int:
-        if self.interrupted:
-            return 128 + self.interrupted
-        return EXIT_ERROR if self.failed else EXIT_OK
 
 
 def exit_code(reports: Sequence[Outcome], detailed: bool = False) -> int:

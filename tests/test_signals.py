@@ -269,3 +269,52 @@ def test_sigterm_while_the_plan_read_hangs_prints_the_json_report(tmp_path: Path
     assert doc["format"] == "reconciler-apply" and doc["applied"] is False
     assert doc["error"] == "interrupted (SIGTERM); nothing was changed"
     assert "error: interrupted (SIGTERM); nothing was changed" in err
+
+
+@pytest.mark.parametrize(
+    ("verb", "name", "fmt", "kind"),
+    [
+        ("plan", "SIGTERM", "json", "reconciler-plan"),
+        ("drift", "SIGINT", "json", "reconciler-drift"),
+        ("plan", "SIGINT", "markdown", None),
+    ],
+)
+def test_a_signal_while_a_read_hangs_still_prints_the_document(
+    tmp_path: Path, verb: str, name: str, fmt: str, kind: str | None
+) -> None:
+    """plan and drift, cut short before they could report, still print their document in
+    json and markdown (a pipeline reads why), with the signal's exit code."""
+    arrived = threading.Event()
+
+    def hang(conn: socket.socket) -> None:
+        arrived.set()
+        time.sleep(10)
+
+    jobs = one_job(tmp_path / "jobs")
+    with raw_server(fake_ductape(on_read=hang)) as url:
+        env = clean_env(
+            DUCTAPE_USER_ID="a" * 24,
+            DUCTAPE_WORKSPACE_ID="b" * 24,
+            DUCTAPE_PRIVATE_KEY="k",
+            DUCTAPE_PRODUCT="c" * 24,
+        )
+        process = start([verb, str(jobs), "--target", url, "--format", fmt], tmp_path, env)
+        try:
+            assert arrived.wait(20), "the read never reached the server"
+            process.send_signal(SIGNALS[name])
+            code, out, err = finish(process, tmp_path)
+        finally:
+            stop(process)
+    assert code == 128 + SIGNALS[name], (code, err)
+    said = f"interrupted ({name}); nothing was changed"
+    assert f"error: {said}" in err
+    if kind is None:
+        assert out.startswith("<!-- reconciler-report -->\n### Plan interrupted") and said in out
+        return
+    doc = json.loads(out)
+    assert doc["format"] == kind and doc["error"] == said
+    schema = {"reconciler-plan": "plan", "reconciler-drift": "drift-report"}[kind]
+    import jsonschema
+
+    root = Path(__file__).resolve().parent.parent / "schemas"
+    jsonschema.validate(doc, json.loads((root / f"{schema}.schema.json").read_text()))

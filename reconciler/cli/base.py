@@ -139,9 +139,24 @@ class Output:
     def echo(self, rendered: Rendered) -> None:
         echo(rendered, self.color)
 
+    def interrupted(self, exc: Interrupted) -> int:
+        """The command's report of a signal that came before it could report (apply reports
+        its own); in the text format, the one line handle_errors prints."""
+        from ..outcome import REPORT_BY_COMMAND
+
+        kind = REPORT_BY_COMMAND.get(self.ctx.info_name or "")  # type: ignore[call-overload]
+        if self.fmt == "text" or kind is None:
+            raise exc
+        error = f"{exc}; nothing was changed"
+        return self.emit([kind(error=error, interrupted=exc.signum)])
+
     def emit(self, reports: Sequence[Outcome], **shown: Any) -> int:
-        """Print the reports; their exit code."""
+        """Print the reports; their exit code. A signal from now on only sets the stop: the
+        report goes out whole."""
         from ..outcome import exit_code
+
+        if process.current is not None:
+            process.current.quiet()
         from ..render import Options
         from ..render.console import report
 
@@ -163,7 +178,12 @@ def reporting(
             detailed = kwargs.pop("detailed_exitcode", False)
             shown: dict[str, Any] = {n: kwargs.pop(n) for n in ("verbose", "quiet") if n in kwargs}
             output = Output(ctx, fmt, use_color(ctx, color), detailed, shown)
-            return func(output, **kwargs)
+            try:
+                return func(output, **kwargs)
+            except Interrupted as exc:
+                # A document still goes out in json, markdown and github: a pipeline reads
+                # why (text says "interrupted", as every other command does).
+                return output.interrupted(exc)
 
         decorated: Any = click.pass_context(handle_errors(wrapper))
         stack: list[Callable[[Any], Any]] = [*options, format_option(*formats, help=help)]

@@ -128,7 +128,7 @@ def tally(report: Outcome) -> Tally:
         updated=sum(1 for r in ok if r.change.action is Action.UPDATE),
         unwritten=sum(1 for r in results if r.status in ("failed", "unknown")),
         skipped=sum(1 for r in results if r.status == "skipped"),
-        interrupted=int(bool(getattr(report, "interrupted", None))),
+        interrupted=int(bool(report.interrupted)),
         stopped=int(bool(getattr(report, "stopped", None))),
         applied=int(getattr(report, "results", None) is not None),
         jobs=report.jobs,
@@ -170,6 +170,8 @@ class _Lead(ReportVisitor[str]):
 
     def plan(self, report: PlanReport) -> str:
         t = self.t
+        if t.interrupted and not t.create and not t.update:
+            return "Plan interrupted; nothing can be applied"
         if t.failed:
             there = " there" if t.products > 1 else ""
             return f"Plan failed{_where(t)}{_errors(t)}; nothing can be applied{there}"
@@ -181,6 +183,8 @@ class _Lead(ReportVisitor[str]):
 
     def drift(self, report: DriftReport) -> str:
         t = self.t
+        if t.interrupted:
+            return "Drift check interrupted; live was not compared"
         if t.failed:
             return f"Drift check failed{_where(t)}{_errors(t)}; live was not compared"
         parts = [
