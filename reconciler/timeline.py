@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate
 
@@ -368,10 +369,7 @@ def collisions(
     complete = True
     found: list[Collision] = []
     for period in intervals:
-        # (phase, tag order, job, native): natives have this interval; others divide it.
-        points: list[tuple[int, str, Job, bool]] = [
-            (j.start_at % period, j.tag, j, True) for j in by_interval[period]
-        ]
+        layers = [(by_interval[period], 1)]  # natives have this interval; the others divide it
         for iv in intervals:
             if iv >= period or period % iv or iv <= 2 * collide:
                 continue
@@ -380,10 +378,9 @@ def collisions(
                 complete = False
                 continue
             budget -= ratio * len(by_interval[iv])
-            for j in by_interval[iv]:
-                phase = j.start_at % iv
-                points.extend(((phase + m * iv) % period, j.tag, j, False) for m in range(ratio))
-        for cluster in _clusters(points, period, collide):
+            layers.append((by_interval[iv], ratio))
+        circle = _Circle(period, layers)
+        for cluster in _clusters(circle, collide):
             if not any(native for _, _, _, native in cluster) or len(cluster) < 2:
                 continue
             group = _meetings(cluster, period, lo, hi)
@@ -393,38 +390,104 @@ def collisions(
     return tuple(found), complete
 
 
-def _clusters(
-    points: list[tuple[int, str, Job, bool]], period: int, collide: int
-) -> list[list[tuple[int, str, Job, bool]]]:
-    """Points on a circle, cut at the largest gap, grouped greedily; phases come back unwrapped."""
-    if len(points) < 2:
-        return []
-    points.sort(key=lambda p: (p[0], p[1]))
-    n = len(points)
-    gaps = [points[i + 1][0] - points[i][0] for i in range(n - 1)]
-    gaps.append(points[0][0] + period - points[-1][0])
-    cut = max(range(n), key=lambda i: (gaps[i], -i))
+_Point = tuple[int, str, Job, bool]  # (phase, tag, job, native)
+
+
+class _Circle:
+    """The points of one period's circle, generated in order (phase, then tag), never stored.
+
+    A layer is the jobs of one interval ``iv`` and ``ratio = period / iv``: each job is at its
+    phase ``start_at mod iv`` plus ``m * iv`` for ``m < ratio``. Sorted by phase once, a layer
+    is in order block by block (``m`` outer), so the circle is a merge of its layers. A million
+    points held as tuples took some 80 MB at 50,000 jobs; generated, the memory is the jobs'.
+    The order equals a stable sort of every point by (phase, tag), natives first: heapq.merge
+    breaks ties by layer.
+    """
+
+    def __init__(self, period: int, layers: list[tuple[list[Job], int]]) -> None:
+        self.period = period
+        self.layers = [
+            (
+                sorted(
+                    ((j.start_at % (period // ratio), j.tag, j) for j in members), key=_phase_tag
+                ),
+                period // ratio,
+                ratio,
+                ratio == 1,
+            )
+            for members, ratio in layers
+        ]
+        self.size = sum(len(members) * ratio for members, ratio in layers)
+
+    def phases(self) -> Iterator[int]:
+        """Every point's phase, in order."""
+        return heapq.merge(*(_layer_phases(base, iv, ratio) for base, iv, ratio, _ in self.layers))
+
+    def points(self) -> Iterator[_Point]:
+        """Every point, in order."""
+        return heapq.merge(*(_layer_points(*layer) for layer in self.layers), key=_phase_tag)
+
+
+def _layer_phases(base: list[tuple[int, str, Job]], iv: int, ratio: int) -> Iterator[int]:
+    for m in range(ratio):
+        offset = m * iv
+        for ph, _, _ in base:
+            yield ph + offset
+
+
+def _layer_points(
+    base: list[tuple[int, str, Job]], iv: int, ratio: int, native: bool
+) -> Iterator[_Point]:
+    for m in range(ratio):
+        offset = m * iv
+        for ph, tag, job in base:
+            yield ph + offset, tag, job, native
+
+
+def _phase_tag(point: tuple[int, str, object] | _Point) -> tuple[int, str]:
+    return point[0], point[1]
+
+
+def _clusters(circle: _Circle, collide: int) -> Iterator[list[_Point]]:
+    """Points on a circle, cut at the largest gap, grouped greedily; phases come back unwrapped.
+
+    Two passes over the generated points: the first finds the cut (the first largest gap,
+    the wrap-around gap last), the second groups from just after it.
+    """
+    n = circle.size
+    if n < 2:
+        return
+    period = circle.period
+    phases = circle.phases()
+    first = previous = next(phases)
+    widest, cut = -1, 0
+    for i, ph in enumerate(phases):
+        if ph - previous > widest:
+            widest, cut = ph - previous, i
+        previous = ph
+    if first + period - previous > widest:
+        cut = n - 1
     start = (cut + 1) % n
-    seq = [
-        (ph + (period if i < start else 0), tag, job, native)
-        for i, (ph, tag, job, native) in enumerate(points)
-    ]
-    seq = seq[start:] + seq[:start]
-    out = []
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and seq[j + 1][0] - seq[i][0] < collide:
-            j += 1
-        if j > i:
-            out.append(seq[i : j + 1])
-        i = j + 1
-    return out
+    unwrapped: Iterator[_Point] = circle.points()
+    if start:
+        head = itertools.islice(circle.points(), start)
+        unwrapped = itertools.chain(
+            itertools.islice(unwrapped, start, None),
+            ((ph + period, tag, job, native) for ph, tag, job, native in head),
+        )
+    cluster: list[_Point] = []
+    for point in unwrapped:
+        if cluster and point[0] - cluster[0][0] < collide:
+            cluster.append(point)
+            continue
+        if len(cluster) > 1:
+            yield cluster
+        cluster = [point]
+    if len(cluster) > 1:
+        yield cluster
 
 
-def _meetings(
-    cluster: list[tuple[int, str, Job, bool]], period: int, lo: int, hi: int
-) -> Collision | None:
+def _meetings(cluster: list[_Point], period: int, lo: int, hi: int) -> Collision | None:
     """How often two or more of ``cluster`` start in the same period of ``[lo, hi)``."""
     anchor = cluster[0][0]
     # Each job once: a job met twice in one cluster cannot happen (its interval > collide).
