@@ -13,14 +13,16 @@ import difflib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from .config import Config, ProductConfig
 from .defaults import DEFAULT_PRODUCT_PARALLELISM
 from .errors import UsageError
 from .model import MUTABLE_FIELDS
 from .strings import printable
-from .targets import Origin
+
+if TYPE_CHECKING:  # an annotation only: validate opens no target
+    from .targets import Origin
 
 References = Literal["warn", "error", "off"]
 TARGET_VARIABLE = "RECONCILER_TARGET"
