@@ -34,7 +34,6 @@ figures: a measurement, not a test. A table first, then one JSON line.
 from __future__ import annotations
 
 import argparse
-import compileall
 import json
 import os
 import shutil
@@ -56,7 +55,7 @@ from benchlib.live import (
     client_env,
     serve,
 )
-from benchlib.measure import CommandFailed, peak_rss_mb, run
+from benchlib.measure import CommandFailed, compiled, peak_rss_mb, run
 from loader import HERE, cpu_of, floor_cpu, tree_env
 
 PARTS = ("help", "small", "apply", "rss", "products")
@@ -240,12 +239,6 @@ def products(tree: Path, work: Path, count: int, repeat: int) -> dict[str, Any]:
 
 
 # --- the run -----------------------------------------------------------------------------------
-
-
-def compiled(tree: Path) -> None:
-    """Bytecode for every module of ``tree``, as an installed copy has it (see the docstring)."""
-    if not compileall.compile_dir(str(tree / "reconciler"), quiet=1, workers=1):
-        raise CommandFailed(f"could not compile {tree / 'reconciler'}")
 
 
 def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dict[str, Any]:
