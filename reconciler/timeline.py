@@ -381,8 +381,6 @@ def collisions(
             layers.append((by_interval[iv], ratio))
         circle = _Circle(period, layers)
         for cluster in _clusters(circle, collide):
-            if not any(native for _, _, _, native in cluster) or len(cluster) < 2:
-                continue
             group = _meetings(cluster, period, lo, hi)
             if group is not None:
                 found.append(group)
@@ -391,100 +389,120 @@ def collisions(
 
 
 _Point = tuple[int, str, Job, bool]  # (phase, tag, job, native)
+_Members = tuple[tuple[str, Job], ...]  # (tag, job) of the jobs at one phase of a layer
 
 
 class _Circle:
-    """The points of one period's circle, generated in order (phase, then tag), never stored.
+    """The points of one period's circle, generated in phase order, never stored.
 
     A layer is the jobs of one interval ``iv`` and ``ratio = period / iv``: each job is at its
-    phase ``start_at mod iv`` plus ``m * iv`` for ``m < ratio``. Sorted by phase once, a layer
-    is in order block by block (``m`` outer), so the circle is a merge of its layers. A million
-    points held as tuples took some 80 MB at 50,000 jobs; generated, the memory is the jobs'.
-    The order equals a stable sort of every point by (phase, tag), natives first: heapq.merge
-    breaks ties by layer.
+    phase ``start_at mod iv`` plus ``m * iv`` for ``m < ratio``. Jobs at the same phase of a
+    layer travel together (teams start jobs on the hour: 10,000 jobs are often a few hundred
+    phases), sorted by tag. Sorted by phase once, a layer is in order block by block (``m``
+    outer), so the circle is a merge of its layers: (phase, layer, members), unique per layer
+    and phase, so the merge never compares members. A million points held as tuples took
+    some 80 MB at 50,000 jobs; generated, the memory is the jobs'.
     """
 
     def __init__(self, period: int, layers: list[tuple[list[Job], int]]) -> None:
         self.period = period
-        self.layers = [
-            (
-                sorted(
-                    ((j.start_at % (period // ratio), j.tag, j) for j in members), key=_phase_tag
-                ),
-                period // ratio,
-                ratio,
-                ratio == 1,
-            )
-            for members, ratio in layers
-        ]
+        self.layers: list[tuple[list[tuple[int, _Members]], int, int]] = []
+        for members, ratio in layers:
+            iv = period // ratio
+            at: dict[int, list[tuple[str, Job]]] = defaultdict(list)
+            for j in members:
+                at[j.start_at % iv].append((j.tag, j))
+            # sorted() is stable: jobs with one tag (a live duplicate) keep their order.
+            base = [(ph, tuple(sorted(at[ph], key=_first))) for ph in sorted(at)]
+            self.layers.append((base, iv, ratio))
         self.size = sum(len(members) * ratio for members, ratio in layers)
 
     def phases(self) -> Iterator[int]:
-        """Every point's phase, in order."""
-        return heapq.merge(*(_layer_phases(base, iv, ratio) for base, iv, ratio, _ in self.layers))
+        """Every phase that holds a point, in order (once per layer holding it)."""
+        return heapq.merge(*(_layer_phases(base, iv, ratio) for base, iv, ratio in self.layers))
 
-    def points(self) -> Iterator[_Point]:
-        """Every point, in order."""
-        return heapq.merge(*(_layer_points(*layer) for layer in self.layers), key=_phase_tag)
+    def groups(self) -> Iterator[tuple[int, int, _Members]]:
+        """(phase, layer, members) in the order of :meth:`phases`; layer 0 holds the natives."""
+        return heapq.merge(
+            *(_layer_groups(base, iv, ratio, n) for n, (base, iv, ratio) in enumerate(self.layers))
+        )
 
 
-def _layer_phases(base: list[tuple[int, str, Job]], iv: int, ratio: int) -> Iterator[int]:
+def _first(item: tuple[str, Job]) -> str:
+    return item[0]
+
+
+def _layer_phases(base: list[tuple[int, _Members]], iv: int, ratio: int) -> Iterator[int]:
     for m in range(ratio):
         offset = m * iv
-        for ph, _, _ in base:
+        for ph, _ in base:
             yield ph + offset
 
 
-def _layer_points(
-    base: list[tuple[int, str, Job]], iv: int, ratio: int, native: bool
-) -> Iterator[_Point]:
+def _layer_groups(
+    base: list[tuple[int, _Members]], iv: int, ratio: int, layer: int
+) -> Iterator[tuple[int, int, _Members]]:
     for m in range(ratio):
         offset = m * iv
-        for ph, tag, job in base:
-            yield ph + offset, tag, job, native
+        for ph, members in base:
+            yield ph + offset, layer, members
 
 
-def _phase_tag(point: tuple[int, str, object] | _Point) -> tuple[int, str]:
+def _phase_tag(point: _Point) -> tuple[int, str]:
     return point[0], point[1]
 
 
 def _clusters(circle: _Circle, collide: int) -> Iterator[list[_Point]]:
     """Points on a circle, cut at the largest gap, grouped greedily; phases come back unwrapped.
 
-    Two passes over the generated points: the first finds the cut (the first largest gap,
-    the wrap-around gap last), the second groups from just after it.
+    Two passes over the generated phases: the first finds the cut (the first largest gap,
+    the wrap-around gap last), the second groups from just after it. A group's points come
+    in the order a stable sort of every point by (phase, tag), natives first, gives.
     """
-    n = circle.size
-    if n < 2:
+    if circle.size < 2:
         return
     period = circle.period
     phases = circle.phases()
     first = previous = next(phases)
-    widest, cut = -1, 0
+    widest, cut, count = -1, 0, 1
     for i, ph in enumerate(phases):
         if ph - previous > widest:
             widest, cut = ph - previous, i
         previous = ph
+        count += 1
     if first + period - previous > widest:
-        cut = n - 1
-    start = (cut + 1) % n
-    unwrapped: Iterator[_Point] = circle.points()
+        cut = count - 1
+    start = (cut + 1) % count
+    unwrapped: Iterator[tuple[int, int, _Members]] = circle.groups()
     if start:
-        head = itertools.islice(circle.points(), start)
+        head = itertools.islice(circle.groups(), start)
         unwrapped = itertools.chain(
             itertools.islice(unwrapped, start, None),
-            ((ph + period, tag, job, native) for ph, tag, job, native in head),
+            ((ph + period, layer, members) for ph, layer, members in head),
         )
-    cluster: list[_Point] = []
-    for point in unwrapped:
-        if cluster and point[0] - cluster[0][0] < collide:
-            cluster.append(point)
+    cluster: list[tuple[int, int, _Members]] = []
+    for group in unwrapped:
+        if cluster and group[0] - cluster[0][0] < collide:
+            cluster.append(group)
             continue
-        if len(cluster) > 1:
-            yield cluster
-        cluster = [point]
-    if len(cluster) > 1:
-        yield cluster
+        if cluster:
+            yield from _points(cluster)
+        cluster = [group]
+    if cluster:
+        yield from _points(cluster)
+
+
+def _points(cluster: list[tuple[int, int, _Members]]) -> Iterator[list[_Point]]:
+    """The points of a greedy group of phases, when there are two or more and a native."""
+    if len(cluster) == 1 and len(cluster[0][2]) == 1:
+        return
+    if not any(layer == 0 for _, layer, _ in cluster):
+        return  # only jobs of shorter intervals: their own circles report them
+    points = [(ph, tag, job, layer == 0) for ph, layer, members in cluster for tag, job in members]
+    # Phases are in order and each phase's members by tag; one phase in several layers
+    # interleaves them by tag, layer order kept (a stable sort: a no-op otherwise).
+    points.sort(key=_phase_tag)
+    yield points
 
 
 def _meetings(cluster: list[_Point], period: int, lo: int, hi: int) -> Collision | None:
