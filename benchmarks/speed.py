@@ -1,7 +1,7 @@
 """The figures of issue 18 beyond the loader, with their goals: this tree beside an earlier one.
 
     python benchmarks/speed.py [--size 10000] [--rss-size 50000] [--repeat 3] [--before DIR]
-                               [--products 20] [--off PART ...]
+                               [--products 20] [--check-jsonschema PATH] [--off PART ...]
 
 Every figure is measured in one run, its floor in the same run on the same files:
 
@@ -15,6 +15,11 @@ Every figure is measured in one run, its floor in the same run on the same files
   loader, in-process), goal <= 5x;
 - ``rss``: peak RSS of ``reconciler plan`` of ``--rss-size`` creates (an empty store), goal
   <= 150 MB;
+- ``peer``: check-jsonschema (``--check-jsonschema PATH``, else the one on ``PATH``) on the
+  ``--size`` files with the project's schema, batched under ARG_MAX, CPU seconds summed, vs
+  ``reconciler validate`` of the same files, whole process, CPU; goal: the peer at least 10x
+  slower. Without a check-jsonschema the figure is missing (``pip install check-jsonschema``
+  into any environment and pass its path);
 - ``products``: ``reconciler plan`` of ``--products`` products of 5 jobs each, from
   ``products:`` in ``.reconciler.yaml``, against ``reconciler serve`` behind the counting proxy
   adding 50 ms to every request, vs one product's whole run (``--only-product``) the same way;
@@ -56,25 +61,30 @@ from benchlib.live import (
     serve,
 )
 from benchlib.measure import CommandFailed, compiled, peak_rss_mb, run
+from benchlib.peers import batches, find_peer
 from loader import HERE, cpu_of, floor_cpu, tree_env
 
-PARTS = ("help", "small", "apply", "rss", "products")
+PARTS = ("help", "small", "apply", "rss", "peer", "products")
 EXAMPLES = HERE / "examples" / "jobs"
 LATENCY_S = 0.050
 JOBS_PER_PRODUCT = 5
-# figure -> (goal, unit of the goal, what it is measured against)
+# figure -> (goal, unit of the goal, what it is measured against); a figure must be at most
+# its goal, or at least it for those in AT_LEAST.
 GOALS: dict[str, tuple[float, str, str]] = {
     "help_s": (0.05, "s", "reconciler --help, wall"),
     "small_vs_floor": (2.0, "x", "validate of the examples vs the small floor, CPU"),
     "apply_vs_floor": (5.0, "x", "apply of the creates (embedded, wall) vs the parse floor"),
     "plan_peak_rss_mb": (150.0, "MB", "peak RSS of plan of the creates"),
+    "peer_vs_validate": (10.0, "x", "check-jsonschema on the creates vs validate, CPU"),
     "products_vs_one": (2.5, "x", "plan of the products over HTTP (+50 ms) vs one product"),
 }
+AT_LEAST = frozenset({"peer_vs_validate"})
 FIGURE_OF_PART = {
     "help": "help_s",
     "small": "small_vs_floor",
     "apply": "apply_vs_floor",
     "rss": "plan_peak_rss_mb",
+    "peer": "peer_vs_validate",
     "products": "products_vs_one",
 }
 
@@ -162,6 +172,25 @@ def rss(tree: Path, root: Path, work: Path) -> dict[str, float]:
         os.environ.update(saved)
 
 
+def peer(tree: Path, root: Path, command: list[str], repeat: int) -> dict[str, float]:
+    env = tree_env(tree)
+    files = sorted(str(p) for p in root.rglob("*.yaml"))
+    fixed = [*command, "--schemafile", str(HERE / "schemas" / "job.schema.json")]
+    groups = batches(files, fixed)
+
+    def all_batches() -> float:
+        return sum(cpu_of([*fixed, *group], env) for group in groups)
+
+    spent = _median(all_batches, repeat)
+    validate = _median(lambda: cpu_of([*rec(tree), "validate", str(root)], env), repeat)
+    return {
+        "peer_s": spent,
+        "peer_validate_s": validate,
+        "peer_batches": float(len(groups)),
+        "peer_vs_validate": spent / validate,
+    }
+
+
 def products_repo(work: Path, count: int) -> Path:
     """``count`` products of JOBS_PER_PRODUCT jobs each, listed in .reconciler.yaml."""
     repo = work / f"products-{count}"
@@ -245,8 +274,15 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dic
     parts = [p for p in PARTS if p not in args.off]
     out: dict[str, Any] = {name: {} for name in trees}
     root = work / f"manifests-{args.size}"
-    if "apply" in parts:
+    peer_cmd, peer_note = find_peer(False, args.check_jsonschema)
+    if args.check_jsonschema and peer_cmd != [args.check_jsonschema]:
+        peer_cmd, peer_note = None, f"{args.check_jsonschema} is not an executable"
+    if "peer" in parts and peer_cmd is None:
+        say(f"peer: {peer_note}")
+        parts.remove("peer")
+    if "apply" in parts or "peer" in parts:
         write_manifests(root, args.size)
+    if "apply" in parts:
         floors = [floor_cpu(root) for _ in range(args.repeat)]
         out["floor_s"] = statistics.median(floors)
     if "rss" in parts:
@@ -266,6 +302,8 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dic
             figures.update(apply(tree, root, work, args.repeat, out["floor_s"]))
         if "rss" in parts:
             figures.update(rss(tree, rss_root, work))
+        if "peer" in parts and peer_cmd is not None:
+            figures.update(peer(tree, root, peer_cmd, args.repeat))
         if "products" in parts:
             figures.update(products(tree, work, args.products, args.repeat))
     return out
@@ -273,9 +311,18 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dic
 
 def verdicts(figures: dict[str, Any]) -> dict[str, str]:
     return {
-        key: ("PASS" if figures[key] <= goal else "FAIL") if key in figures else "MISSING"
+        key: ("PASS" if met(key, figures[key], goal) else "FAIL") if key in figures else "MISSING"
         for key, (goal, _, _) in GOALS.items()
     }
+
+
+def met(key: str, value: float, goal: float) -> bool:
+    return value >= goal if key in AT_LEAST else value <= goal
+
+
+def goal_text(key: str) -> str:
+    goal, unit, _ = GOALS[key]
+    return f"{'>=' if key in AT_LEAST else '<='} {goal:g}{unit}"
 
 
 def print_table(args: argparse.Namespace, result: dict[str, Any], names: list[str]) -> None:
@@ -288,12 +335,12 @@ def print_table(args: argparse.Namespace, result: dict[str, Any], names: list[st
         print(f"parse floor (walk, read, C loader, in-process): {result['floor_s']:.3f} s CPU")
     print(f"{'figure':<58}" + "".join(f"{n:>14}" for n in names) + f"{'goal':>10}")
     last = result[names[-1]]
-    for key, (goal, unit, label) in GOALS.items():
+    for key, (_, unit, label) in GOALS.items():
         cells = "".join(
             f"{result[n][key]:>12.3f}{unit:<2}" if key in result[n] else f"{'missing':>14}"
             for n in names
         )
-        print(f"{label:<58}{cells}{f'<= {goal:g}{unit}':>10} {verdicts(last)[key]}")
+        print(f"{label:<58}{cells}{goal_text(key):>10} {verdicts(last)[key]}")
     for n in names:
         f = result[n]
         if "apply_s" in f:
@@ -302,6 +349,11 @@ def print_table(args: argparse.Namespace, result: dict[str, Any], names: list[st
             print(
                 f"  {n}: small floor {f['small_floor_s']:.3f} s CPU, "
                 f"validate {f['small_validate_s']:.3f} s CPU"
+            )
+        if "peer_s" in f:
+            print(
+                f"  {n}: check-jsonschema {f['peer_s']:.2f} s CPU in {f['peer_batches']:.0f} "
+                f"batch(es), validate {f['peer_validate_s']:.2f} s CPU"
             )
         if "products_s" in f:
             print(
@@ -322,6 +374,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--before", metavar="DIR", help="an earlier tree to measure beside")
     parser.add_argument("--off", action="append", default=[], choices=PARTS)
+    parser.add_argument("--check-jsonschema", metavar="PATH", help="the peer's executable")
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
     args = parser.parse_args(argv)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="reconciler-speed-"))
