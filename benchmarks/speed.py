@@ -6,6 +6,10 @@
 Every figure is measured in one run, its floor in the same run on the same files:
 
 - ``help``: ``reconciler --help``, wall seconds, median of ``--repeat`` x 5 runs (goal <= 0.05 s);
+- ``loader``: ``reconciler validate`` and ``reconciler plan`` (the embedded store holding the
+  same jobs, one in ten changed: ``benchlib.dataset.generate``) of the ``--size`` files, whole
+  process, CPU, vs the parse-only floor below; goals <= 1.3x and <= 1.8x (``loader.py``
+  measures the same with the loader alone and the hostile corpus);
 - ``small``: ``reconciler validate`` of the example manifests, whole process, CPU seconds, vs the
   small floor (a fresh Python that imports yaml and jsonschema_rs, reads the same files,
   parses them with the C loader and validates each document), goal <= 2x;
@@ -51,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from benchlib.dataset import PRODUCT, write_manifests
+from benchlib.dataset import PRODUCT, generate, write_manifests
 from benchlib.live import (
     PRIVATE_KEY,
     USER_ID,
@@ -64,7 +68,7 @@ from benchlib.measure import CommandFailed, compiled, peak_rss_mb, run
 from benchlib.peers import batches, find_peer
 from loader import HERE, cpu_of, floor_cpu, tree_env
 
-PARTS = ("help", "small", "apply", "rss", "peer", "products")
+PARTS = ("help", "loader", "small", "apply", "rss", "peer", "products")
 EXAMPLES = HERE / "examples" / "jobs"
 LATENCY_S = 0.050
 JOBS_PER_PRODUCT = 5
@@ -72,6 +76,8 @@ JOBS_PER_PRODUCT = 5
 # its goal, or at least it for those in AT_LEAST.
 GOALS: dict[str, tuple[float, str, str]] = {
     "help_s": (0.05, "s", "reconciler --help, wall"),
+    "validate_vs_floor": (1.3, "x", "validate of the files vs the parse floor, CPU"),
+    "plan_vs_floor": (1.8, "x", "plan of the files (10% changed) vs the parse floor, CPU"),
     "small_vs_floor": (2.0, "x", "validate of the examples vs the small floor, CPU"),
     "apply_vs_floor": (5.0, "x", "apply of the creates (embedded, wall) vs the parse floor"),
     "plan_peak_rss_mb": (150.0, "MB", "peak RSS of plan of the creates"),
@@ -81,6 +87,7 @@ GOALS: dict[str, tuple[float, str, str]] = {
 AT_LEAST = frozenset({"peer_vs_validate"})
 FIGURE_OF_PART = {
     "help": "help_s",
+    "loader": "validate_vs_floor",
     "small": "small_vs_floor",
     "apply": "apply_vs_floor",
     "rss": "plan_peak_rss_mb",
@@ -137,6 +144,20 @@ def small(tree: Path, repeat: int) -> dict[str, float]:
     )
     spent = _median(lambda: cpu_of([*rec(tree), "validate", str(EXAMPLES)], env), repeat)
     return {"small_floor_s": floor, "small_validate_s": spent, "small_vs_floor": spent / floor}
+
+
+def loader(tree: Path, root: Path, store: Path, repeat: int, floor: float) -> dict[str, float]:
+    env = tree_env(tree)
+    validate = [*rec(tree), "validate", str(root)]
+    plan = [*rec(tree), "plan", str(root), "--target", f"sqlite:///{store}", "--product", PRODUCT]
+    spent = _median(lambda: cpu_of(validate, env), repeat)
+    planned = _median(lambda: cpu_of(plan, env, ok=(0, 2)), repeat)
+    return {
+        "validate_s": spent,
+        "plan_s": planned,
+        "validate_vs_floor": spent / floor,
+        "plan_vs_floor": planned / floor,
+    }
 
 
 def apply(tree: Path, root: Path, work: Path, repeat: int, floor: float) -> dict[str, float]:
@@ -280,9 +301,12 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dic
     if "peer" in parts and peer_cmd is None:
         say(f"peer: {peer_note}")
         parts.remove("peer")
-    if "apply" in parts or "peer" in parts:
+    store = work / f"live-{args.size}.db"
+    if "loader" in parts:
+        generate(work, args.size)  # root and a store of the same jobs, one in ten changed
+    elif "apply" in parts or "peer" in parts:
         write_manifests(root, args.size)
-    if "apply" in parts:
+    if "apply" in parts or "loader" in parts:
         floors = [floor_cpu(root) for _ in range(args.repeat)]
         out["floor_s"] = statistics.median(floors)
     if "rss" in parts:
@@ -296,6 +320,8 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dic
         say(f"[{name}] measuring {', '.join(parts)} ...")
         if "help" in parts:
             figures["help_s"] = help_s(tree, args.repeat)
+        if "loader" in parts:
+            figures.update(loader(tree, root, store, args.repeat, out["floor_s"]))
         if "small" in parts:
             figures.update(small(tree, args.repeat))
         if "apply" in parts:
@@ -345,6 +371,8 @@ def print_table(args: argparse.Namespace, result: dict[str, Any], names: list[st
         f = result[n]
         if "apply_s" in f:
             print(f"  {n}: apply {f['apply_s']:.2f} s wall, {f['apply_cpu_s']:.2f} s CPU")
+        if "plan_s" in f:
+            print(f"  {n}: validate {f['validate_s']:.2f} s CPU, plan {f['plan_s']:.2f} s CPU")
         if "small_floor_s" in f:
             print(
                 f"  {n}: small floor {f['small_floor_s']:.3f} s CPU, "

@@ -195,6 +195,8 @@ def test_counting_proxy_adds_latency_and_counts_what_passes() -> None:
 
 SPEED_FIGURES = {
     "help_s": "help",
+    "validate_vs_floor": "loader",
+    "plan_vs_floor": "loader",
     "small_vs_floor": "small",
     "apply_vs_floor": "apply",
     "plan_peak_rss_mb": "rss",
@@ -249,7 +251,7 @@ def test_switching_a_measured_part_off_fails_the_speed_run(peer: str) -> None:
 
 def test_without_check_jsonschema_its_figure_is_missing(tmp_path: Path) -> None:
     absent = str(tmp_path / "no-such-check-jsonschema")
-    only_peer = [f"--off={p}" for p in ("help", "small", "apply", "rss", "products")]
+    only_peer = [f"--off={p}" for p in ("help", "loader", "small", "apply", "rss", "products")]
     proc, report = _run("speed.py", *SPEED_SMALL, "--check-jsonschema", absent, *only_peer)
 
     assert proc.returncode == 1
