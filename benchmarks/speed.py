@@ -6,13 +6,15 @@
 Every figure is measured in one run, its floor in the same run on the same files:
 
 - ``help``: ``reconciler --help``, wall seconds, median of ``--repeat`` x 5 runs (goal <= 0.05 s);
+  this and ``small`` alternate between the trees run by run (``--before``);
 - ``loader``: ``reconciler validate`` and ``reconciler plan`` (the embedded store holding the
   same jobs, one in ten changed: ``benchlib.dataset.generate``) of the ``--size`` files, whole
   process, CPU, vs the parse-only floor below; goals <= 1.3x and <= 1.8x (``loader.py``
   measures the same with the loader alone and the hostile corpus);
 - ``small``: ``reconciler validate`` of the example manifests, whole process, CPU seconds, vs the
   small floor (a fresh Python that imports yaml and jsonschema_rs, reads the same files,
-  parses them with the C loader and validates each document), goal <= 2x;
+  parses them with the C loader and validates each document), medians of ``--repeat`` x 3
+  runs, goal <= 2x;
 - ``apply``: ``reconciler apply --auto-approve`` of ``--size`` creates into a fresh embedded
   store, wall seconds (a commit's sync of the journal is waiting, not CPU; CPU is shown
   too), vs the parse-only floor of ``loader.py`` (walk, read, parse with the C
@@ -34,8 +36,8 @@ a run with ``PYTHONDONTWRITEBYTECODE`` set (this machine's sandbox) would otherw
 every module from source on every start, which no installed copy does (about 70 ms of
 ``validate``'s 200 ms here).
 
-``--before DIR`` (``git archive REV | tar -x -C DIR``) measures that tree too, interleaved
-round by round. ``--off PART`` leaves a part out: its figures are then missing, which the run
+``--before DIR`` (``git archive REV | tar -x -C DIR``) measures that tree too: ``help`` and
+``small`` run by run, alternating; the longer parts tree after tree. ``--off PART`` leaves a part out: its figures are then missing, which the run
 reports and exits 1 for (the smoke test checks that). Otherwise it exits 0 whatever the
 figures: a measurement, not a test. A table first, then one JSON line.
 """
@@ -130,19 +132,31 @@ def _median(fn: Callable[[], float], times: int) -> float:
 # --- the parts ---------------------------------------------------------------------------------
 
 
-def help_s(tree: Path, repeat: int) -> float:
-    env = tree_env(tree)
-    return _median(lambda: wall_of([*rec(tree), "--help"], env), repeat * 5)
+def interleaved(
+    trees: dict[str, Path], rounds: int, once: Callable[[Path], tuple[float, ...]]
+) -> dict[str, list[tuple[float, ...]]]:
+    """``once(tree)`` for every tree, round by round: the machine's swings hit both alike."""
+    out: dict[str, list[tuple[float, ...]]] = {name: [] for name in trees}
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            out[name].append(once(tree))
+    return out
 
 
-def small(tree: Path, repeat: int) -> dict[str, float]:
+def help_once(tree: Path) -> tuple[float, ...]:
+    return (wall_of([*rec(tree), "--help"], tree_env(tree)),)
+
+
+def small_once(tree: Path) -> tuple[float, ...]:
     env = tree_env(tree)
     schema = HERE / "schemas" / "job.schema.json"
-    floor = _median(
-        lambda: cpu_of([sys.executable, "-c", _SMALL_FLOOR, str(schema), str(EXAMPLES)], env),
-        repeat,
-    )
-    spent = _median(lambda: cpu_of([*rec(tree), "validate", str(EXAMPLES)], env), repeat)
+    floor = cpu_of([sys.executable, "-c", _SMALL_FLOOR, str(schema), str(EXAMPLES)], env)
+    return floor, cpu_of([*rec(tree), "validate", str(EXAMPLES)], env)
+
+
+def small_figures(samples: list[tuple[float, ...]]) -> dict[str, float]:
+    floor = statistics.median(f for f, _ in samples)
+    spent = statistics.median(v for _, v in samples)
     return {"small_floor_s": floor, "small_validate_s": spent, "small_vs_floor": spent / floor}
 
 
@@ -315,15 +329,19 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dic
             write_manifests(rss_root, args.rss_size)
     for tree in trees.values():
         compiled(tree)
+    # The short ones, interleaved tree by tree (each a few tenths of a second, the most
+    # exposed to the machine's swings); the long ones tree after tree.
+    if "help" in parts:
+        for name, runs in interleaved(trees, args.repeat * 5, help_once).items():
+            out[name]["help_s"] = statistics.median(r[0] for r in runs)
+    if "small" in parts:
+        for name, runs in interleaved(trees, args.repeat * 3, small_once).items():
+            out[name].update(small_figures(runs))
     for name, tree in trees.items():
         figures = out[name]
         say(f"[{name}] measuring {', '.join(parts)} ...")
-        if "help" in parts:
-            figures["help_s"] = help_s(tree, args.repeat)
         if "loader" in parts:
             figures.update(loader(tree, root, store, args.repeat, out["floor_s"]))
-        if "small" in parts:
-            figures.update(small(tree, args.repeat))
         if "apply" in parts:
             figures.update(apply(tree, root, work, args.repeat, out["floor_s"]))
         if "rss" in parts:
