@@ -6,7 +6,6 @@
 Every figure is measured in one run, its floor in the same run on the same files:
 
 - ``help``: ``reconciler --help``, wall seconds, median of ``--repeat`` x 5 runs (goal <= 0.05 s);
-  this and ``small`` alternate between the trees run by run (``--before``);
 - ``loader``: ``reconciler validate`` and ``reconciler plan`` (the embedded store holding the
   same jobs, one in ten changed: ``benchlib.dataset.generate``) of the ``--size`` files, whole
   process, CPU, vs the parse-only floor below; goals <= 1.3x and <= 1.8x (``loader.py``
@@ -36,15 +35,17 @@ a run with ``PYTHONDONTWRITEBYTECODE`` set (this machine's sandbox) would otherw
 every module from source on every start, which no installed copy does (about 70 ms of
 ``validate``'s 200 ms here).
 
-``--before DIR`` (``git archive REV | tar -x -C DIR``) measures that tree too: ``help`` and
-``small`` run by run, alternating; the longer parts tree after tree. ``--off PART`` leaves a part out: its figures are then missing, which the run
-reports and exits 1 for (the smoke test checks that). Otherwise it exits 0 whatever the
+``--before DIR`` (``git archive REV | tar -x -C DIR``) measures that tree too: ``help``,
+``loader``, ``small`` and ``peer`` run by run, alternating; the others tree after tree.
+``--off PART`` leaves a part out: its figures are then missing, which the run reports and
+exits 1 for (the smoke test checks that). Otherwise it exits 0 whatever the
 figures: a measurement, not a test. A table first, then one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -160,12 +161,16 @@ def small_figures(samples: list[tuple[float, ...]]) -> dict[str, float]:
     return {"small_floor_s": floor, "small_validate_s": spent, "small_vs_floor": spent / floor}
 
 
-def loader(tree: Path, root: Path, store: Path, repeat: int, floor: float) -> dict[str, float]:
+def loader_once(tree: Path, root: Path, store: Path) -> tuple[float, ...]:
     env = tree_env(tree)
     validate = [*rec(tree), "validate", str(root)]
     plan = [*rec(tree), "plan", str(root), "--target", f"sqlite:///{store}", "--product", PRODUCT]
-    spent = _median(lambda: cpu_of(validate, env), repeat)
-    planned = _median(lambda: cpu_of(plan, env, ok=(0, 2)), repeat)
+    return cpu_of(validate, env), cpu_of(plan, env, ok=(0, 2))
+
+
+def loader_figures(samples: list[tuple[float, ...]], floor: float) -> dict[str, float]:
+    spent = statistics.median(v for v, _ in samples)
+    planned = statistics.median(p for _, p in samples)
     return {
         "validate_s": spent,
         "plan_s": planned,
@@ -207,21 +212,22 @@ def rss(tree: Path, root: Path, work: Path) -> dict[str, float]:
         os.environ.update(saved)
 
 
-def peer(tree: Path, root: Path, command: list[str], repeat: int) -> dict[str, float]:
+def peer_once(tree: Path, root: Path, command: list[str]) -> tuple[float, ...]:
     env = tree_env(tree)
     files = sorted(str(p) for p in root.rglob("*.yaml"))
     fixed = [*command, "--schemafile", str(HERE / "schemas" / "job.schema.json")]
     groups = batches(files, fixed)
+    spent = sum(cpu_of([*fixed, *group], env) for group in groups)
+    return spent, cpu_of([*rec(tree), "validate", str(root)], env), float(len(groups))
 
-    def all_batches() -> float:
-        return sum(cpu_of([*fixed, *group], env) for group in groups)
 
-    spent = _median(all_batches, repeat)
-    validate = _median(lambda: cpu_of([*rec(tree), "validate", str(root)], env), repeat)
+def peer_figures(samples: list[tuple[float, ...]]) -> dict[str, float]:
+    spent = statistics.median(s for s, _, _ in samples)
+    validate = statistics.median(v for _, v, _ in samples)
     return {
         "peer_s": spent,
         "peer_validate_s": validate,
-        "peer_batches": float(len(groups)),
+        "peer_batches": samples[0][2],
         "peer_vs_validate": spent / validate,
     }
 
@@ -329,25 +335,29 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dic
             write_manifests(rss_root, args.rss_size)
     for tree in trees.values():
         compiled(tree)
-    # The short ones, interleaved tree by tree (each a few tenths of a second, the most
-    # exposed to the machine's swings); the long ones tree after tree.
+    say(f"measuring {', '.join(parts)} for {', '.join(trees)} ...")
+    # Interleaved tree by tree, run by run: the machine's swings hit both trees alike. Apply,
+    # memory and the products (each on its own store or server) go tree after tree.
     if "help" in parts:
         for name, runs in interleaved(trees, args.repeat * 5, help_once).items():
             out[name]["help_s"] = statistics.median(r[0] for r in runs)
     if "small" in parts:
         for name, runs in interleaved(trees, args.repeat * 3, small_once).items():
             out[name].update(small_figures(runs))
+    if "loader" in parts:
+        once = functools.partial(loader_once, root=root, store=store)
+        for name, runs in interleaved(trees, args.repeat, once).items():
+            out[name].update(loader_figures(runs, out["floor_s"]))
+    if "peer" in parts and peer_cmd is not None:
+        once = functools.partial(peer_once, root=root, command=peer_cmd)
+        for name, runs in interleaved(trees, args.repeat, once).items():
+            out[name].update(peer_figures(runs))
     for name, tree in trees.items():
         figures = out[name]
-        say(f"[{name}] measuring {', '.join(parts)} ...")
-        if "loader" in parts:
-            figures.update(loader(tree, root, store, args.repeat, out["floor_s"]))
         if "apply" in parts:
             figures.update(apply(tree, root, work, args.repeat, out["floor_s"]))
         if "rss" in parts:
             figures.update(rss(tree, rss_root, work))
-        if "peer" in parts and peer_cmd is not None:
-            figures.update(peer(tree, root, peer_cmd, args.repeat))
         if "products" in parts:
             figures.update(products(tree, work, args.products, args.repeat))
     return out
