@@ -1,34 +1,51 @@
 """The figures of issue 18 beyond the loader, with their goals: this tree beside an earlier one.
 
     python benchmarks/speed.py [--size 10000] [--rss-size 50000] [--repeat 3] [--before DIR]
-                               [--products 20] [--off PART ...]
+                               [--products 20] [--check-jsonschema PATH] [--off PART ...]
 
 Every figure is measured in one run, its floor in the same run on the same files:
 
 - ``help``: ``reconciler --help``, wall seconds, median of ``--repeat`` x 5 runs (goal <= 0.05 s);
+- ``loader``: ``reconciler validate`` and ``reconciler plan`` (the embedded store holding the
+  same jobs, one in ten changed: ``benchlib.dataset.generate``) of the ``--size`` files, whole
+  process, CPU, vs the parse-only floor below; goals <= 1.3x and <= 1.8x (``loader.py``
+  measures the same with the loader alone and the hostile corpus);
 - ``small``: ``reconciler validate`` of the example manifests, whole process, CPU seconds, vs the
   small floor (a fresh Python that imports yaml and jsonschema_rs, reads the same files,
-  parses them with the C loader and validates each document), goal <= 2x;
+  parses them with the C loader and validates each document), medians of ``--repeat`` x 3
+  runs, goal <= 2x;
 - ``apply``: ``reconciler apply --auto-approve`` of ``--size`` creates into a fresh embedded
   store, wall seconds (a commit's sync of the journal is waiting, not CPU; CPU is shown
   too), vs the parse-only floor of ``loader.py`` (walk, read, parse with the C
   loader, in-process), goal <= 5x;
 - ``rss``: peak RSS of ``reconciler plan`` of ``--rss-size`` creates (an empty store), goal
   <= 150 MB;
+- ``peer``: check-jsonschema (``--check-jsonschema PATH``, else the one on ``PATH``) on the
+  ``--size`` files with the project's schema, batched under ARG_MAX, CPU seconds summed, vs
+  ``reconciler validate`` of the same files, whole process, CPU; goal: the peer at least 10x
+  slower. Without a check-jsonschema the figure is missing (``pip install check-jsonschema``
+  into any environment and pass its path);
 - ``products``: ``reconciler plan`` of ``--products`` products of 5 jobs each, from
   ``products:`` in ``.reconciler.yaml``, against ``reconciler serve`` behind the counting proxy
   adding 50 ms to every request, vs one product's whole run (``--only-product``) the same way;
   wall seconds, goal <= 2.5x. Each run gets a fresh server (its log-in limit is per minute).
 
-``--before DIR`` (``git archive REV | tar -x -C DIR``) measures that tree too, interleaved
-round by round. ``--off PART`` leaves a part out: its figures are then missing, which the run
-reports and exits 1 for (the smoke test checks that). Otherwise it exits 0 whatever the
+Each tree's modules are compiled to bytecode first (``compileall``), as ``pip install`` does:
+a run with ``PYTHONDONTWRITEBYTECODE`` set (this machine's sandbox) would otherwise compile
+every module from source on every start, which no installed copy does (about 70 ms of
+``validate``'s 200 ms here).
+
+``--before DIR`` (``git archive REV | tar -x -C DIR``) measures that tree too: ``help``,
+``loader``, ``small`` and ``peer`` run by run, alternating; the others tree after tree.
+``--off PART`` leaves a part out: its figures are then missing, which the run reports and
+exits 1 for (the smoke test checks that). Otherwise it exits 0 whatever the
 figures: a measurement, not a test. A table first, then one JSON line.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -41,7 +58,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from benchlib.dataset import PRODUCT, write_manifests
+from benchlib.dataset import PRODUCT, generate, write_manifests
 from benchlib.live import (
     PRIVATE_KEY,
     USER_ID,
@@ -50,26 +67,34 @@ from benchlib.live import (
     client_env,
     serve,
 )
-from benchlib.measure import CommandFailed, peak_rss_mb, run
+from benchlib.measure import CommandFailed, compiled, peak_rss_mb, run
+from benchlib.peers import batches, find_peer
 from loader import HERE, cpu_of, floor_cpu, tree_env
 
-PARTS = ("help", "small", "apply", "rss", "products")
+PARTS = ("help", "loader", "small", "apply", "rss", "peer", "products")
 EXAMPLES = HERE / "examples" / "jobs"
 LATENCY_S = 0.050
 JOBS_PER_PRODUCT = 5
-# figure -> (goal, unit of the goal, what it is measured against)
+# figure -> (goal, unit of the goal, what it is measured against); a figure must be at most
+# its goal, or at least it for those in AT_LEAST.
 GOALS: dict[str, tuple[float, str, str]] = {
     "help_s": (0.05, "s", "reconciler --help, wall"),
+    "validate_vs_floor": (1.3, "x", "validate of the files vs the parse floor, CPU"),
+    "plan_vs_floor": (1.8, "x", "plan of the files (10% changed) vs the parse floor, CPU"),
     "small_vs_floor": (2.0, "x", "validate of the examples vs the small floor, CPU"),
     "apply_vs_floor": (5.0, "x", "apply of the creates (embedded, wall) vs the parse floor"),
     "plan_peak_rss_mb": (150.0, "MB", "peak RSS of plan of the creates"),
+    "peer_vs_validate": (10.0, "x", "check-jsonschema on the creates vs validate, CPU"),
     "products_vs_one": (2.5, "x", "plan of the products over HTTP (+50 ms) vs one product"),
 }
+AT_LEAST = frozenset({"peer_vs_validate"})
 FIGURE_OF_PART = {
     "help": "help_s",
+    "loader": "validate_vs_floor",
     "small": "small_vs_floor",
     "apply": "apply_vs_floor",
     "rss": "plan_peak_rss_mb",
+    "peer": "peer_vs_validate",
     "products": "products_vs_one",
 }
 
@@ -108,20 +133,50 @@ def _median(fn: Callable[[], float], times: int) -> float:
 # --- the parts ---------------------------------------------------------------------------------
 
 
-def help_s(tree: Path, repeat: int) -> float:
-    env = tree_env(tree)
-    return _median(lambda: wall_of([*rec(tree), "--help"], env), repeat * 5)
+def interleaved(
+    trees: dict[str, Path], rounds: int, once: Callable[[Path], tuple[float, ...]]
+) -> dict[str, list[tuple[float, ...]]]:
+    """``once(tree)`` for every tree, round by round: the machine's swings hit both alike."""
+    out: dict[str, list[tuple[float, ...]]] = {name: [] for name in trees}
+    for _ in range(rounds):
+        for name, tree in trees.items():
+            out[name].append(once(tree))
+    return out
 
 
-def small(tree: Path, repeat: int) -> dict[str, float]:
+def help_once(tree: Path) -> tuple[float, ...]:
+    return (wall_of([*rec(tree), "--help"], tree_env(tree)),)
+
+
+def small_once(tree: Path) -> tuple[float, ...]:
     env = tree_env(tree)
     schema = HERE / "schemas" / "job.schema.json"
-    floor = _median(
-        lambda: cpu_of([sys.executable, "-c", _SMALL_FLOOR, str(schema), str(EXAMPLES)], env),
-        repeat,
-    )
-    spent = _median(lambda: cpu_of([*rec(tree), "validate", str(EXAMPLES)], env), repeat)
+    floor = cpu_of([sys.executable, "-c", _SMALL_FLOOR, str(schema), str(EXAMPLES)], env)
+    return floor, cpu_of([*rec(tree), "validate", str(EXAMPLES)], env)
+
+
+def small_figures(samples: list[tuple[float, ...]]) -> dict[str, float]:
+    floor = statistics.median(f for f, _ in samples)
+    spent = statistics.median(v for _, v in samples)
     return {"small_floor_s": floor, "small_validate_s": spent, "small_vs_floor": spent / floor}
+
+
+def loader_once(tree: Path, root: Path, store: Path) -> tuple[float, ...]:
+    env = tree_env(tree)
+    validate = [*rec(tree), "validate", str(root)]
+    plan = [*rec(tree), "plan", str(root), "--target", f"sqlite:///{store}", "--product", PRODUCT]
+    return cpu_of(validate, env), cpu_of(plan, env, ok=(0, 2))
+
+
+def loader_figures(samples: list[tuple[float, ...]], floor: float) -> dict[str, float]:
+    spent = statistics.median(v for v, _ in samples)
+    planned = statistics.median(p for _, p in samples)
+    return {
+        "validate_s": spent,
+        "plan_s": planned,
+        "validate_vs_floor": spent / floor,
+        "plan_vs_floor": planned / floor,
+    }
 
 
 def apply(tree: Path, root: Path, work: Path, repeat: int, floor: float) -> dict[str, float]:
@@ -155,6 +210,26 @@ def rss(tree: Path, root: Path, work: Path) -> dict[str, float]:
     finally:
         os.environ.clear()
         os.environ.update(saved)
+
+
+def peer_once(tree: Path, root: Path, command: list[str]) -> tuple[float, ...]:
+    env = tree_env(tree)
+    files = sorted(str(p) for p in root.rglob("*.yaml"))
+    fixed = [*command, "--schemafile", str(HERE / "schemas" / "job.schema.json")]
+    groups = batches(files, fixed)
+    spent = sum(cpu_of([*fixed, *group], env) for group in groups)
+    return spent, cpu_of([*rec(tree), "validate", str(root)], env), float(len(groups))
+
+
+def peer_figures(samples: list[tuple[float, ...]]) -> dict[str, float]:
+    spent = statistics.median(s for s, _, _ in samples)
+    validate = statistics.median(v for _, v, _ in samples)
+    return {
+        "peer_s": spent,
+        "peer_validate_s": validate,
+        "peer_batches": samples[0][2],
+        "peer_vs_validate": spent / validate,
+    }
 
 
 def products_repo(work: Path, count: int) -> Path:
@@ -240,21 +315,45 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dic
     parts = [p for p in PARTS if p not in args.off]
     out: dict[str, Any] = {name: {} for name in trees}
     root = work / f"manifests-{args.size}"
-    if "apply" in parts:
+    peer_cmd, peer_note = find_peer(False, args.check_jsonschema)
+    if args.check_jsonschema and peer_cmd != [args.check_jsonschema]:
+        peer_cmd, peer_note = None, f"{args.check_jsonschema} is not an executable"
+    if "peer" in parts and peer_cmd is None:
+        say(f"peer: {peer_note}")
+        parts.remove("peer")
+    store = work / f"live-{args.size}.db"
+    if "loader" in parts:
+        generate(work, args.size)  # root and a store of the same jobs, one in ten changed
+    elif "apply" in parts or "peer" in parts:
         write_manifests(root, args.size)
+    if "apply" in parts or "loader" in parts:
         floors = [floor_cpu(root) for _ in range(args.repeat)]
         out["floor_s"] = statistics.median(floors)
     if "rss" in parts:
         rss_root = root if args.rss_size == args.size else work / f"manifests-{args.rss_size}"
         if not rss_root.exists():
             write_manifests(rss_root, args.rss_size)
+    for tree in trees.values():
+        compiled(tree)
+    say(f"measuring {', '.join(parts)} for {', '.join(trees)} ...")
+    # Interleaved tree by tree, run by run: the machine's swings hit both trees alike. Apply,
+    # memory and the products (each on its own store or server) go tree after tree.
+    if "help" in parts:
+        for name, runs in interleaved(trees, args.repeat * 5, help_once).items():
+            out[name]["help_s"] = statistics.median(r[0] for r in runs)
+    if "small" in parts:
+        for name, runs in interleaved(trees, args.repeat * 3, small_once).items():
+            out[name].update(small_figures(runs))
+    if "loader" in parts:
+        once = functools.partial(loader_once, root=root, store=store)
+        for name, runs in interleaved(trees, args.repeat, once).items():
+            out[name].update(loader_figures(runs, out["floor_s"]))
+    if "peer" in parts and peer_cmd is not None:
+        once = functools.partial(peer_once, root=root, command=peer_cmd)
+        for name, runs in interleaved(trees, args.repeat, once).items():
+            out[name].update(peer_figures(runs))
     for name, tree in trees.items():
         figures = out[name]
-        say(f"[{name}] measuring {', '.join(parts)} ...")
-        if "help" in parts:
-            figures["help_s"] = help_s(tree, args.repeat)
-        if "small" in parts:
-            figures.update(small(tree, args.repeat))
         if "apply" in parts:
             figures.update(apply(tree, root, work, args.repeat, out["floor_s"]))
         if "rss" in parts:
@@ -266,9 +365,18 @@ def measure(args: argparse.Namespace, trees: dict[str, Path], work: Path) -> dic
 
 def verdicts(figures: dict[str, Any]) -> dict[str, str]:
     return {
-        key: ("PASS" if figures[key] <= goal else "FAIL") if key in figures else "MISSING"
+        key: ("PASS" if met(key, figures[key], goal) else "FAIL") if key in figures else "MISSING"
         for key, (goal, _, _) in GOALS.items()
     }
+
+
+def met(key: str, value: float, goal: float) -> bool:
+    return value >= goal if key in AT_LEAST else value <= goal
+
+
+def goal_text(key: str) -> str:
+    goal, unit, _ = GOALS[key]
+    return f"{'>=' if key in AT_LEAST else '<='} {goal:g}{unit}"
 
 
 def print_table(args: argparse.Namespace, result: dict[str, Any], names: list[str]) -> None:
@@ -281,20 +389,27 @@ def print_table(args: argparse.Namespace, result: dict[str, Any], names: list[st
         print(f"parse floor (walk, read, C loader, in-process): {result['floor_s']:.3f} s CPU")
     print(f"{'figure':<58}" + "".join(f"{n:>14}" for n in names) + f"{'goal':>10}")
     last = result[names[-1]]
-    for key, (goal, unit, label) in GOALS.items():
+    for key, (_, unit, label) in GOALS.items():
         cells = "".join(
             f"{result[n][key]:>12.3f}{unit:<2}" if key in result[n] else f"{'missing':>14}"
             for n in names
         )
-        print(f"{label:<58}{cells}{f'<= {goal:g}{unit}':>10} {verdicts(last)[key]}")
+        print(f"{label:<58}{cells}{goal_text(key):>10} {verdicts(last)[key]}")
     for n in names:
         f = result[n]
         if "apply_s" in f:
             print(f"  {n}: apply {f['apply_s']:.2f} s wall, {f['apply_cpu_s']:.2f} s CPU")
+        if "plan_s" in f:
+            print(f"  {n}: validate {f['validate_s']:.2f} s CPU, plan {f['plan_s']:.2f} s CPU")
         if "small_floor_s" in f:
             print(
                 f"  {n}: small floor {f['small_floor_s']:.3f} s CPU, "
                 f"validate {f['small_validate_s']:.3f} s CPU"
+            )
+        if "peer_s" in f:
+            print(
+                f"  {n}: check-jsonschema {f['peer_s']:.2f} s CPU in {f['peer_batches']:.0f} "
+                f"batch(es), validate {f['peer_validate_s']:.2f} s CPU"
             )
         if "products_s" in f:
             print(
@@ -315,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--before", metavar="DIR", help="an earlier tree to measure beside")
     parser.add_argument("--off", action="append", default=[], choices=PARTS)
+    parser.add_argument("--check-jsonschema", metavar="PATH", help="the peer's executable")
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
     args = parser.parse_args(argv)
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="reconciler-speed-"))

@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from .desired import Desired
 from .model import EventType, Location, Problem, Severity
 from .plan import Action, Plan, owned
-from .schedule import warnings
 from .strings import printable
 from .suggest import closest
-from .targets.base import Catalogue, MalformedJob
+
+if TYPE_CHECKING:  # annotations only: validate needs neither the schedule nor a target
+    from .targets.base import Catalogue, MalformedJob
 
 NO_FILE = Location("")
 ORPHAN_NOTE = "live only; remove it by hand in Ductape (no delete)"
@@ -82,6 +84,8 @@ def app_tags(desired: Desired) -> set[str]:
 
 def plan_warnings(the_plan: Plan, now: int) -> list[Problem]:
     """Orphans, likely renames and schedules a reviewer should see, as warnings."""
+    from .schedule import warnings  # plan only: validate does not import the schedule
+
     out: list[Problem] = []
     for change in the_plan.changes:
         where = change.source or NO_FILE

@@ -34,6 +34,7 @@ MAX_PROBLEMS_PER_FILE = 100
 
 
 _FIELD_INDEX = {name: i + 1 for i, name in enumerate(FIELDS)}
+_Seen = dict[str, tuple[str, tuple[int, int]]]  # tag -> (path, 0-based pair) first seen
 
 
 @dataclass(frozen=True)
@@ -115,7 +116,7 @@ def load_desired(paths: Iterable[str]) -> Desired:
     problems: list[Problem] = list(found.refused)
     documents = load_documents(found.files, problems)  # streamed: one file at a time
     entries: dict[str, Entry] = {}
-    first_seen: dict[str, Location] = {}
+    first_seen: _Seen = {}
     shown: dict[str, int] = {}  # problems reported per file
     for document in documents:
         path = document.path
@@ -136,9 +137,7 @@ def load_desired(paths: Iterable[str]) -> Desired:
     return Desired(MappingProxyType(entries), tuple(problems), len(found.files))
 
 
-def _read(
-    document: Document, first_seen: dict[str, Location]
-) -> tuple[list[Problem], Entry | None]:
+def _read(document: Document, first_seen: _Seen) -> tuple[list[Problem], Entry | None]:
     """One document's problems, and its job when it has no error."""
     found = _check(document, first_seen)
     if any(p.is_error for p in found):
@@ -152,16 +151,20 @@ def _read(
     return [*found, *_warnings(document, job)], Entry.of(job, document)
 
 
-def _check(document: Document, first_seen: dict[str, Location]) -> list[Problem]:
+def _check(document: Document, first_seen: _Seen) -> list[Problem]:
     """Every problem of one document: the loader's, a repeated tag, the schema's."""
     out = list(document.problems)
     tag = document.tag
     if tag is not None:
-        here = document.where("tag")
-        first = first_seen.setdefault(tag, here)
-        if first is not here:
-            message = f"duplicate tag {show(tag, 64)}, also defined at {first}"
-            out.append(Problem(here, message, tag, "tag"))
+        # Where each tag was first seen, as the loader's 0-based pair: a Location is made
+        # only for a repeated tag (most runs have none, and a run may read 50,000 tags).
+        at = document.value_at.get("tag") or document.key_at.get("tag") or document.start_at
+        mine = (document.path, at)
+        first = first_seen.setdefault(tag, mine)
+        if first is not mine:
+            where = Location(first[0], first[1][0] + 1, first[1][1] + 1)
+            message = f"duplicate tag {show(tag, 64)}, also defined at {where}"
+            out.append(Problem(document.where("tag"), message, tag, "tag"))
     if None in document.flagged:
         return out  # the document as a whole could not be read: the schema has nothing to add
     data = document.data

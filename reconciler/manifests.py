@@ -59,6 +59,11 @@ except AttributeError:  # PyYAML built without libyaml
     _BaseLoader = yaml.SafeLoader
 
 
+_RESOLVED: dict[str, str] = {}  # plain scalar text -> its implicit tag (see _Loader.resolve)
+_RESOLVED_MAX = 4096
+_RESOLVED_TEXT = 64
+
+
 class _Loader(_BaseLoader):  # type: ignore[misc]
     """Safe loader that leaves timestamps as text.
 
@@ -83,9 +88,18 @@ class _Loader(_BaseLoader):  # type: ignore[misc]
     def resolve(self, kind: Any, value: Any, implicit: Any) -> str:
         if kind is yaml.ScalarNode:
             if implicit[0]:
-                for tag, regexp in self._by_first.get(value[:1], ()):
-                    if regexp.match(value):
-                        return tag
+                # Keys and many values repeat from file to file: the answer depends on the
+                # text alone, so short texts are remembered (a bounded number of them).
+                tag = _RESOLVED.get(value)
+                if tag is None:
+                    tag = _STR
+                    for candidate, regexp in self._by_first.get(value[:1], ()):
+                        if regexp.match(value):
+                            tag = candidate
+                            break
+                    if len(value) <= _RESOLVED_TEXT and len(_RESOLVED) < _RESOLVED_MAX:
+                        _RESOLVED[value] = tag
+                return tag
             return _STR
         return _SEQ if kind is yaml.SequenceNode else _MAP
 
@@ -407,6 +421,7 @@ def _plain_document(loader: Any, path: str, index: int, node: Any) -> Document |
     key_at: dict[str, tuple[int, int]] = {}
     value_at: dict[str, tuple[int, int]] = {}
     written: dict[str, str] = {}
+    decimal = _DECIMAL.fullmatch
     for key_node, value_node in pairs:
         if type(key_node) is not _ScalarNode or type(value_node) is not _ScalarNode:
             return None
@@ -415,15 +430,23 @@ def _plain_document(loader: Any, path: str, index: int, node: Any) -> Document |
             return None  # a key YAML reads as a number, null or merge; a repeated key
         tag = value_node.tag
         text = value_node.value
-        if name in NUMBER_FIELDS and number_form_hint(name, value_node) is not None:
-            return None
+        # number_form_hint is asked only where it may have something to say: it is silent on
+        # text without '0o', 'e' or 'E' and on a plain decimal (its own first checks).
         if tag == _STR:
+            if (
+                name in NUMBER_FIELDS
+                and (_MAYBE_OCTAL_12 in text or "e" in text or "E" in text)
+                and number_form_hint(name, value_node) is not None
+            ):
+                return None
             value: Any = text
+        elif tag == _INT and decimal(text):
+            value = int(text)
+            written[name] = text
         elif tag in _PLAIN_TAGS:
-            if tag == _INT and _DECIMAL.fullmatch(text):
-                value = int(text)
-            else:
-                value = constructors[tag](loader, value_node)
+            if name in NUMBER_FIELDS and number_form_hint(name, value_node) is not None:
+                return None
+            value = constructors[tag](loader, value_node)
             written[name] = text
         else:
             return None

@@ -182,6 +182,9 @@ class Job:
 
         ``str(error)`` reads ``field: message``; ``error.field`` names the field.
         """
+        job = _plain_job(cls, data)
+        if job is not None:
+            return job
         values: dict[str, Any] = {}
         for field, convert in _CONVERTERS.items():
             raw = data.get(field, _DEFAULTS.get(field))
@@ -205,6 +208,61 @@ class Job:
         if self.zone is None or "start_at" in changes:
             return job
         return dataclasses.replace(job, zone=self.zone)
+
+
+# Durations and timestamps written as text, converted once: most manifests of a repository
+# share a handful of intervals and start times. Bounded; only valid texts are kept.
+_CONVERTED: dict[tuple[str, str], tuple[int, str | None]] = {}
+_CONVERTED_MAX = 4096
+_EVENT_TYPES: dict[str, EventType] = {e.value: e for e in EventType}
+
+
+def _plain_job(cls: type[Job], data: Mapping[str, Any]) -> Job | None:
+    """``from_mapping``'s result for a mapping whose every value is already valid, else None.
+
+    The usual manifest, without the general loop's per-field calls. It never decides that
+    a value is wrong: anything unusual returns None and the general loop, the only place
+    errors are worded, reads the mapping.
+    """
+    get = data.get
+    tag, name, event_tag = get("tag"), get("name"), get("event_tag")
+    if type(tag) is not str or type(name) is not str or type(event_tag) is not str:
+        return None
+    if not (tag.strip() and name.strip() and event_tag.strip()):
+        return None
+    kind = get("event_type")
+    event_type = _EVENT_TYPES.get(kind.strip().lower()) if type(kind) is str else None
+    executions = get("executions", 0)
+    if event_type is None or type(executions) is not int or not 0 <= executions <= MAX_SAFE_INTEGER:
+        return None
+    intervals = _plain_number("intervals", get("intervals"), 1)
+    start = _plain_number("start_at", get("start_at"), 0)
+    if intervals is None or start is None:
+        return None
+    return cls(tag, name, event_type, event_tag, executions, intervals[0], start[0], start[1])
+
+
+def _plain_number(field: str, raw: object, least: int) -> tuple[int, str | None] | None:
+    """A valid ``intervals`` or ``start_at`` and the zone it names; None for anything else."""
+    if type(raw) is int:
+        return (raw, None) if least <= raw <= MAX_SAFE_INTEGER else None
+    if type(raw) is not str:
+        return None
+    known = _CONVERTED.get((field, raw))
+    if known is not None:
+        return known
+    if quoted_number(field, raw):
+        return None
+    try:
+        if field == "intervals":
+            known = (parse_duration(raw), None)
+        else:
+            known = (parse_timestamp(raw), _written_zone(raw))
+    except ValueError:
+        return None
+    if len(_CONVERTED) < _CONVERTED_MAX:
+        _CONVERTED[(field, raw)] = known
+    return known
 
 
 def _text(value: object) -> str:

@@ -12,13 +12,15 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, ClassVar, Generic, Literal, TypeVar
 
-from .apply import Result
 from .errors import EXIT_CHANGES, EXIT_ERROR, EXIT_OK
 from .model import Problem
-from .plan import Plan
-from .timeline import Impact
+
+if TYPE_CHECKING:  # annotations only: validate reads no plan and applies nothing
+    from .apply import Result
+    from .plan import Plan
+    from .timeline import Impact
 
 Command = Literal["validate", "plan", "show", "apply", "drift"]
 T = TypeVar("T", covariant=True)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from . import provenance
 from .config import Config, ProductConfig, repository_root
@@ -21,7 +21,9 @@ from .errors import UsageError
 from .model import MUTABLE_FIELDS
 from .strings import printable
 from .suggest import closest
-from .targets import Origin
+
+if TYPE_CHECKING:  # an annotation only: validate opens no target
+    from .targets import Origin
 
 References = Literal["warn", "error", "off"]
 TARGET_VARIABLE = "RECONCILER_TARGET"

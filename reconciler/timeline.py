@@ -41,9 +41,10 @@ from __future__ import annotations
 
 import hashlib
 import heapq
+import itertools
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from itertools import accumulate
 
@@ -368,10 +369,7 @@ def collisions(
     complete = True
     found: list[Collision] = []
     for period in intervals:
-        # (phase, tag order, job, native): natives have this interval; others divide it.
-        points: list[tuple[int, str, Job, bool]] = [
-            (j.start_at % period, j.tag, j, True) for j in by_interval[period]
-        ]
+        layers = [(by_interval[period], 1)]  # natives have this interval; the others divide it
         for iv in intervals:
             if iv >= period or period % iv or iv <= 2 * collide:
                 continue
@@ -380,12 +378,9 @@ def collisions(
                 complete = False
                 continue
             budget -= ratio * len(by_interval[iv])
-            for j in by_interval[iv]:
-                phase = j.start_at % iv
-                points.extend(((phase + m * iv) % period, j.tag, j, False) for m in range(ratio))
-        for cluster in _clusters(points, period, collide):
-            if not any(native for _, _, _, native in cluster) or len(cluster) < 2:
-                continue
+            layers.append((by_interval[iv], ratio))
+        circle = _Circle(period, layers)
+        for cluster in _clusters(circle, collide):
             group = _meetings(cluster, period, lo, hi)
             if group is not None:
                 found.append(group)
@@ -393,38 +388,124 @@ def collisions(
     return tuple(found), complete
 
 
-def _clusters(
-    points: list[tuple[int, str, Job, bool]], period: int, collide: int
-) -> list[list[tuple[int, str, Job, bool]]]:
-    """Points on a circle, cut at the largest gap, grouped greedily; phases come back unwrapped."""
-    if len(points) < 2:
-        return []
-    points.sort(key=lambda p: (p[0], p[1]))
-    n = len(points)
-    gaps = [points[i + 1][0] - points[i][0] for i in range(n - 1)]
-    gaps.append(points[0][0] + period - points[-1][0])
-    cut = max(range(n), key=lambda i: (gaps[i], -i))
-    start = (cut + 1) % n
-    seq = [
-        (ph + (period if i < start else 0), tag, job, native)
-        for i, (ph, tag, job, native) in enumerate(points)
-    ]
-    seq = seq[start:] + seq[:start]
-    out = []
-    i = 0
-    while i < n:
-        j = i
-        while j + 1 < n and seq[j + 1][0] - seq[i][0] < collide:
-            j += 1
-        if j > i:
-            out.append(seq[i : j + 1])
-        i = j + 1
-    return out
+_Point = tuple[int, str, Job, bool]  # (phase, tag, job, native)
+_Members = tuple[tuple[str, Job], ...]  # (tag, job) of the jobs at one phase of a layer
 
 
-def _meetings(
-    cluster: list[tuple[int, str, Job, bool]], period: int, lo: int, hi: int
-) -> Collision | None:
+class _Circle:
+    """The points of one period's circle, generated in phase order, never stored.
+
+    A layer is the jobs of one interval ``iv`` and ``ratio = period / iv``: each job is at its
+    phase ``start_at mod iv`` plus ``m * iv`` for ``m < ratio``. Jobs at the same phase of a
+    layer travel together (teams start jobs on the hour: 10,000 jobs are often a few hundred
+    phases), sorted by tag. Sorted by phase once, a layer is in order block by block (``m``
+    outer), so the circle is a merge of its layers: (phase, layer, members), unique per layer
+    and phase, so the merge never compares members. A million points held as tuples took
+    some 80 MB at 50,000 jobs; generated, the memory is the jobs'.
+    """
+
+    def __init__(self, period: int, layers: list[tuple[list[Job], int]]) -> None:
+        self.period = period
+        self.layers: list[tuple[list[tuple[int, _Members]], int, int]] = []
+        for members, ratio in layers:
+            iv = period // ratio
+            at: dict[int, list[tuple[str, Job]]] = defaultdict(list)
+            for j in members:
+                at[j.start_at % iv].append((j.tag, j))
+            # sorted() is stable: jobs with one tag (a live duplicate) keep their order.
+            base = [(ph, tuple(sorted(at[ph], key=_first))) for ph in sorted(at)]
+            self.layers.append((base, iv, ratio))
+        self.size = sum(len(members) * ratio for members, ratio in layers)
+
+    def phases(self) -> Iterator[int]:
+        """Every phase that holds a point, in order (once per layer holding it)."""
+        return heapq.merge(*(_layer_phases(base, iv, ratio) for base, iv, ratio in self.layers))
+
+    def groups(self) -> Iterator[tuple[int, int, _Members]]:
+        """(phase, layer, members) in the order of :meth:`phases`; layer 0 holds the natives."""
+        return heapq.merge(
+            *(_layer_groups(base, iv, ratio, n) for n, (base, iv, ratio) in enumerate(self.layers))
+        )
+
+
+def _first(item: tuple[str, Job]) -> str:
+    return item[0]
+
+
+def _layer_phases(base: list[tuple[int, _Members]], iv: int, ratio: int) -> Iterator[int]:
+    for m in range(ratio):
+        offset = m * iv
+        for ph, _ in base:
+            yield ph + offset
+
+
+def _layer_groups(
+    base: list[tuple[int, _Members]], iv: int, ratio: int, layer: int
+) -> Iterator[tuple[int, int, _Members]]:
+    for m in range(ratio):
+        offset = m * iv
+        for ph, members in base:
+            yield ph + offset, layer, members
+
+
+def _phase_tag(point: _Point) -> tuple[int, str]:
+    return point[0], point[1]
+
+
+def _clusters(circle: _Circle, collide: int) -> Iterator[list[_Point]]:
+    """Points on a circle, cut at the largest gap, grouped greedily; phases come back unwrapped.
+
+    Two passes over the generated phases: the first finds the cut (the first largest gap,
+    the wrap-around gap last), the second groups from just after it. A group's points come
+    in the order a stable sort of every point by (phase, tag), natives first, gives.
+    """
+    if circle.size < 2:
+        return
+    period = circle.period
+    phases = circle.phases()
+    first = previous = next(phases)
+    widest, cut, count = -1, 0, 1
+    for i, ph in enumerate(phases):
+        if ph - previous > widest:
+            widest, cut = ph - previous, i
+        previous = ph
+        count += 1
+    if first + period - previous > widest:
+        cut = count - 1
+    start = (cut + 1) % count
+    unwrapped: Iterator[tuple[int, int, _Members]] = circle.groups()
+    if start:
+        head = itertools.islice(circle.groups(), start)
+        unwrapped = itertools.chain(
+            itertools.islice(unwrapped, start, None),
+            ((ph + period, layer, members) for ph, layer, members in head),
+        )
+    cluster: list[tuple[int, int, _Members]] = []
+    for group in unwrapped:
+        if cluster and group[0] - cluster[0][0] < collide:
+            cluster.append(group)
+            continue
+        if cluster:
+            yield from _points(cluster)
+        cluster = [group]
+    if cluster:
+        yield from _points(cluster)
+
+
+def _points(cluster: list[tuple[int, int, _Members]]) -> Iterator[list[_Point]]:
+    """The points of a greedy group of phases, when there are two or more and a native."""
+    if len(cluster) == 1 and len(cluster[0][2]) == 1:
+        return
+    if not any(layer == 0 for _, layer, _ in cluster):
+        return  # only jobs of shorter intervals: their own circles report them
+    points = [(ph, tag, job, layer == 0) for ph, layer, members in cluster for tag, job in members]
+    # Phases are in order and each phase's members by tag; one phase in several layers
+    # interleaves them by tag, layer order kept (a stable sort: a no-op otherwise).
+    points.sort(key=_phase_tag)
+    yield points
+
+
+def _meetings(cluster: list[_Point], period: int, lo: int, hi: int) -> Collision | None:
     """How often two or more of ``cluster`` start in the same period of ``[lo, hi)``."""
     anchor = cluster[0][0]
     # Each job once: a job met twice in one cluster cannot happen (its interval > collide).

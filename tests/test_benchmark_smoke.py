@@ -195,16 +195,31 @@ def test_counting_proxy_adds_latency_and_counts_what_passes() -> None:
 
 SPEED_FIGURES = {
     "help_s": "help",
+    "validate_vs_floor": "loader",
+    "plan_vs_floor": "loader",
     "small_vs_floor": "small",
     "apply_vs_floor": "apply",
     "plan_peak_rss_mb": "rss",
+    "peer_vs_validate": "peer",
     "products_vs_one": "products",
 }
 SPEED_SMALL = ("--size", "60", "--rss-size", "60", "--products", "3", "--repeat", "1")
 
 
-def test_speed_script_measures_every_figure_of_issue_18() -> None:
-    proc, report = _run("speed.py", *SPEED_SMALL)
+@pytest.fixture
+def peer(tmp_path: Path) -> str:
+    """A stand-in for check-jsonschema (not a dependency): a real process that reads every
+    file it is given, so the peer's figure is measured end to end."""
+    shim = tmp_path / "check-jsonschema"
+    shim.write_text(
+        f"#!{sys.executable}\nimport sys\nfor name in sys.argv[3:]:\n    open(name).read()\n"
+    )
+    shim.chmod(0o755)
+    return str(shim)
+
+
+def test_speed_script_measures_every_figure_of_issue_18(peer: str) -> None:
+    proc, report = _run("speed.py", *SPEED_SMALL, "--check-jsonschema", peer)
 
     assert proc.returncode == 0, proc.stderr
     assert report["failure"] is None and report["missing"] == []
@@ -212,7 +227,8 @@ def test_speed_script_measures_every_figure_of_issue_18() -> None:
     for key in SPEED_FIGURES:
         assert _positive_float(figures[key]), key
         assert report["verdicts"][key] in ("PASS", "FAIL"), key
-        assert f"<= {report['goals'][key][0]:g}" in proc.stdout
+        sign = ">=" if key == "peer_vs_validate" else "<="
+        assert f"{sign} {report['goals'][key][0]:g}" in proc.stdout
     assert _positive_float(report["floor_s"])
     # The products were planned over HTTP through the proxy: every product logged in at most
     # once, and the run of three cannot beat one product's (its requests all wait 50 ms).
@@ -220,11 +236,23 @@ def test_speed_script_measures_every_figure_of_issue_18() -> None:
     assert figures["products_s"] >= figures["one_product_s"] * 0.5
 
 
-def test_switching_a_measured_part_off_fails_the_speed_run() -> None:
-    proc, report = _run("speed.py", *SPEED_SMALL, "--off", "products", "--off", "help")
+def test_switching_a_measured_part_off_fails_the_speed_run(peer: str) -> None:
+    proc, report = _run(
+        "speed.py", *SPEED_SMALL, "--check-jsonschema", peer, "--off", "products", "--off", "help"
+    )
 
     assert proc.returncode == 1
     assert report["missing"] == ["help_s", "products_vs_one"]
     assert report["verdicts"]["products_vs_one"] == "MISSING"
     assert "not measured: help_s, products_vs_one" in proc.stderr
     assert _positive_float(report["this tree"]["apply_vs_floor"])
+    assert _positive_float(report["this tree"]["peer_vs_validate"])
+
+
+def test_without_check_jsonschema_its_figure_is_missing(tmp_path: Path) -> None:
+    absent = str(tmp_path / "no-such-check-jsonschema")
+    only_peer = [f"--off={p}" for p in ("help", "loader", "small", "apply", "rss", "products")]
+    proc, report = _run("speed.py", *SPEED_SMALL, "--check-jsonschema", absent, *only_peer)
+
+    assert proc.returncode == 1
+    assert "peer_vs_validate" in report["missing"]

@@ -3,6 +3,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from reconciler import model
 from reconciler.model import (
@@ -316,3 +318,86 @@ def test_a_quoted_number_is_called_a_string(field: str, value: str, message: str
         Job.from_mapping(job)
     assert (caught.value.field, caught.value.message) == (field, message)
     assert check_value(job) == [f"{field}: {message}"]
+
+
+# Values of every kind a manifest's field may hold: valid, near-valid and wrong.
+_ANY_VALUE = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-2, 3),
+    st.sampled_from([model.MAX_SAFE_INTEGER, model.MAX_SAFE_INTEGER + 1, 1_800_000_000_000]),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "x",
+            " Action ",
+            "action",
+            "NOTIFICATION",
+            "funct",
+            "1h30m",
+            "90s",
+            "0s",
+            "3600000",
+            " 10 ",
+            "2026-12-01T02:00:00Z",
+            "2026-12-01T08:30:00+05:30",
+            "2027-06-01T09:00 Europe/Berlin",
+            "2027-03-28T02:30 Europe/Berlin",
+            "2026-02-30T00:00Z",
+            "1969-12-31T23:59:59Z",
+            "2026-12-01T02:00:00",
+        ]
+    ),
+    st.text(max_size=6),
+    st.floats(allow_nan=False, max_value=10, min_value=-1),
+    st.just(datetime(2026, 12, 1, tzinfo=timezone.utc)),
+)
+
+
+_VALID = {
+    "tag": "nightly",
+    "name": "Nightly",
+    "event_type": "action",
+    "event_tag": "stripe:list_charges",
+    "executions": 3,
+    "intervals": "1h",
+    "start_at": "2027-06-01T09:00 Europe/Berlin",
+}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from(model.FIELDS), _ANY_VALUE, max_size=2),
+    st.sets(st.sampled_from(model.FIELDS), max_size=1),
+)
+def test_the_plain_path_builds_what_the_general_loop_builds(
+    changed: dict[str, object], dropped: set[str]
+) -> None:
+    # A valid job with one or two values changed and perhaps one field left out.
+    data = {k: v for k, v in {**_VALID, **changed}.items() if k not in dropped}
+
+    def general() -> object:
+        saved = model._plain_job
+        model._plain_job = lambda cls, data: None  # type: ignore[assignment]
+        try:
+            return _outcome(data)
+        finally:
+            model._plain_job = saved
+
+    expected = general()
+    assert _outcome(data) == expected
+    assert _outcome(data) == expected  # and again, from what the plain path remembered
+    if isinstance(expected, Job):
+        assert expected.zone == _built(data).zone
+
+
+def _built(data: dict[str, object]) -> Job:
+    return Job.from_mapping(data)
+
+
+def _outcome(data: dict[str, object]) -> object:
+    try:
+        return _built(data)
+    except FieldError as exc:
+        return ("error", exc.field, str(exc))

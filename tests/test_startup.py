@@ -36,7 +36,8 @@ NEVER_FOR_VALIDATE = ("deepdiff", "httpx", "asyncio", "starlette", "cachebox", "
 NEVER_FOR_A_LOCAL_PLAN = ("httpx", "httpcore", "starlette", "uvicorn", "ruamel")
 
 
-def _loaded(*args: str, cwd: Path) -> tuple[int, set[str]]:
+def _loaded(*args: str, cwd: Path, whole: bool = False) -> tuple[int, set[str]]:
+    """The exit code and the top-level packages loaded (every module's name when ``whole``)."""
     proc = subprocess.run(
         [sys.executable, "-c", _RUN, *args],
         capture_output=True,
@@ -46,7 +47,8 @@ def _loaded(*args: str, cwd: Path) -> tuple[int, set[str]]:
         check=False,
     )
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    return out["code"], {name.split(".")[0] for name in out["modules"]}
+    names = set(out["modules"])
+    return out["code"], names if whole else {name.split(".")[0] for name in names}
 
 
 def _manifest(path: Path, tag: str, executions: int) -> None:
@@ -62,6 +64,16 @@ def test_validate_loads_neither_deepdiff_nor_http_nor_asyncio(tmp_path: Path) ->
     assert code == 0
     assert "yaml" in modules and "jsonschema_rs" in modules  # it did validate
     assert sorted(modules & set(NEVER_FOR_VALIDATE)) == []
+
+
+def test_validate_loads_not_the_apply_engine(tmp_path: Path) -> None:
+    # The reports and reporters name apply's records in annotations only; apply's report is
+    # imported where an apply summary is written.
+    code, modules = _loaded("validate", str(VALID / "canonical.yaml"), cwd=tmp_path, whole=True)
+
+    assert code == 0
+    assert "reconciler.desired" in modules
+    assert "reconciler.apply" not in modules
 
 
 def test_an_invalid_manifest_is_still_explained(tmp_path: Path) -> None:

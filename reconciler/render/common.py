@@ -10,16 +10,17 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..apply import Report, Result
 from ..diff import FieldChange
 from ..manifests import not_read
 from ..model import MUTABLE_FIELDS, Problem, format_timestamp, human
 from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ReportVisitor, ValidateReport
 from ..plan import Action, Change, Plan
-from ..schedule import first_run, preview
 from ..strings import Message, joined, printable, terminal, trusted
+
+if TYPE_CHECKING:
+    from ..apply import Result
 
 
 def problem_line(problem: Problem) -> str:
@@ -78,6 +79,8 @@ def schedule_lines(change: Change, now: int) -> list[Message]:
 
 def schedules(change: Change, now: int) -> tuple[str | None, str] | None:
     """(the schedule before, when the change moves it; the schedule after), or None."""
+    from ..schedule import preview  # plans only: validate does not import the schedule
+
     if change.desired is None:
         return None
     after = preview(change.desired, now)
@@ -91,6 +94,8 @@ def schedules(change: Change, now: int) -> tuple[str | None, str] | None:
 
 
 def next_run(change: Change, now: int) -> str:
+    from ..schedule import first_run
+
     job = change.desired or change.live
     return first_run(job, now) if job is not None else "-"
 
@@ -172,6 +177,8 @@ def result_line(result: Result) -> str:
 
 def apply_summary(report: ApplyReport) -> Message:
     """``Apply: 6 created, 0 updated, 0 failed.``, then which target it wrote to."""
+    from ..apply import Report  # only apply's report needs it: validate imports no apply
+
     summary = Report(tuple(report.results or ()), bool(report.interrupted), report.stopped)
     if report.target and report.results is not None:
         return Message(summary.summary() + " Target: {}.", report.target)
