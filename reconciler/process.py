@@ -12,9 +12,7 @@ import contextlib
 import os
 import signal
 import sys
-import tempfile
 import threading
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
@@ -88,6 +86,9 @@ def write_crash_log() -> str:
     A fixed name in the shared temp directory could be a link planted by another user, or be
     read by one: mkstemp creates a fresh file (O_EXCL, mode 0600) that no link can redirect.
     """
+    import tempfile
+    import traceback
+
     handle, path = tempfile.mkstemp(prefix="reconciler-crash-", suffix=".log")
     with os.fdopen(handle, "w", encoding="utf-8") as out:
         out.write(f"reconciler {__version__}, python {sys.version}\n")

@@ -15,7 +15,6 @@ import click
 from ..defaults import DEFAULT_DB, DEFAULT_PARALLELISM, DEFAULT_PORT
 from ..errors import EXIT_OK, Interrupted, UsageError
 from ..process import arms_stop, handle_errors
-from ..render import Rendered
 from .base import EPILOG, Output, echo, main, reporting, specs
 from .options import (
     detailed_option,
@@ -157,7 +156,7 @@ def apply(output: Output, paths: tuple[str, ...], run: Any, **asked: Any) -> int
     found = output.specs(paths, run, need=not asked["plan_file"])
     process.load_for_apply()  # before arming: a signal must not cut an import short
     from ..commands.apply import main as command
-    from ..render.console import Watching
+    from ..render.progress import Watching
 
     ask = _asker(err=output.fmt != "text") if sys.stdin.isatty() else None
     with Watching(found, output.fmt, output.color, output.echo) as screen:
@@ -226,6 +225,7 @@ def schema(directory: str | None) -> int:
     check manifests against the same file.
     """
     from ..commands import schema as command
+    from ..render import Rendered
 
     text, path = command.run(directory)
     echo(Rendered(f"Wrote the job schema to {path}\n" if path else text))

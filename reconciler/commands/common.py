@@ -10,7 +10,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from ..checks import (
     NO_FILE,
@@ -27,11 +27,12 @@ from ..errors import ReconcilerError
 from ..model import Problem, Severity
 from ..outcome import Outcome
 from ..plan import Plan, build_plan, select
-from ..schedule import next_runs
 from ..settings import RunSpec
-from ..targets import Target, open_target
-from ..targets.base import Catalogue, LiveJobs
-from ..timeline import DAY, Impact, impact
+
+if TYPE_CHECKING:  # validate reads no target and computes no schedule: both load on use
+    from ..targets import Target
+    from ..targets.base import Catalogue, LiveJobs
+    from ..timeline import Impact
 
 R = TypeVar("R", bound=Outcome)
 T = TypeVar("T")
@@ -80,6 +81,8 @@ def each_product(specs: Sequence[RunSpec], work: Callable[[RunSpec], T]) -> list
 @contextmanager
 def opened(spec: RunSpec) -> Iterator[Target]:
     """The product's target, closed when the block ends (the one owner of its lifetime)."""
+    from ..targets import open_target
+
     target = open_target(
         spec.target, spec.product, origin=spec.origin, timeout=spec.timeout, home=spec.home
     )
@@ -198,6 +201,9 @@ def compare(
 
 def schedule_impact(the_plan: Plan, now: int, spec: RunSpec) -> Impact | None:
     """What the plan's writes do to the product's next 24 h, when it writes anything."""
+    from ..schedule import next_runs
+    from ..timeline import DAY, impact
+
     if not the_plan.has_changes:
         return None
     before = [c.live for c in the_plan.changes if c.live is not None]

@@ -8,14 +8,11 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..apply import Result
-from ..commands.apply import Screen
 from ..outcome import Outcome
-from ..plan import Change
 from ..strings import printable
 from . import REPORTER_BY_NAME, Format, Options, Rendered
 
@@ -39,64 +36,6 @@ def report(reports: Sequence[Outcome], fmt: Format, options: Options) -> Rendere
         return rendered
     errors = "".join(f"error: {printable(r.error)}\n" for r in reports if r.error)
     return Rendered(rendered.out, rendered.err + errors)
-
-
-class Watching(Screen):
-    """What apply shows while it runs: the stalled-target notice until the target answers,
-    the plan for approval, and in the text format a line per job or a progress bar.
-
-    ``shown`` is what the report after the writes need not repeat.
-    """
-
-    def __init__(
-        self, specs: Sequence[RunSpec], fmt: str, color: bool, echo: Callable[[Rendered], Any]
-    ) -> None:
-        from .progress import Lines
-
-        self.specs, self.text, self.color, self.echo = specs, fmt == "text", color, echo
-        self.lines = Lines(color) if self.text else None
-        self.plans: set[str] = set()
-        self.stack = ExitStack()
-        self.answered: Callable[[], None] = lambda: None
-
-    def __enter__(self) -> Watching:
-        say = lambda line: self.echo(Rendered("", line + "\n"))  # noqa: E731
-        self.answered = self.stack.enter_context(waiting(self.specs, say))
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stack.close()
-
-    @property
-    def shows_saved_plans(self) -> bool:
-        return self.text
-
-    @property
-    def shown(self) -> dict[str, Any]:
-        if self.lines is None:
-            return {}
-        return {"results_shown": self.lines.shown, "plans_shown": frozenset(self.plans)}
-
-    def show(self, report: Outcome) -> None:
-        self.answered()  # no notice over the plan or the prompt
-        self.echo(for_approval(report, self.text, self.color))
-        self.plans.add(report.product)
-
-    def start(self, total: int) -> None:
-        if self.lines is not None:
-            self.lines.start(total)
-
-    def result(self, result: Result) -> None:
-        if self.lines is not None:
-            self.lines.result(result)
-
-    def progress(self, change: Change) -> None:
-        if self.lines is not None:
-            self.lines.progress(change)
-
-    def finish(self) -> None:
-        if self.lines is not None:
-            self.lines.finish()
 
 
 def for_approval(plan: Outcome, text: bool, color: bool) -> Rendered:

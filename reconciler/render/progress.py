@@ -1,5 +1,6 @@
-"""Apply's progress as it writes: a line per job, or on a terminal a bar and the failures
-after it (the text format only; the others print their document at the end).
+"""What apply shows while it runs (:class:`Watching`), and its progress as it writes: a
+line per job, or on a terminal a bar and the failures after it (the text format only; the
+others print their document at the end).
 
 Results arrive from the worker threads; one lock keeps lines and the count whole.
 """
@@ -8,13 +9,21 @@ from __future__ import annotations
 
 import sys
 import threading
-from typing import TextIO
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from typing import TYPE_CHECKING, Any, TextIO
 
 from ..apply import Result
-from ..commands.apply import Progress
+from ..commands.apply import Progress, Screen
+from ..outcome import Outcome
 from ..plan import Change
+from . import Rendered
 from .common import result_line
+from .console import for_approval, waiting
 from .text import Painter
+
+if TYPE_CHECKING:
+    from ..settings import RunSpec
 
 # Below this many writes a line per job reads better than a bar.
 PROGRESS_BAR_FROM = 20
@@ -78,3 +87,59 @@ class Lines(Progress):
         style = "green" if result.ok else "red"
         self.stream.write(f"  {self.paint(head, style)} {rest}\n")
         self.stream.flush()
+
+
+class Watching(Screen):
+    """What apply shows while it runs: the stalled-target notice until the target answers,
+    the plan for approval, and in the text format a line per job or a progress bar.
+
+    ``shown`` is what the report after the writes need not repeat.
+    """
+
+    def __init__(
+        self, specs: Sequence[RunSpec], fmt: str, color: bool, echo: Callable[[Rendered], Any]
+    ) -> None:
+        self.specs, self.text, self.color, self.echo = specs, fmt == "text", color, echo
+        self.lines = Lines(color) if self.text else None
+        self.plans: set[str] = set()
+        self.stack = ExitStack()
+        self.answered: Callable[[], None] = lambda: None
+
+    def __enter__(self) -> Watching:
+        say = lambda line: self.echo(Rendered("", line + "\n"))  # noqa: E731
+        self.answered = self.stack.enter_context(waiting(self.specs, say))
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    @property
+    def shows_saved_plans(self) -> bool:
+        return self.text
+
+    @property
+    def shown(self) -> dict[str, Any]:
+        if self.lines is None:
+            return {}
+        return {"results_shown": self.lines.shown, "plans_shown": frozenset(self.plans)}
+
+    def show(self, report: Outcome) -> None:
+        self.answered()  # no notice over the plan or the prompt
+        self.echo(for_approval(report, self.text, self.color))
+        self.plans.add(report.product)
+
+    def start(self, total: int) -> None:
+        if self.lines is not None:
+            self.lines.start(total)
+
+    def result(self, result: Result) -> None:
+        if self.lines is not None:
+            self.lines.result(result)
+
+    def progress(self, change: Change) -> None:
+        if self.lines is not None:
+            self.lines.progress(change)
+
+    def finish(self) -> None:
+        if self.lines is not None:
+            self.lines.finish()
