@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -154,14 +154,17 @@ class Output:
         """Print the reports; their exit code. A signal from now on only sets the stop: the
         report goes out whole."""
         from ..outcome import exit_code
+        from ..render import Options
+        from ..render.console import streamed
 
         if process.current is not None:
             process.current.quiet()
-        from ..render import Options
-        from ..render.console import report
-
         options = Options(color=self.color, **self.shown, **shown)
-        self.echo(report(reports, self.fmt, options))  # type: ignore[arg-type]
+        err, out = streamed(reports, self.fmt, options)  # type: ignore[arg-type]
+        if err:
+            click.echo(err, nl=False, err=True, color=self.color or None)
+        for piece in _batched(out, 1000):
+            click.echo(piece, nl=False, color=self.color or None)
         return exit_code(reports, self.detailed)
 
 
@@ -192,3 +195,15 @@ def reporting(
         return main.command(epilog=EPILOG)(decorated)  # type: ignore[return-value]
 
     return decorate
+
+
+def _batched(pieces: Iterable[str], size: int) -> Iterator[str]:
+    """The pieces joined ``size`` at a time: few writes, and never the whole output held."""
+    batch: list[str] = []
+    for piece in pieces:
+        batch.append(piece)
+        if len(batch) >= size:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)

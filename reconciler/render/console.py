@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -31,11 +31,22 @@ RETRY_BUDGET = 60.0
 def report(reports: Sequence[Outcome], fmt: Format, options: Options) -> Rendered:
     """The reports in ``fmt``. A document on stdout says why a run failed; a person reading
     the log gets the one ``error:`` line on stderr too."""
-    rendered = REPORTER_BY_NAME[fmt](reports, options)
+    err, out = streamed(reports, fmt, options)
+    return Rendered("".join(out), err)
+
+
+def streamed(
+    reports: Sequence[Outcome], fmt: Format, options: Options
+) -> tuple[str, Iterable[str]]:
+    """:func:`report` as standard error whole and standard output in pieces: the text
+    format makes its lines as they are written (the others are one document)."""
     if fmt == "text":
-        return rendered
+        from .text import stream
+
+        return stream(reports, options)
+    rendered = REPORTER_BY_NAME[fmt](reports, options)
     errors = "".join(f"error: {printable(r.error)}\n" for r in reports if r.error)
-    return Rendered(rendered.out, rendered.err + errors)
+    return rendered.err + errors, [rendered.out]
 
 
 def for_approval(plan: Outcome, text: bool, color: bool) -> Rendered:
@@ -128,7 +139,10 @@ def save_plan(plan: Outcome, out: str) -> Rendered:
     from .jsonfmt import document
 
     save(out, document(plan))
-    return Rendered("", f"Saved the plan to {out}; apply it with: reconciler apply --plan {out}\n")
+    where = printable(out)
+    return Rendered(
+        "", f"Saved the plan to {where}; apply it with: reconciler apply --plan {where}\n"
+    )
 
 
 def _lines(lines: Sequence[str]) -> str:

@@ -6,7 +6,7 @@ drift or apply report to standard output.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from ..outcome import ApplyReport, DriftReport, Outcome, PlanReport, ReportVisitor, ValidateReport
 from ..plan import Action, Change, Plan
@@ -65,37 +65,56 @@ class Painter:
 
 
 def report(outcomes: Sequence[Outcome], options: Options) -> Rendered:
-    paint = Painter(options.color)
-    out: list[str] = []
+    err, out = stream(outcomes, options)
+    return Rendered("".join(out), err)
+
+
+def stream(outcomes: Sequence[Outcome], options: Options) -> tuple[str, Iterator[str]]:
+    """Standard error whole (it is printed first), and standard output as lines made while
+    they are written: a plan of 50,000 creates is half a million lines, never all held."""
     err: list[str] = []
     for name, outcome in products(outcomes):
-        again = name in options.plans_shown  # apply showed the plan before asking: once is enough
-        err += [] if again else [problem_line(p) for p in outcome.problems]
-        if name:
-            out.append(paint(say("== {} ==", name), "bold"))
+        if name not in options.plans_shown:  # apply showed them before asking: once is enough
+            err += [problem_line(p) for p in outcome.problems]
         if outcome.error:
             err.append(say("error: {}", outcome.error))
-            continue
-        if outcome.plan is None:
+        elif outcome.plan is None:
             if outcome.errors:
                 err.append(say("error: {}", headline(outcome)))
-            else:
-                out.append(paint(say("{}", headline(outcome)), "bold"))
-            continue
-        out += outcome.accept(_Body(paint, options))
-        line = None if again else schedule_line(outcome)
-        if line:
-            out += ["", line] if out and out[-1] else [line]
-        if out and out[-1]:
-            out.append("")
-        out.append(paint(say("{}", headline(outcome)), "bold"))
-        if outcome.errors:
+        elif outcome.errors:
             err.append(f"error: {len(outcome.errors)} error(s); nothing was changed")
-    return Rendered("\n".join(out) + ("\n" if out else ""), "\n".join(err) + ("\n" if err else ""))
+    return "".join(line + "\n" for line in err), _out(outcomes, options)
 
 
-class _Body(ReportVisitor[list[str]]):
-    """The lines under a report's heading, per report type (none per job when ``quiet``)."""
+def _out(outcomes: Sequence[Outcome], options: Options) -> Iterator[str]:
+    paint = Painter(options.color)
+    last = ""  # the last line written: a blank line goes only after one with words
+    for name, outcome in products(outcomes):
+        if name:
+            last = paint(say("== {} ==", name), "bold")
+            yield last + "\n"
+        if outcome.error:
+            continue
+        if outcome.plan is None:
+            if not outcome.errors:
+                last = paint(say("{}", headline(outcome)), "bold")
+                yield last + "\n"
+            continue
+        for last in outcome.accept(_Body(paint, options)):
+            yield last + "\n"
+        line = None if name in options.plans_shown else schedule_line(outcome)
+        if line:
+            yield ("\n" if last else "") + line + "\n"
+            last = line
+        if last:
+            yield "\n"
+        last = paint(say("{}", headline(outcome)), "bold")
+        yield last + "\n"
+
+
+class _Body(ReportVisitor[Iterable[str]]):
+    """The lines under a report's heading, per report type (none per job when ``quiet``),
+    made as they are written."""
 
     def __init__(self, paint: Painter, options: Options) -> None:
         self.paint, self.options = paint, options
@@ -106,48 +125,40 @@ class _Body(ReportVisitor[list[str]]):
         ]
         return [*lines, ""] if lines else []
 
-    def validate(self, report: ValidateReport) -> list[str]:
+    def validate(self, report: ValidateReport) -> Iterable[str]:
         return []
 
-    def plan(self, report: PlanReport) -> list[str]:
+    def plan(self, report: PlanReport) -> Iterable[str]:
         assert report.plan is not None
-        if self.options.quiet:
-            return self._target(report)
-        lines = plan_lines(report.plan, report.now, self.paint, self.options.verbose)
-        return self._target(report) + lines
+        yield from self._target(report)
+        if not self.options.quiet:
+            yield from plan_lines(report.plan, report.now, self.paint, self.options.verbose)
 
-    def drift(self, report: DriftReport) -> list[str]:
-        if self.options.quiet:
-            return self._target(report)
-        return self._target(report) + drift_lines(report, self.paint)
+    def drift(self, report: DriftReport) -> Iterable[str]:
+        yield from self._target(report)
+        if not self.options.quiet:
+            yield from drift_lines(report, self.paint)
 
-    def apply(self, report: ApplyReport) -> list[str]:
+    def apply(self, report: ApplyReport) -> Iterable[str]:
         if report.results is None:
-            assert report.plan is not None
-            if self.options.quiet:
-                return self._target(report)
-            lines = plan_lines(report.plan, report.now, self.paint, self.options.verbose)
-            return self._target(report) + lines
+            yield from self.plan(report)  # type: ignore[arg-type]
+            return
         shown = self.options.results_shown
-        return [
-            f"  {result_line(r)}"
-            for r in report.results
-            if r.change.tag not in shown and not (self.options.quiet and r.ok)
-        ]
+        for r in report.results:
+            if r.change.tag not in shown and not (self.options.quiet and r.ok):
+                yield f"  {result_line(r)}"
 
 
-def plan_lines(plan: Plan, now: int, paint: Painter, verbose: bool = False) -> list[str]:
-    lines: list[str] = []
+def plan_lines(plan: Plan, now: int, paint: Painter, verbose: bool = False) -> Iterator[str]:
     for change in plan.changes:
         if change.action in (Action.UNCHANGED, Action.FOREIGN) and not verbose:
             continue
-        lines.extend(change_lines(change, now, paint))
+        yield from change_lines(change, now, paint)
     foreign = plan.counts[Action.FOREIGN]
     if foreign and not verbose:
-        lines.append(paint(f"  {foreign_hidden(foreign)}", "dim"))
+        yield paint(f"  {foreign_hidden(foreign)}", "dim")
     if not plan.has_changes:
-        lines.append(paint(no_changes(plan), "green"))
-    return lines
+        yield paint(no_changes(plan), "green")
 
 
 def change_lines(change: Change, now: int, paint: Painter) -> list[str]:
