@@ -51,12 +51,8 @@ class UsageError(ReconcilerError):
     """The command line or configuration asks for something that cannot work."""
 
 
-class ManifestError(ReconcilerError):
-    """One or more manifests are invalid; ``problems`` holds every one found."""
-
-    def __init__(self, message: str, problems: tuple[object, ...] = ()) -> None:
-        super().__init__(message)
-        self.problems = problems
+class OutputError(ReconcilerError):
+    """Standard output could not take the report (a full disk, a reader that went away)."""
 
 
 class TargetError(ReconcilerError):

@@ -105,3 +105,13 @@ def test_quiet_keeps_the_summary_and_problems_through_the_cli(applied: Path) -> 
         assert "billing.retry_failed" not in out, verb  # no per-job lines
         assert "nomatch" in out + err, verb  # the problems stay
     assert "Plan: 0 to create, 1 to update" in run("plan", "jobs", "-q")[1]
+
+
+def test_validate_against_a_target_without_a_catalogue_says_nothing_was_checked(
+    applied: Path,
+) -> None:
+    code, _, err = run("validate", "jobs", "--target", "sqlite:///.reconciler/local.db")
+    assert code == 0
+    assert "has no catalogue: no event_tag was checked" in err
+    assert run("validate", "jobs", "--target", "sqlite:///.reconciler/local.db", "--strict")[0] == 1
+    assert "catalogue" not in run("validate", "jobs")[2]  # no target: nothing to say

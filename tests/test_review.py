@@ -436,3 +436,15 @@ def test_two_products_against_the_local_server(
     assert "| `billing.retry_failed` | changed | intervals |" in billing
     code, _, err = run("drift", "--product", "shop")
     assert code == 1 and "pick one with --only-product, not --product" in err
+
+
+def test_an_apply_where_one_product_is_invalid_leads_with_its_errors_not_failed_writes(
+    work: Path,
+) -> None:
+    two_products(work)
+    (work / "billing" / "bad.yaml").write_text("name: x\ntag: bad\n")
+    code, out, _ = run("apply", "--auto-approve", "--format", "markdown")
+    assert code == 1
+    lead = out.splitlines()[1]
+    assert lead.startswith("### Apply failed in 1 of 2 products: ") and "error" in lead, lead
+    assert "writes failed" not in lead and lead.endswith("; created 4 jobs"), lead

@@ -13,21 +13,14 @@ from reconciler.render import Options
 from reconciler.render.text import report, stream
 
 NOW = 1_793_491_200_000  # 2026-11-01T00:00:00Z, before every job starts
+START, HOUR = 1_796_090_400_000, 3_600_000
 
 
 def big_report(count: int) -> PlanReport:
-    jobs = {
-        f"job_{i:05d}": Job(
-            f"job_{i:05d}",
-            f"Job {i}",
-            EventType.ACTION,
-            "app:act",
-            0,
-            3_600_000,
-            1_796_090_400_000 + i * 1000,
-        )  # fmt: skip
-        for i in range(count)
-    }
+    def job(i: int) -> Job:
+        return Job(f"job_{i:05d}", f"Job {i}", EventType.ACTION, "app:act", 0, HOUR, START + i)
+
+    jobs = {f"job_{i:05d}": job(i) for i in range(count)}
     return PlanReport(target="sqlite:///x.db", plan=build_plan(jobs, []), now=NOW)
 
 
@@ -37,7 +30,7 @@ def test_the_lines_are_made_as_they_are_read_never_all_held() -> None:
     assert whole.count("+ create job_") == 3_000
     tracemalloc.start()
     try:
-        err, lines = stream([outcome], Options())
+        _, lines = stream([outcome], Options())
         written = 0
         first = tracemalloc.get_traced_memory()[0]
         for line in lines:

@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .. import __version__, process
-from ..errors import EXIT_CODES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Interrupted
+from ..errors import (
+    EXIT_CODES,
+    EXIT_ERROR,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    Interrupted,
+    OutputError,
+)
 from .options import FORMATS, REPORT_FORMATS, color_option, format_option
 
 if TYPE_CHECKING:
@@ -113,12 +120,23 @@ def specs(
     return resolve(load_config(paths), asked, os.environ)
 
 
+def write(text: str, color: bool, err: bool = False) -> None:
+    """``text`` as it is; click strips ANSI codes off a pipe unless --color. A stream that
+    cannot take it (a full disk, a reader gone) is one error line, not a crash."""
+    if not text:
+        return
+    try:
+        click.echo(text, nl=False, err=err, color=color or None)
+        (sys.stderr if err else sys.stdout).flush()
+    except OSError as exc:
+        where = "standard error" if err else "standard output"
+        raise OutputError(f"cannot write to {where}: {exc.strerror or exc}") from None
+
+
 def echo(rendered: Rendered, color: bool = False) -> None:
     """stderr first, then stdout; click strips ANSI codes off a pipe unless --color."""
-    if rendered.err:
-        click.echo(rendered.err, nl=False, err=True, color=color or None)
-    if rendered.out:
-        click.echo(rendered.out, nl=False, color=color or None)
+    write(rendered.err, color, err=True)
+    write(rendered.out, color)
 
 
 @dataclass
@@ -161,10 +179,9 @@ class Output:
             process.current.quiet()
         options = Options(color=self.color, **self.shown, **shown)
         err, out = streamed(reports, self.fmt, options)  # type: ignore[arg-type]
-        if err:
-            click.echo(err, nl=False, err=True, color=self.color or None)
+        write(err, self.color, err=True)
         for piece in _batched(out, 1000):
-            click.echo(piece, nl=False, color=self.color or None)
+            write(piece, self.color)
         return exit_code(reports, self.detailed)
 
 

@@ -11,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from ..checks import app_tags, check_references
+from ..checks import NO_FILE, app_tags, check_references
+from ..desired import Desired
 from ..errors import ReconcilerError
-from ..model import Severity
+from ..model import Problem, Severity
 from ..outcome import ValidateReport
 from ..settings import RunSpec
 from .common import manifests, opened, strictly
+
+if TYPE_CHECKING:
+    from ..targets.base import Catalogue
 
 
 def run(specs: Sequence[RunSpec], references: bool = False) -> list[ValidateReport]:
@@ -33,9 +38,16 @@ def run(specs: Sequence[RunSpec], references: bool = False) -> list[ValidateRepo
                 except ReconcilerError as exc:
                     report = replace(report, error=str(exc))
                 else:
-                    if catalogue is not None:
-                        severity: Severity = "error" if spec.references == "error" else "warning"
-                        found = check_references(desired, desired.jobs, catalogue, severity)
-                        report = replace(report, problems=(*report.problems, *found))
+                    report = replace(
+                        report, problems=(*report.problems, *_references(spec, desired, catalogue))
+                    )
             out.append(strictly(spec, report))
     return out
+
+
+def _references(spec: RunSpec, desired: Desired, catalogue: Catalogue | None) -> list[Problem]:
+    if catalogue is None:  # the embedded store, or a snapshot of one: nothing to check against
+        unchecked = f"{spec.target} has no catalogue: no event_tag was checked"
+        return [Problem(NO_FILE, unchecked, None, "event_tag", "warning")]
+    severity: Severity = "error" if spec.references == "error" else "warning"
+    return check_references(desired, desired.jobs, catalogue, severity)

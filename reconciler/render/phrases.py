@@ -212,9 +212,11 @@ class _Lead(ReportVisitor[str]):
             return f"Apply interrupted: {written}; {t.skipped:,} not started"
         if t.stopped:
             return f"Apply stopped: {written}; {t.unwritten:,} failed, {t.skipped:,} not started"
-        if t.unwritten or t.failed:
+        if t.unwritten:
             bad = f"{t.unwritten:,} of {t.unwritten + t.created + t.updated:,} writes failed"
             return f"Apply failed{_where(t)}: {bad}; {written}"
+        if t.failed:  # another product could not be applied (its manifests, its target)
+            return f"Apply failed{_where(t)}{_errors(t)}; {written}"
         return f"Applied: {written}{_across(t)}"
 
 
