@@ -40,7 +40,10 @@ from .strings import shorten
 
 FORMAT = "reconciler-plan"
 # 2: the changes carry both jobs and their field changes, and the plan its ignore_fields.
-FORMAT_VERSION = 2
+# 3: the plan may carry the commit and the manifests' paths it was made from. A reader of 2
+# refuses those keys as damage, so a file that may hold them says 3; 2 is still read.
+FORMAT_VERSION = 3
+READS_VERSIONS = (2, 3)
 
 # 64 MiB: a plan of 50,000 updates with 200-character names is 53 MB, and reading one costs
 # several times its size in memory. A 300 MB file took 637 MB before this bound.
@@ -66,6 +69,9 @@ class SavedPlan:
     problems: tuple[Problem, ...] = ()
     left_out: int = 0
     error: str | None = None
+    # Where the plan came from (format 3), for the header of ``show``.
+    commit: str | None = None
+    paths: tuple[str, ...] = ()
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -199,11 +205,7 @@ def from_document(data: Any, path: str = "") -> SavedPlan:
     """A parsed document as a SavedPlan, checked by its schema, the job schema and the model."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{path or 'the file'} is not a reconciler plan file")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise UsageError(
-            f"plan file format version {show(data.get('format_version'))} is not supported "
-            f"(this reconciler reads version {FORMAT_VERSION}); run plan again"
-        )
+    _check_version(data.get("format_version"), path)
     problem = plan_file_problem(data)
     if problem is not None:
         raise DamagedPlan(path, problem)
@@ -219,7 +221,28 @@ def from_document(data: Any, path: str = "") -> SavedPlan:
         tuple(_problem(item) for item in data["problems"]),
         data["left_out"],
         data["error"],
+        data.get("commit"),
+        tuple(data.get("paths") or ()),
     )
+
+
+def _check_version(version: object, path: str) -> None:
+    """A version this reconciler reads, or one line saying which side is out of date."""
+    if version in READS_VERSIONS and type(version) is int:
+        return
+    reads = " and ".join(str(v) for v in READS_VERSIONS)
+    where = f"the plan file {path}" if path else "the plan file"
+    if type(version) is int and version > FORMAT_VERSION:
+        raise UsageError(
+            f"{where} was written by a newer reconciler (format_version {version}); this one "
+            f"reads {reads}: upgrade reconciler, or run plan again with this one"
+        )
+    if type(version) is int:
+        raise UsageError(
+            f"{where} was written by an older reconciler (format_version {version}); this one "
+            f"reads {reads}: run plan again"
+        )
+    raise DamagedPlan(path, f"format_version: {show(version)} is not a version")
 
 
 def _job(data: Mapping[str, Any] | None, where: str, path: str, desired: bool) -> Job | None:
