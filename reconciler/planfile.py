@@ -20,15 +20,13 @@ not: a plan may compare more than the configuration asks, never less.
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import stat
 import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import jsonfile
 from .diff import FieldChange
 from .errors import UsageError
 from .files import write_atomic
@@ -137,35 +135,10 @@ def read(path: str) -> SavedPlan:
 
 
 def read_bytes(path: str) -> bytes:
-    """The file's bytes, refused by size before any is read (the size of the open file)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise UsageError(f"cannot read the plan file {path}: {exc.strerror}") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise UsageError(f"cannot read the plan file {path}: not a regular file")
-        if info.st_size > MAX_PLAN_BYTES:
-            raise DamagedPlan(path, _too_large(info.st_size))
-        chunks: list[bytes] = []
-        size = 0
-        while size <= MAX_PLAN_BYTES:
-            chunk = os.read(fd, min(1024 * 1024, MAX_PLAN_BYTES + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > MAX_PLAN_BYTES:  # it grew while being read
-            raise DamagedPlan(path, _too_large(size))
-        return b"".join(chunks)
-    except OSError as exc:
-        if exc.errno == errno.EAGAIN:
-            raise UsageError(f"cannot read the plan file {path}: not a regular file") from exc
-        raise UsageError(f"cannot read the plan file {path}: {exc.strerror}") from exc
-    finally:
-        os.close(fd)
+    """The file's bytes, refused by size before any is read (see jsonfile.read_bytes)."""
+    return jsonfile.read_bytes(
+        path, "plan file", MAX_PLAN_BYTES, lambda size: DamagedPlan(path, _too_large(size))
+    )
 
 
 def _too_large(size: int) -> str:

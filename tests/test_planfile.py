@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import tracemalloc
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from reconciler import planfile
+from reconciler.errors import UsageError
 from reconciler.model import MUTABLE_FIELDS
 from reconciler.schema import plan_schema
 from reconciler.targets.local import LocalTarget
@@ -551,3 +553,11 @@ def test_a_plan_of_another_version_is_refused_in_one_line(
         code, out, err = run(*args)
         assert (code, out, err) == (1, "", why + "\n")
     assert live_jobs() == before
+
+
+def test_a_plan_file_is_read_by_the_one_bounded_reader(tmp_path: Path) -> None:
+    """jsonfile's reader, in the plan file's words: a FIFO refused at once, never waited on."""
+    fifo = tmp_path / "plan.json"
+    os.mkfifo(fifo)  # nobody ever writes to it
+    with pytest.raises(UsageError, match=r"^cannot read the plan file .*plan\.json: not a regular"):
+        planfile.read(str(fifo))
