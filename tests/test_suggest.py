@@ -97,6 +97,30 @@ def test_a_long_hostile_duration_is_answered_at_once() -> None:
         ("htps://api.ductape.app", "https://api.ductape.app"),
         ("snapshot//live.json", "snapshot:live.json"),
         ("ftp://nowhere", None),  # another scheme, not a typo of http
+        ("ftp://h/x.db", None),  # another scheme's URL, not a file path
+        # Plain http only to this machine (open_target refuses it elsewhere): https or nothing.
+        ("http//example.com", "https://example.com"),
+        ("htp://api.ductape.app", "https://api.ductape.app"),
+        ("HTTP://10.0.0.5:8080", "https://10.0.0.5:8080"),
+        ("http//127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http:/localhost:8080", "http://localhost:8080"),
+        ("htp://[::1]:8080", "http://[::1]:8080"),
+        ("10.0.0.5:8080", "https://10.0.0.5:8080"),
+        ("example.com:8080", "https://example.com:8080"),
+        ("http//[::1", None),  # no URL to offer at all
+        # A JSON file is a snapshot, not a host named live.json.
+        ("live.json", "snapshot:live.json"),
+        ("snapshot.json", "snapshot:snapshot.json"),
+        ("build/live.JSON", "snapshot:build/live.JSON"),
+        ("/abs/live.json", "snapshot:/abs/live.json"),
+        # A file URL names a path.
+        ("file:///tmp/x.db", "sqlite:////tmp/x.db"),
+        ("file:/tmp/x.db", "sqlite:////tmp/x.db"),
+        ("file://localhost/tmp/x.db", "sqlite:////tmp/x.db"),
+        ("file:x.db", "sqlite:///x.db"),
+        ("file:///tmp/live.json", "snapshot:/tmp/live.json"),
+        ("file://elsewhere/tmp/x.db", None),  # another machine's file
+        ("file:///tmp/notes.txt", None),
         ("nowhere:99999", None),
         ("https://api.ductape.app", None),
     ],
@@ -124,6 +148,19 @@ def test_the_flag_and_the_variable_name_the_target_meant(work: Path) -> None:
     code, _, err = invoke("plan", "jobs", env={"RECONCILER_TARGET": "sqlite://x.db"})
     assert code == 1 and err.endswith("did you mean 'sqlite:///x.db'?\n")
     assert not (work / "x.db").exists() and not (work / ".reconciler").exists()
+
+
+def test_a_snapshot_file_given_as_the_target_names_its_spelling(work: Path) -> None:
+    (work / "live.json").write_text("{}\n")
+    code, out, err = invoke("plan", "jobs", "--target", "live.json")
+    assert (code, out) == (1, "")
+    assert err == "error: --target live.json: unknown target; did you mean 'snapshot:live.json'?\n"
+    code, _, err = invoke("plan", "jobs", "--target", "ftp://h/x.db")
+    assert code == 1
+    assert err == (
+        "error: --target ftp://h/x.db: unknown target "
+        "(use sqlite:///PATH, snapshot:FILE or an https:// URL)\n"
+    )
 
 
 def test_an_escape_in_a_target_is_shown_escaped(work: Path) -> None:
