@@ -59,6 +59,11 @@ def test_one_helper_and_one_cut_off(word: str, choices: list[str], meant: list[s
         ("0 minutes", None),
         ("0.0001ms", None),
         ("1h", None),
+        # A unit written twice is a slip, not 1h1h (however the unit is spelt).
+        ("1 hour 1 hour", None),
+        ("1h 1h", None),
+        ("1 hr, 30 minutes and 1 hour", None),
+        ("1.5 hours 1 hour", None),
     ],
 )
 def test_a_duration_written_another_way_names_ours(written: str, meant: str | None) -> None:
@@ -167,6 +172,25 @@ def test_an_escape_in_a_target_is_shown_escaped(work: Path) -> None:
     code, _, err = invoke("plan", "jobs", "--target", "sqlite:x\x1b[2J.db")
     assert code == 1
     assert "\x1b" not in err and "did you mean 'sqlite:///x\\x1b[2J.db'?" in err
+
+
+def test_ignore_field_names_the_field_meant(work: Path) -> None:
+    code, out, err = invoke("plan", "jobs", "--ignore-field", "intervalz")
+    assert (code, out) == (1, "")
+    assert err == "error: --ignore-field intervalz: not a job field (did you mean intervals?)\n"
+    code, _, err = invoke("plan", "jobs", "--ignore-field", "cron")
+    assert code == 1
+    assert err == (
+        "error: --ignore-field cron: not a job field "
+        "(one of name, event_type, event_tag, executions, intervals, start_at)\n"
+    )
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_duration_option_reads_as_one(work: Path, value: str) -> None:
+    code, _, err = invoke("schedule", "jobs", "--window", value)
+    assert code == 1
+    assert err.startswith(f"error: --window: {value!r} is not a duration ("), err
 
 
 def test_schedule_window_and_collide_name_the_duration_meant(work: Path) -> None:
