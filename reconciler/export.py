@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 
 from .config import repository_root
 from .errors import TargetError, UsageError
-from .files import write_atomic
+from .files import NotReplaced, write_atomic
 from .model import FIELDS, Job, format_duration, format_timestamp, show
 from .plan import select
 from .schema import is_valid
@@ -149,8 +149,10 @@ def export_jobs(
         os.makedirs(out, exist_ok=True)
         ref = schema_ref(out)
         for job, path in zip(chosen, paths, strict=True):
-            # Whole or not at all; the rename replaces a link rather than writing through it.
+            # Whole or not at all; a link or a special file at the path is refused.
             write_atomic(path, manifest_text(job, ref))
+    except NotReplaced as exc:  # names the one file in the way
+        raise UsageError(f"cannot write {exc.filename}: {exc.strerror}") from exc
     except OSError as exc:
         raise UsageError(f"cannot write to {out}: {exc.strerror}") from exc
     return paths, len(left_out), warnings

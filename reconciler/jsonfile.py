@@ -9,9 +9,12 @@ refuses each of those with one line, and only then hands the value on.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
+import stat
+from collections.abc import Callable
 from typing import Any
 
 from .errors import UsageError
@@ -22,6 +25,8 @@ _NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'"[]{}')
 _ESCAPE = re.compile(rb"\\.", re.DOTALL)
 _STRING = re.compile(rb'"[^"]*"')
 _INNERMOST = re.compile(rb"\[\]|\{\}")
+# Read a megabyte at a time: the bound is checked between reads.
+_CHUNK = 1024 * 1024
 
 
 class Refused(ValueError):
@@ -31,12 +36,11 @@ class Refused(ValueError):
 def load_bounded(path: str, what: str, max_bytes: int, max_depth: int) -> object:
     """The JSON value in ``path``; a UsageError of one line naming ``what`` if it is not one.
 
-    The size is checked before anything is read (and the read stops one byte past it, for
-    files whose size the system does not know); the text must be UTF-8; objects may not
-    repeat a key; NaN and Infinity are refused; arrays and objects nest at most
-    ``max_depth`` deep.
+    Read by :func:`read_bytes` (a regular file, bounded in size); the text must be UTF-8;
+    objects may not repeat a key; NaN and Infinity are refused; arrays and objects nest at
+    most ``max_depth`` deep.
     """
-    data = _read(path, what, max_bytes)
+    data = read_bytes(path, what, max_bytes)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -59,20 +63,60 @@ def load_bounded(path: str, what: str, max_bytes: int, max_depth: int) -> object
         raise UsageError(f"{path}: the {what} is not valid JSON: {shorten(str(exc))}") from exc
 
 
-def _read(path: str, what: str, max_bytes: int) -> bytes:
+def read_bytes(
+    path: str, what: str, max_bytes: int, too_large: Callable[[int], Exception] | None = None
+) -> bytes:
+    """The bytes of the regular file ``path``, at most ``max_bytes``; UsageError if not.
+
+    Opened without waiting (a FIFO named ``--target snapshot:FIFO`` or ``show FIFO`` would
+    block the open until someone wrote to it) and refused unless the open file is a regular
+    file. Its size is checked before a byte is read, and again while reading, for a file
+    that grows or whose size the system does not report (``/proc``). ``too_large(size)``
+    makes the refusal when the caller words it; ``what`` names the file in the others.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        with open(path, "rb") as handle:
-            size = os.fstat(handle.fileno()).st_size
-            if size > max_bytes:
-                raise UsageError(
-                    f"{path}: the {what} is {size:,} bytes, more than the {max_bytes:,} allowed"
-                )
-            data = handle.read(max_bytes + 1)
+        fd = os.open(path, flags)
     except OSError as exc:
         raise UsageError(f"cannot read the {what} {path}: {exc.strerror or exc}") from exc
-    if len(data) > max_bytes:
-        raise UsageError(f"{path}: the {what} is more than the {max_bytes:,} bytes allowed")
-    return data
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise UsageError(f"cannot read the {what} {path}: not a regular file")
+        if info.st_size > max_bytes:
+            raise _too_large(path, what, max_bytes, too_large, info.st_size)
+        chunks: list[bytes] = []
+        size = 0
+        while size <= max_bytes:
+            chunk = os.read(fd, min(_CHUNK, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > max_bytes:  # it grew while being read, or its size was not known
+            raise _too_large(path, what, max_bytes, too_large)
+        return b"".join(chunks)
+    except OSError as exc:
+        if exc.errno == errno.EAGAIN:
+            raise UsageError(f"cannot read the {what} {path}: not a regular file") from exc
+        raise UsageError(f"cannot read the {what} {path}: {exc.strerror or exc}") from exc
+    finally:
+        os.close(fd)
+
+
+def _too_large(
+    path: str,
+    what: str,
+    max_bytes: int,
+    too_large: Callable[[int], Exception] | None,
+    size: int | None = None,
+) -> Exception:
+    """The refusal of a file past ``max_bytes``; ``size`` None: more than read so far."""
+    if too_large is not None:
+        return too_large(max_bytes + 1 if size is None else size)
+    if size is None:
+        return UsageError(f"{path}: the {what} is more than the {max_bytes:,} bytes allowed")
+    return UsageError(f"{path}: the {what} is {size:,} bytes, more than the {max_bytes:,} allowed")
 
 
 def _position(data: bytes, offset: int) -> tuple[int, int]:

@@ -399,7 +399,8 @@ def duration_hint(value: object) -> str | None:
 
     ``1H`` -> ``1h``, ``5 minutes`` -> ``5m``, ``90 seconds`` -> ``90s``, ``1 hour 30
     minutes`` -> ``1h30m``, ``1.5h`` -> ``1h30m``, ``PT1H30M`` -> ``1h30m``. The units written
-    are kept (``90 seconds`` is ``90s``, not ``1m30s``); only a value that parses is offered.
+    are kept (``90 seconds`` is ``90s``, not ``1m30s``); only a value that parses is offered,
+    and none for a unit written twice (``1 hour 1 hour``).
     """
     if not isinstance(value, str) or len(value) > 200:
         return None
@@ -416,6 +417,9 @@ def duration_hint(value: object) -> str | None:
         parts = _SPOKEN_PART_RE.findall(text)
         if any(word not in _UNIT_WORDS for _, word in parts):
             return None
+        written = [_UNIT_WORDS[word] for _, word in parts]
+        if len(set(written)) != len(written):
+            return None  # "1 hour 1 hour": a slip, not 1h1h (nobody writes one unit twice)
         if any("." in number for number, _ in parts):
             # 1.5h is 5400000 ms; a fraction of a millisecond is no duration.
             total = sum(Fraction(n) * _UNIT_MS[_UNIT_WORDS[w]] for n, w in parts)

@@ -20,15 +20,13 @@ not: a plan may compare more than the configuration asks, never less.
 
 from __future__ import annotations
 
-import errno
 import json
-import os
-import stat
 import sys
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from . import jsonfile
 from .diff import FieldChange
 from .errors import UsageError
 from .files import write_atomic
@@ -40,7 +38,10 @@ from .strings import shorten
 
 FORMAT = "reconciler-plan"
 # 2: the changes carry both jobs and their field changes, and the plan its ignore_fields.
-FORMAT_VERSION = 2
+# 3: the plan may carry the commit and the manifests' paths it was made from. A reader of 2
+# refuses those keys as damage, so a file that may hold them says 3; 2 is still read.
+FORMAT_VERSION = 3
+READS_VERSIONS = (2, 3)
 
 # 64 MiB: a plan of 50,000 updates with 200-character names is 53 MB, and reading one costs
 # several times its size in memory. A 300 MB file took 637 MB before this bound.
@@ -66,6 +67,9 @@ class SavedPlan:
     problems: tuple[Problem, ...] = ()
     left_out: int = 0
     error: str | None = None
+    # Where the plan came from (format 3), for the header of ``show``.
+    commit: str | None = None
+    paths: tuple[str, ...] = ()
 
 
 # --- writing ---------------------------------------------------------------------------------
@@ -131,35 +135,10 @@ def read(path: str) -> SavedPlan:
 
 
 def read_bytes(path: str) -> bytes:
-    """The file's bytes, refused by size before any is read (the size of the open file)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        raise UsageError(f"cannot read the plan file {path}: {exc.strerror}") from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise UsageError(f"cannot read the plan file {path}: not a regular file")
-        if info.st_size > MAX_PLAN_BYTES:
-            raise DamagedPlan(path, _too_large(info.st_size))
-        chunks: list[bytes] = []
-        size = 0
-        while size <= MAX_PLAN_BYTES:
-            chunk = os.read(fd, min(1024 * 1024, MAX_PLAN_BYTES + 1 - size))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            size += len(chunk)
-        if size > MAX_PLAN_BYTES:  # it grew while being read
-            raise DamagedPlan(path, _too_large(size))
-        return b"".join(chunks)
-    except OSError as exc:
-        if exc.errno == errno.EAGAIN:
-            raise UsageError(f"cannot read the plan file {path}: not a regular file") from exc
-        raise UsageError(f"cannot read the plan file {path}: {exc.strerror}") from exc
-    finally:
-        os.close(fd)
+    """The file's bytes, refused by size before any is read (see jsonfile.read_bytes)."""
+    return jsonfile.read_bytes(
+        path, "plan file", MAX_PLAN_BYTES, lambda size: DamagedPlan(path, _too_large(size))
+    )
 
 
 def _too_large(size: int) -> str:
@@ -199,11 +178,7 @@ def from_document(data: Any, path: str = "") -> SavedPlan:
     """A parsed document as a SavedPlan, checked by its schema, the job schema and the model."""
     if not isinstance(data, dict) or data.get("format") != FORMAT:
         raise UsageError(f"{path or 'the file'} is not a reconciler plan file")
-    if data.get("format_version") != FORMAT_VERSION:
-        raise UsageError(
-            f"plan file format version {show(data.get('format_version'))} is not supported "
-            f"(this reconciler reads version {FORMAT_VERSION}); run plan again"
-        )
+    _check_version(data.get("format_version"), path)
     problem = plan_file_problem(data)
     if problem is not None:
         raise DamagedPlan(path, problem)
@@ -219,7 +194,28 @@ def from_document(data: Any, path: str = "") -> SavedPlan:
         tuple(_problem(item) for item in data["problems"]),
         data["left_out"],
         data["error"],
+        data.get("commit"),
+        tuple(data.get("paths") or ()),
     )
+
+
+def _check_version(version: object, path: str) -> None:
+    """A version this reconciler reads, or one line saying which side is out of date."""
+    if version in READS_VERSIONS and type(version) is int:
+        return
+    reads = " and ".join(str(v) for v in READS_VERSIONS)
+    where = f"the plan file {path}" if path else "the plan file"
+    if type(version) is int and version > FORMAT_VERSION:
+        raise UsageError(
+            f"{where} was written by a newer reconciler (format_version {version}); this one "
+            f"reads {reads}: upgrade reconciler, or run plan again with this one"
+        )
+    if type(version) is int:
+        raise UsageError(
+            f"{where} was written by an older reconciler (format_version {version}); this one "
+            f"reads {reads}: run plan again"
+        )
+    raise DamagedPlan(path, f"format_version: {show(version)} is not a version")
 
 
 def _job(data: Mapping[str, Any] | None, where: str, path: str, desired: bool) -> Job | None:

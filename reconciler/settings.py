@@ -91,9 +91,9 @@ def resolve(config: Config, asked: Asked, env: Mapping[str, str]) -> list[RunSpe
     """One RunSpec per product to run; a UsageError for anything that cannot work."""
     for name in asked.ignore_fields:
         if name not in MUTABLE_FIELDS:
-            raise UsageError(
-                f"--ignore-field {name}: not a job field (one of {', '.join(MUTABLE_FIELDS)})"
-            )
+            meant = closest(name, MUTABLE_FIELDS)
+            why = f"did you mean {meant[0]}?" if meant else f"one of {', '.join(MUTABLE_FIELDS)}"
+            raise UsageError(f"--ignore-field {printable(name)}: not a job field ({why})")
     target, origin = _target(asked, env)
     several = bool(config.products) and not asked.paths
     if several and asked.product and asked.product_from_flag:

@@ -158,7 +158,8 @@ def test_unknown_target_is_one_line(work: Path) -> None:
     code, _, err = run("plan", "jobs", "--target", "ftp://nowhere")
     assert code == 1
     assert err.strip().splitlines() == [
-        "error: --target ftp://nowhere: unknown target (use sqlite:///PATH or an http(s) URL)"
+        "error: --target ftp://nowhere: unknown target "
+        "(use sqlite:///PATH, snapshot:FILE or an https:// URL)"
     ]
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import shutil
 import tracemalloc
 from collections.abc import Callable
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from reconciler import planfile
+from reconciler.errors import UsageError
 from reconciler.model import MUTABLE_FIELDS
 from reconciler.schema import plan_schema
 from reconciler.targets.local import LocalTarget
@@ -490,3 +492,72 @@ def test_depth_is_bounded_before_parsing() -> None:
     assert planfile.parse(b'["[[[[[[[[[[[[[[[[[[\\"[[[[[[[["]') == ['[[[[[[[[[[[[[[[[[["[[[[[[[[']
     with pytest.raises(planfile.DamagedPlan, match=r"line 1 column 2: Expecting value"):
         planfile.parse(b"[}")
+
+
+# --- the format's version ------------------------------------------------------------------
+
+SHA = "0123456789abcdef0123456789abcdef01234567"
+
+
+def test_a_plan_that_names_its_commit_says_format_3_and_show_reads_it_back(work: Path) -> None:
+    """A reader of format 2 refuses commit and paths as damage, so a file holding them says 3;
+    show reads them back into its header (markdown) and its JSON document."""
+    data = make_plan(env={"GITHUB_SHA": SHA})
+    assert data["format_version"] == 3
+    assert data["commit"] == SHA and data["paths"] == ["jobs"]
+    assert plan_schema()["properties"]["format_version"]["enum"] == [2, 3]
+    code, out, err = run("show", "plan.json", "--format", "markdown")
+    assert code == 0, err
+    assert f"commit `{SHA[:12]}` · paths `jobs`" in out
+    code, out, err = run("show", "plan.json", "--format", "json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert (shown["format_version"], shown["commit"], shown["paths"]) == (3, SHA, ["jobs"])
+
+
+def test_a_format_2_plan_still_reads_and_applies(work: Path) -> None:
+    data = make_plan(env={"GITHUB_SHA": SHA})
+    old = {k: v for k, v in data.items() if k not in ("commit", "paths")}
+    Path("plan.json").write_text(json.dumps({**old, "format_version": 2}))
+    code, out, err = run("show", "plan.json")
+    assert code == 0, err
+    code, out, err = run("apply", "--plan", "plan.json", "--target", STORE)
+    assert code == 0, err
+    assert "Apply: 1 created, 1 updated, 0 failed." in out
+
+
+@pytest.mark.parametrize(
+    ("version", "why"),
+    [
+        (
+            4,
+            "error: the plan file plan.json was written by a newer reconciler (format_version 4);"
+            " this one reads 2 and 3: upgrade reconciler, or run plan again with this one",
+        ),
+        (
+            1,
+            "error: the plan file plan.json was written by an older reconciler (format_version 1);"
+            " this one reads 2 and 3: run plan again",
+        ),
+        ("3", "error: the plan file is damaged: plan.json: format_version: '3' is not a version"),
+        (True, "error: the plan file is damaged: plan.json: format_version: true is not a version"),
+    ],
+)
+def test_a_plan_of_another_version_is_refused_in_one_line(
+    work: Path, version: object, why: str
+) -> None:
+    data = make_plan()
+    before = live_jobs()
+    Path("plan.json").write_text(json.dumps({**data, "format_version": version}))
+    for args in (["show", "plan.json"], ["apply", "--plan", "plan.json", "--target", STORE]):
+        code, out, err = run(*args)
+        assert (code, out, err) == (1, "", why + "\n")
+    assert live_jobs() == before
+
+
+def test_a_plan_file_is_read_by_the_one_bounded_reader(tmp_path: Path) -> None:
+    """jsonfile's reader, in the plan file's words: a FIFO refused at once, never waited on."""
+    fifo = tmp_path / "plan.json"
+    os.mkfifo(fifo)  # nobody ever writes to it
+    with pytest.raises(UsageError, match=r"^cannot read the plan file .*plan\.json: not a regular"):
+        planfile.read(str(fifo))

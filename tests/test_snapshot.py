@@ -506,10 +506,35 @@ def test_the_size_is_checked_before_reading(tmp_path: Path) -> None:
 
 
 def test_a_file_of_unknown_size_is_read_no_further_than_the_limit() -> None:
-    if not os.path.exists("/dev/zero"):
-        pytest.skip("no /dev/zero")
-    with pytest.raises(UsageError, match="more than the 1,000 bytes allowed"):
-        load_bounded("/dev/zero", "thing", 1000, 4)
+    """/proc reports its files as regular and empty: the bound holds while reading too."""
+    status = "/proc/self/status"
+    if not os.path.exists(status) or os.stat(status).st_size != 0:
+        pytest.skip("no /proc of files that report no size")
+    with pytest.raises(UsageError, match=r"/proc/self/status: the thing is more than the 100 "):
+        load_bounded(status, "thing", 100, 4)
+
+
+@pytest.mark.parametrize("name", ["/dev/zero", "."])
+def test_only_a_regular_file_is_read(name: str) -> None:
+    with pytest.raises(UsageError, match=f"^cannot read the thing {name}: not a regular file$"):
+        load_bounded(name, "thing", 1000, 4)
+
+
+def test_a_snapshot_that_is_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    """Opened without waiting for a writer: one line, not a run that hangs (bounded: 15 s)."""
+    shutil.copytree(EXAMPLES, tmp_path / "jobs")
+    os.mkfifo(tmp_path / "live.json")  # nobody ever writes to it
+    done = subprocess.run(
+        [str(SCRIPT), "plan", "jobs", "--target", "snapshot:live.json"],
+        cwd=tmp_path,
+        env=no_credentials(),
+        capture_output=True,
+        text=True,
+        timeout=15,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 1
+    assert done.stderr == "error: cannot read the snapshot live.json: not a regular file\n"
 
 
 @pytest.mark.parametrize(

@@ -59,6 +59,11 @@ def test_one_helper_and_one_cut_off(word: str, choices: list[str], meant: list[s
         ("0 minutes", None),
         ("0.0001ms", None),
         ("1h", None),
+        # A unit written twice is a slip, not 1h1h (however the unit is spelt).
+        ("1 hour 1 hour", None),
+        ("1h 1h", None),
+        ("1 hr, 30 minutes and 1 hour", None),
+        ("1.5 hours 1 hour", None),
     ],
 )
 def test_a_duration_written_another_way_names_ours(written: str, meant: str | None) -> None:
@@ -97,6 +102,30 @@ def test_a_long_hostile_duration_is_answered_at_once() -> None:
         ("htps://api.ductape.app", "https://api.ductape.app"),
         ("snapshot//live.json", "snapshot:live.json"),
         ("ftp://nowhere", None),  # another scheme, not a typo of http
+        ("ftp://h/x.db", None),  # another scheme's URL, not a file path
+        # Plain http only to this machine (open_target refuses it elsewhere): https or nothing.
+        ("http//example.com", "https://example.com"),
+        ("htp://api.ductape.app", "https://api.ductape.app"),
+        ("HTTP://10.0.0.5:8080", "https://10.0.0.5:8080"),
+        ("http//127.0.0.1:8080", "http://127.0.0.1:8080"),
+        ("http:/localhost:8080", "http://localhost:8080"),
+        ("htp://[::1]:8080", "http://[::1]:8080"),
+        ("10.0.0.5:8080", "https://10.0.0.5:8080"),
+        ("example.com:8080", "https://example.com:8080"),
+        ("http//[::1", None),  # no URL to offer at all
+        # A JSON file is a snapshot, not a host named live.json.
+        ("live.json", "snapshot:live.json"),
+        ("snapshot.json", "snapshot:snapshot.json"),
+        ("build/live.JSON", "snapshot:build/live.JSON"),
+        ("/abs/live.json", "snapshot:/abs/live.json"),
+        # A file URL names a path.
+        ("file:///tmp/x.db", "sqlite:////tmp/x.db"),
+        ("file:/tmp/x.db", "sqlite:////tmp/x.db"),
+        ("file://localhost/tmp/x.db", "sqlite:////tmp/x.db"),
+        ("file:x.db", "sqlite:///x.db"),
+        ("file:///tmp/live.json", "snapshot:/tmp/live.json"),
+        ("file://elsewhere/tmp/x.db", None),  # another machine's file
+        ("file:///tmp/notes.txt", None),
         ("nowhere:99999", None),
         ("https://api.ductape.app", None),
     ],
@@ -126,10 +155,42 @@ def test_the_flag_and_the_variable_name_the_target_meant(work: Path) -> None:
     assert not (work / "x.db").exists() and not (work / ".reconciler").exists()
 
 
+def test_a_snapshot_file_given_as_the_target_names_its_spelling(work: Path) -> None:
+    (work / "live.json").write_text("{}\n")
+    code, out, err = invoke("plan", "jobs", "--target", "live.json")
+    assert (code, out) == (1, "")
+    assert err == "error: --target live.json: unknown target; did you mean 'snapshot:live.json'?\n"
+    code, _, err = invoke("plan", "jobs", "--target", "ftp://h/x.db")
+    assert code == 1
+    assert err == (
+        "error: --target ftp://h/x.db: unknown target "
+        "(use sqlite:///PATH, snapshot:FILE or an https:// URL)\n"
+    )
+
+
 def test_an_escape_in_a_target_is_shown_escaped(work: Path) -> None:
     code, _, err = invoke("plan", "jobs", "--target", "sqlite:x\x1b[2J.db")
     assert code == 1
     assert "\x1b" not in err and "did you mean 'sqlite:///x\\x1b[2J.db'?" in err
+
+
+def test_ignore_field_names_the_field_meant(work: Path) -> None:
+    code, out, err = invoke("plan", "jobs", "--ignore-field", "intervalz")
+    assert (code, out) == (1, "")
+    assert err == "error: --ignore-field intervalz: not a job field (did you mean intervals?)\n"
+    code, _, err = invoke("plan", "jobs", "--ignore-field", "cron")
+    assert code == 1
+    assert err == (
+        "error: --ignore-field cron: not a job field "
+        "(one of name, event_type, event_tag, executions, intervals, start_at)\n"
+    )
+
+
+@pytest.mark.parametrize("value", ["", " "])
+def test_an_empty_duration_option_reads_as_one(work: Path, value: str) -> None:
+    code, _, err = invoke("schedule", "jobs", "--window", value)
+    assert code == 1
+    assert err.startswith(f"error: --window: {value!r} is not a duration ("), err
 
 
 def test_schedule_window_and_collide_name_the_duration_meant(work: Path) -> None:

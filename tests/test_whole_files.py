@@ -7,6 +7,7 @@ the write part-way as a full disk would (EFBIG instead of ENOSPC; the same OSErr
 from __future__ import annotations
 
 import json
+import os
 import resource
 import shutil
 import signal
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from reconciler import files
+from testing.cli import invoke
 from testing.process import EXAMPLES, SCRIPT, clean_env
 from testing.server import RunningServer
 
@@ -97,3 +99,123 @@ def test_a_failed_write_takes_back_the_directories_it_made(tmp_path: Path) -> No
     with pytest.raises(NotADirectoryError):
         files.write_atomic(str(tmp_path / "kept" / "plain" / "sub" / "f.json"), "{}", parents=True)
     assert [p.name for p in (tmp_path / "kept").iterdir()] == ["plain"]
+
+
+# --- where --out points ------------------------------------------------------------------
+
+
+@pytest.fixture
+def planned(repo: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The examples applied to a real SQLite store; the working directory is the repository."""
+    monkeypatch.chdir(repo)
+    for name in ("NO_COLOR", "RECONCILER_TARGET", "DUCTAPE_PRODUCT", "GITHUB_SHA"):
+        monkeypatch.delenv(name, raising=False)
+    code, _, err = invoke("apply", "jobs", "--target", STORE, "--auto-approve")
+    assert code == 0, err
+    return repo
+
+
+STORE = "sqlite:///live.db"
+
+
+def test_out_paths_with_dot_and_dot_dot_are_made_as_named(planned: Path) -> None:
+    code, _, err = invoke("plan", "jobs", "--target", STORE, "--out", "./q/./r/plan.json")
+    assert code == 0, err
+    assert json.loads((planned / "q" / "r" / "plan.json").read_text())["format"]
+    code, _, err = invoke("snapshot", "--target", STORE, "--out", "nd/../s.json")
+    assert code == 0, err
+    assert (planned / "s.json").is_file() and not (planned / "nd").exists()
+    # A ".." after a missing directory is taken back; deeper and into a new directory too.
+    files.write_atomic("a/b/../../c/./d/../e.json", "{}\n", parents=True)
+    assert (planned / "c" / "e.json").read_text() == "{}\n"
+    assert not (planned / "a").exists() and sorted(p.name for p in (planned / "c").iterdir()) == [
+        "e.json"
+    ]
+
+
+def test_a_dot_dot_after_an_existing_link_is_the_systems_to_follow(tmp_path: Path) -> None:
+    """``link/..`` is the parent of the link's target, not the directory holding the link."""
+    (tmp_path / "real" / "inner").mkdir(parents=True)
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "link").symlink_to(tmp_path / "real" / "inner")
+    files.write_atomic(str(tmp_path / "here" / "link" / ".." / "new" / "f.json"), "1", parents=True)
+    assert (tmp_path / "real" / "new" / "f.json").read_text() == "1"
+    assert sorted(p.name for p in (tmp_path / "here").iterdir()) == ["link"]
+
+
+def _in_the_way(kind: str, path: Path) -> None:
+    if kind == "link":
+        (path.parent / "elsewhere.json").write_text("kept\n")
+        path.symlink_to(path.parent / "elsewhere.json")
+    elif kind == "dangling link":
+        path.symlink_to(path.parent / "nothing-here.json")
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.mkdir()
+        (path / "inside").write_text("kept\n")
+
+
+IN_THE_WAY = {
+    "link": "a symbolic link",
+    "dangling link": "a symbolic link",
+    "fifo": "a FIFO",
+}
+
+
+@pytest.mark.parametrize("kind", list(IN_THE_WAY))
+@pytest.mark.parametrize(
+    ("args", "say"),
+    [
+        (["plan", "jobs", "--target", STORE, "--out"], "cannot write"),
+        (["snapshot", "--target", STORE, "--out"], "cannot write the snapshot"),
+    ],
+    ids=["plan", "snapshot"],
+)
+def test_out_replaces_only_a_regular_file(
+    planned: Path, kind: str, args: list[str], say: str
+) -> None:
+    path = planned / "out" / "p.json"
+    path.parent.mkdir()
+    _in_the_way(kind, path)
+    before = sorted((p.name, p.is_symlink()) for p in path.parent.iterdir())
+    code, _, err = invoke(*args, "out/p.json")  # plan prints its plan, then says why
+    assert code == 1, err
+    assert err == (
+        f"error: {say} out/p.json: {IN_THE_WAY[kind]} is there, not a regular file; left as it is\n"
+    )
+    assert sorted((p.name, p.is_symlink()) for p in path.parent.iterdir()) == before
+    if kind == "link":
+        assert (planned / "out" / "elsewhere.json").read_text() == "kept\n"
+
+
+def test_write_atomic_replaces_no_directory_and_no_device(tmp_path: Path) -> None:
+    """The CLI's --out option refuses a directory before the write is reached; the writer
+    refuses one too, and a device node."""
+    _in_the_way("directory", tmp_path / "d.json")
+    with pytest.raises(files.NotReplaced) as refused:
+        files.write_atomic(str(tmp_path / "d.json"), "{}", parents=True)
+    assert refused.value.strerror == "a directory is there, not a regular file; left as it is"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.json"]
+    assert [p.name for p in (tmp_path / "d.json").iterdir()] == ["inside"]
+    # The check alone (it only looks), on the device every machine has: a test that wrote to
+    # /dev/null would replace it, run as root, were the check ever gone.
+    with pytest.raises(files.NotReplaced) as refused:
+        files._check_replaceable("/dev/null")
+    assert refused.value.strerror.startswith("a device is there")
+    with pytest.raises(IsADirectoryError):
+        files.write_atomic(str(tmp_path) + "/", "{}")
+
+
+def test_export_force_does_not_replace_a_link(planned: Path) -> None:
+    (planned / "out").mkdir()
+    (planned / "elsewhere.yaml").write_text("kept\n")
+    (planned / "out" / "weekly_digest.yaml").symlink_to(planned / "elsewhere.yaml")
+    code, _, err = invoke("export", "--target", STORE, "--out", "out", "--force")
+    assert code == 1
+    assert err == (
+        "error: cannot write out/weekly_digest.yaml: a symbolic link is there, not a regular "
+        "file; left as it is\n"
+    )
+    assert (planned / "out" / "weekly_digest.yaml").is_symlink()
+    assert (planned / "elsewhere.yaml").read_text() == "kept\n"

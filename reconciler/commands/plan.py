@@ -78,4 +78,6 @@ def load(path: str, ignore_fields: Collection[str] | None = None) -> ShowReport:
         left_out=saved.left_out,
         error=saved.error,
         now=now_ms(),
+        commit=saved.commit,
+        paths=saved.paths,
     )

@@ -69,7 +69,9 @@ def _option(name: str, parse: Callable[[str], T], text: str) -> T:
     try:
         return parse(text)
     except ValueError as exc:
-        raise UsageError(f"{name} {shorten(text)}: {exc}") from exc
+        # The value is quoted in exc; here only where it was given ("--window :" for '').
+        shown = f" {shorten(text)}" if text.strip() else ""
+        raise UsageError(f"{name}{shown}: {exc}") from exc
 
 
 def timelines(

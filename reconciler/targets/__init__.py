@@ -98,7 +98,7 @@ def unknown_target(spec: str) -> str:
     meant = target_hint(spec)
     if meant:
         return f"unknown target; did you mean {printable(repr(meant))}?"
-    return "unknown target (use sqlite:///PATH or an http(s) URL)"
+    return "unknown target (use sqlite:///PATH, snapshot:FILE or an https:// URL)"
 
 
 def is_target(spec: str) -> bool:
@@ -119,24 +119,68 @@ def target_hint(spec: str) -> str | None:
 
     ``127.0.0.1:8080`` and ``localhost:8080`` -> ``http://127.0.0.1:8080`` (the local server
     listens on IPv4 loopback, where ``localhost`` may resolve to ``::1`` first);
-    ``api.ductape.app`` -> ``https://api.ductape.app``; ``sqlite://x.db``, ``sqlite:x.db`` ->
-    ``sqlite:///x.db``; ``https//x``, ``HTTPS://x``, ``htps://x`` -> ``https://x``; a bare
-    ``x.db`` -> ``sqlite:///x.db``. Only a spelling :func:`open_target` would take is offered.
+    ``api.ductape.app`` -> ``https://api.ductape.app``; ``sqlite://x.db``, ``sqlite:x.db``,
+    ``file:///x.db`` -> ``sqlite:///x.db``; ``https//x``, ``HTTPS://x``, ``htps://x`` ->
+    ``https://x``; a bare ``x.db`` -> ``sqlite:///x.db``; ``live.json`` ->
+    ``snapshot:live.json``. Only a spelling :func:`open_target` would take is offered: plain
+    ``http://`` only to this machine (``http//example.com`` -> ``https://example.com``), and
+    no guess for another scheme's URL (``ftp://h/x.db``).
     """
     text = spec.strip()
     if not text or len(text) > 2048 or any(c.isspace() for c in text):
         return None
     meant = _respelt(text)
+    if meant and meant.startswith("http://"):
+        host = _host(meant)
+        if host is None:
+            return None  # no URL at all: nothing to offer
+        if not _is_loopback(host):
+            meant = "https://" + meant[len("http://") :]  # open_target refuses plain http there
     return meant if meant and meant != spec and is_target(meant) else None
+
+
+def _host(url: str) -> str | None:
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return None
 
 
 def _respelt(text: str) -> str | None:
     written = _SCHEME_LIKE.match(text)
-    scheme = _scheme(*written.groups()) if written else None
-    if scheme is not None:
-        return scheme
-    if text.lower().endswith((".db", ".sqlite", ".sqlite3")):
-        return "sqlite:///" + text  # a file path: the embedded store's spelling
+    if written:
+        scheme, separator, rest = written.groups()
+        if scheme.lower() == "file" and separator.startswith(":"):
+            return _file_url(separator, rest)
+        meant = _scheme(scheme, separator, rest)
+        if meant is not None or separator.startswith("://"):
+            return meant  # a URL of some other scheme (ftp://h/x.db) is not a path: no guess
+    return _file(text) or _host_port(text)
+
+
+def _file(path: str) -> str | None:
+    """The target of a file named by its path, by the ending its kind of file has."""
+    ending = path.lower()
+    if ending.endswith((".db", ".sqlite", ".sqlite3")):
+        return "sqlite:///" + path  # the embedded store's spelling
+    if ending.endswith(".json"):
+        return "snapshot:" + path  # what reconciler snapshot --out writes
+    return None
+
+
+def _file_url(separator: str, rest: str) -> str | None:
+    """``file:///abs/x.db``, ``file:/abs/x.db``, ``file://localhost/abs/x.db``, ``file:x.db``
+    as the path they name, then as that file's target."""
+    if separator == "://":  # file://HOST/PATH: only this machine's files are files here
+        host, slash, path = rest.partition("/")
+        if host.lower() not in ("", "localhost") or not slash:
+            return None
+        rest, separator = path, ":///"
+    path = ("/" if separator in (":/", ":///") else "") + rest
+    return _file(path) if rest else None
+
+
+def _host_port(text: str) -> str | None:
     host = _HOST_PORT.match(text)
     port = host.group(2) if host else None
     if host and (port or "." in host.group(1) or host.group(1) == "localhost"):
