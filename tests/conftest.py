@@ -41,6 +41,14 @@ SLOW_TESTS = {
     "test_a_saved_plan_gone_stale_before_its_approval_is_refused",
     "test_nightly_drift_opens_the_issue_with_what_moved",
     "test_three_products_of_one_user_log_in_once_per_run",
+    "test_products_are_planned_side_by_side_and_reported_in_order",
+    "test_the_lines_are_made_as_they_are_read_never_all_held",
+    "test_expanded_points_are_generated_not_held",
+    "test_the_plain_path_builds_what_the_general_loop_builds",
+    "test_a_stop_while_a_batch_waits_reports_it_unknown_never_not_started",
+    "test_open_targets_share_a_log_in_only_with_the_same_credentials",
+    "test_streamed_circles_equal_sorting_every_point",
+    "test_a_reader_that_goes_away_is_one_line_and_exit_1",
 }
 
 
