@@ -39,6 +39,7 @@ and 1 day) are not grouped here, their meetings still show in the busiest minute
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import heapq
 import itertools
@@ -534,8 +535,13 @@ def _meetings(cluster: list[_Point], period: int, lo: int, hi: int) -> Collision
     if not busy:
         return None
     occurrences = sum(b - a for a, b in busy)
+    # The stretches are sorted and apart: a member meets one iff the first stretch ending
+    # after its first slot starts before its last (a search, not a scan of every stretch).
+    ends = [b for _, b in busy]
     tags = [
-        t for t, (m_lo, m_hi, _) in members.items() if any(m_lo < b and a < m_hi for a, b in busy)
+        t
+        for t, (m_lo, m_hi, _) in members.items()
+        if (i := bisect.bisect_right(ends, m_lo)) < len(busy) and busy[i][0] < m_hi
     ]
     first_slot = busy[0][0]
     in_first = [t for t in tags if members[t][0] <= first_slot < members[t][1]]
