@@ -115,3 +115,8 @@ def test_validate_against_a_target_without_a_catalogue_says_nothing_was_checked(
     assert "has no catalogue: no event_tag was checked" in err
     assert run("validate", "jobs", "--target", "sqlite:///.reconciler/local.db", "--strict")[0] == 1
     assert "catalogue" not in run("validate", "jobs")[2]  # no target: nothing to say
+
+
+def test_quiet_and_verbose_together_is_a_usage_error(applied: Path) -> None:
+    code, _, err = run("plan", "jobs", "-q", "-v")
+    assert code == 1 and "give one of them" in err

@@ -22,6 +22,7 @@ from ..errors import (
     EXIT_OK,
     Interrupted,
     OutputError,
+    UsageError,
 )
 from .options import FORMATS, REPORT_FORMATS, color_option, format_option
 
@@ -197,6 +198,8 @@ def reporting(
         def wrapper(ctx: click.Context, /, fmt: str, color: bool | None, **kwargs: Any) -> Any:
             detailed = kwargs.pop("detailed_exitcode", False)
             shown: dict[str, Any] = {n: kwargs.pop(n) for n in ("verbose", "quiet") if n in kwargs}
+            if shown.get("verbose") and shown.get("quiet"):
+                raise UsageError("-v lists more and -q less: give one of them")
             output = Output(ctx, fmt, use_color(ctx, color), detailed, shown)
             try:
                 return func(output, **kwargs)
