@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import wraps
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -181,7 +181,7 @@ class Output:
         options = Options(color=self.color, **self.shown, **shown)
         err, out = streamed(reports, self.fmt, options)  # type: ignore[arg-type]
         write(err, self.color, err=True)
-        for piece in _batched(out, 1000):
+        for piece in out:
             write(piece, self.color)
         return exit_code(reports, self.detailed)
 
@@ -215,15 +215,3 @@ def reporting(
         return main.command(epilog=EPILOG)(decorated)  # type: ignore[return-value]
 
     return decorate
-
-
-def _batched(pieces: Iterable[str], size: int) -> Iterator[str]:
-    """The pieces joined ``size`` at a time: few writes, and never the whole output held."""
-    batch: list[str] = []
-    for piece in pieces:
-        batch.append(piece)
-        if len(batch) >= size:
-            yield "".join(batch)
-            batch = []
-    if batch:
-        yield "".join(batch)

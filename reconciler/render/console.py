@@ -39,11 +39,13 @@ def streamed(
     reports: Sequence[Outcome], fmt: Format, options: Options
 ) -> tuple[str, Iterable[str]]:
     """:func:`report` as standard error whole and standard output in pieces: the text
-    format makes its lines as they are written (the others are one document)."""
+    format makes its lines as they are written, 1,000 to a piece (the others are one
+    document)."""
     if fmt == "text":
         from .text import stream
 
-        return stream(reports, options)
+        err, lines = stream(reports, options)
+        return err, _batched(lines, 1000)
     rendered = REPORTER_BY_NAME[fmt](reports, options)
     errors = "".join(f"error: {printable(r.error)}\n" for r in reports if r.error)
     return rendered.err + errors, [rendered.out]
@@ -147,3 +149,15 @@ def save_plan(plan: Outcome, out: str) -> Rendered:
 
 def _lines(lines: Sequence[str]) -> str:
     return "".join(line if line.endswith("\n") else line + "\n" for line in lines)
+
+
+def _batched(pieces: Iterable[str], size: int) -> Iterator[str]:
+    """The pieces joined ``size`` at a time: few writes, and never the whole output held."""
+    batch: list[str] = []
+    for piece in pieces:
+        batch.append(piece)
+        if len(batch) >= size:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
