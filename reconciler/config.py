@@ -297,6 +297,6 @@ def resolve_target(spec: str, base: str) -> str:
     """A file target (``sqlite:///relative.db``, ``snapshot:live.json``) read from the config's
     directory; others unchanged. An absolute path keeps its form: ``sqlite:////abs``."""
     named = _file_of(spec)
-    if named is None or os.path.isabs(named[1]):
-        return spec
+    if named is None or not named[1].strip() or os.path.isabs(named[1]):
+        return spec  # no path at all is said when the target is opened
     return named[0] + _relative(base, named[1])

@@ -58,6 +58,8 @@ class RunSpec:
     product_parallelism: int = DEFAULT_PRODUCT_PARALLELISM
     # The commit planned, for a report's header (GITHUB_SHA, else the repository's HEAD).
     commit: str | None = None
+    # Where the target was written, for its messages.
+    target_named: str = "--target"
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class Asked:
     paths: tuple[str, ...] = ()
     target: str | None = None  # from --target or RECONCILER_TARGET (click merges the two)
     target_given: bool = False
+    target_from_env: bool = False  # RECONCILER_TARGET, not --target
     product: str | None = None
     product_from_flag: bool = False
     references: References = "warn"
@@ -111,8 +114,10 @@ def resolve(config: Config, asked: Asked, env: Mapping[str, str]) -> list[RunSpe
                 f"{asked.command} jobs/), or set paths: in .reconciler.yaml"
             )
         spec_target, spec_origin = target, origin
+        named = TARGET_VARIABLE if asked.target_from_env else "--target"
         if spec_origin == "default" and entry.target:
             spec_target, spec_origin = entry.target, "config"
+            named = f"target: in {config.path or '.reconciler.yaml'}"
         specs.append(
             RunSpec(
                 paths=paths,
@@ -135,6 +140,7 @@ def resolve(config: Config, asked: Asked, env: Mapping[str, str]) -> list[RunSpe
                 max_starts_per_minute=entry.max_starts_per_minute,
                 product_parallelism=asked.product_parallelism,
                 commit=commit,
+                target_named=named,
             )
         )
     return specs

@@ -120,3 +120,21 @@ def test_validate_against_a_target_without_a_catalogue_says_nothing_was_checked(
 def test_quiet_and_verbose_together_is_a_usage_error(applied: Path) -> None:
     code, _, err = run("plan", "jobs", "-q", "-v")
     assert code == 1 and "give one of them" in err
+
+
+def test_a_target_error_names_where_the_target_was_written(
+    applied: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, _, err = run("plan", "jobs", "--target", "sqlite:x.db")
+    assert code == 1 and err.startswith("error: --target sqlite:x.db: unknown target")
+    monkeypatch.setenv("RECONCILER_TARGET", "sqlite:x.db")
+    code, _, err = run("plan", "jobs")
+    assert code == 1 and err.startswith("error: RECONCILER_TARGET sqlite:x.db: unknown target")
+    monkeypatch.delenv("RECONCILER_TARGET")
+    for spec in ("sqlite:///", "snapshot:"):
+        (applied / ".reconciler.yaml").write_text(f'target: "{spec}"\n')
+        code, _, err = run("plan", "jobs")  # was a crash (ValueError in relpath)
+        assert (
+            code == 1
+            and err == f"error: target: in .reconciler.yaml {spec}: no file path after {spec}\n"
+        )

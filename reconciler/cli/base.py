@@ -114,6 +114,7 @@ def specs(
         command=ctx.info_name or "",
         paths=paths,
         target_given=given("target", "COMMANDLINE", "ENVIRONMENT"),
+        target_from_env=given("target", "ENVIRONMENT"),
         product_from_flag=given("product", "COMMANDLINE"),
         need_paths=need_paths,
         **(run or {}),

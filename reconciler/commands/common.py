@@ -84,7 +84,12 @@ def opened(spec: RunSpec) -> Iterator[Target]:
     from ..targets import open_target
 
     target = open_target(
-        spec.target, spec.product, origin=spec.origin, timeout=spec.timeout, home=spec.home
+        spec.target,
+        spec.product,
+        origin=spec.origin,
+        timeout=spec.timeout,
+        home=spec.home,
+        named=spec.target_named,
     )
     try:
         yield target

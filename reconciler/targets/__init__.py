@@ -49,8 +49,10 @@ def open_target(
     origin: Origin = "option",
     timeout: float | None = None,
     home: str = "",
+    named: str = "--target",
 ) -> Target:
-    """The target a ``--target`` value names.
+    """The target a ``--target`` value names (``named``: where it was written, for messages:
+    ``--target``, ``RECONCILER_TARGET`` or ``target: in .reconciler.yaml``).
 
     - none: the embedded SQLite store at ``.reconciler/local.db``, unless a ``DUCTAPE_*``
       credential is set (then a UsageError: the user meant a real product);
@@ -80,17 +82,17 @@ def open_target(
     if spec.startswith("sqlite:///"):
         path = spec[len("sqlite:///") :]
         if not path:
-            raise UsageError(f"--target {shorten(spec)}: no file path after sqlite:///")
+            raise UsageError(f"{named} {shorten(spec)}: no file path after sqlite:///")
         return LocalTarget(os.path.normpath(path), product or DEFAULT_PRODUCT, busy_timeout=busy)
     if spec.startswith("snapshot:"):
         # Imported here, like httpx: the file format's module loads the schema validator.
         from .snapshot import open_snapshot
 
-        return open_snapshot(spec, product, environ)
+        return open_snapshot(spec, product, environ, named)
     if spec.startswith(("http://", "https://")):
         url = _allowed_url(spec, origin, environ)
-        return _ductape(url, product, environ, timeout)
-    raise UsageError(f"--target {shorten(spec)}: {unknown_target(spec)}")
+        return _ductape(url, product, environ, timeout, named)
+    raise UsageError(f"{named} {shorten(spec)}: {unknown_target(spec)}")
 
 
 def unknown_target(spec: str) -> str:
@@ -284,14 +286,18 @@ def _allowed_url(spec: str, origin: Origin, env: Mapping[str, str]) -> str:
 
 
 def _ductape(
-    url: str, product: str | None, env: Mapping[str, str], timeout: float | None
+    url: str,
+    product: str | None,
+    env: Mapping[str, str],
+    timeout: float | None,
+    named: str = "--target",
 ) -> Target:
     # Imported here: httpx costs start-up time that sqlite runs and --help should not pay.
     from .ductape import Credentials, DuctapeTarget
 
     missing = [n for n in ("DUCTAPE_USER_ID", "DUCTAPE_WORKSPACE_ID") if not env.get(n)]
     if missing:
-        raise UsageError(f"--target {shorten(url)}: set {' and '.join(missing)}")
+        raise UsageError(f"{named} {shorten(url)}: set {' and '.join(missing)}")
     creds = Credentials(
         user_id=env["DUCTAPE_USER_ID"].strip(),
         workspace_id=env["DUCTAPE_WORKSPACE_ID"].strip(),

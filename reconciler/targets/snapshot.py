@@ -139,11 +139,13 @@ class SnapshotTarget:
         """Nothing to release: the file was read whole when the target was opened."""
 
 
-def open_snapshot(spec: str, product: str | None, env: Mapping[str, str]) -> SnapshotTarget:
-    """The target a ``snapshot:PATH`` string names."""
+def open_snapshot(
+    spec: str, product: str | None, env: Mapping[str, str], named: str = "--target"
+) -> SnapshotTarget:
+    """The target a ``snapshot:PATH`` string names (``named``: where it was written)."""
     path = spec[len(PREFIX) :]
     if not path.strip():
-        raise UsageError(f"--target {shorten(spec)}: no file path after {PREFIX}")
+        raise UsageError(f"{named} {shorten(spec)}: no file path after {PREFIX}")
     return SnapshotTarget(os.path.normpath(path), product, max_age=max_age(env))
 
 
