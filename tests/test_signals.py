@@ -238,7 +238,11 @@ def test_an_interrupted_prompt_is_interrupted_with_the_report(tmp_path: Path, ke
     assert not db.exists() or not sqlite3.connect(db).execute("SELECT 1 FROM jobs").fetchall()
 
 
-def test_sigterm_while_the_plan_read_hangs_prints_the_json_report(tmp_path: Path) -> None:
+def signal_while_the_read_hangs(
+    tmp_path: Path, args: list[str], signum: int
+) -> tuple[int, str, str, float]:
+    """Run ``args`` against a Ductape whose product read hangs 10 s; send ``signum`` once the
+    read arrives. Exit code, stdout, stderr and the seconds from the signal to the exit."""
     arrived = threading.Event()
 
     def hang(conn: socket.socket) -> None:
@@ -253,16 +257,21 @@ def test_sigterm_while_the_plan_read_hangs_prints_the_json_report(tmp_path: Path
             DUCTAPE_PRIVATE_KEY="k",
             DUCTAPE_PRODUCT="c" * 24,
         )
-        args = ["apply", str(jobs), "--target", url, "--auto-approve", "--format", "json"]
-        process = start(args, tmp_path, env)
+        process = start([args[0], str(jobs), "--target", url, *args[1:]], tmp_path, env)
         try:
-            assert arrived.wait(20), "the plan's read never reached the server"
+            assert arrived.wait(20), "the read never reached the server"
             sent = time.monotonic()
-            process.send_signal(signal.SIGTERM)
+            process.send_signal(signum)
             code, out, err = finish(process, tmp_path)
         finally:
             stop(process)
-        took = time.monotonic() - sent
+        return code, out, err, time.monotonic() - sent
+
+
+def test_sigterm_while_the_plan_read_hangs_prints_the_json_report(tmp_path: Path) -> None:
+    code, out, err, took = signal_while_the_read_hangs(
+        tmp_path, ["apply", "--auto-approve", "--format", "json"], signal.SIGTERM
+    )
     # A 0.3 s grace, the read hangs 10 s: 3 s keeps to the first on a loaded 2-core machine.
     assert code == 143 and took < 3, (code, took, err)
     doc = json.loads(out)
@@ -284,27 +293,9 @@ def test_a_signal_while_a_read_hangs_still_prints_the_document(
 ) -> None:
     """plan and drift, cut short before they could report, still print their document in
     json and markdown (a pipeline reads why), with the signal's exit code."""
-    arrived = threading.Event()
-
-    def hang(conn: socket.socket) -> None:
-        arrived.set()
-        time.sleep(10)
-
-    jobs = one_job(tmp_path / "jobs")
-    with raw_server(fake_ductape(on_read=hang)) as url:
-        env = clean_env(
-            DUCTAPE_USER_ID="a" * 24,
-            DUCTAPE_WORKSPACE_ID="b" * 24,
-            DUCTAPE_PRIVATE_KEY="k",
-            DUCTAPE_PRODUCT="c" * 24,
-        )
-        process = start([verb, str(jobs), "--target", url, "--format", fmt], tmp_path, env)
-        try:
-            assert arrived.wait(20), "the read never reached the server"
-            process.send_signal(SIGNALS[name])
-            code, out, err = finish(process, tmp_path)
-        finally:
-            stop(process)
+    code, out, err, _ = signal_while_the_read_hangs(
+        tmp_path, [verb, "--format", fmt], SIGNALS[name]
+    )
     assert code == 128 + SIGNALS[name], (code, err)
     said = f"interrupted ({name}); nothing was changed"
     assert f"error: {said}" in err
