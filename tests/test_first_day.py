@@ -9,7 +9,6 @@ import json
 import os
 import pty
 import re
-import select
 import shlex
 import shutil
 import socket
@@ -24,7 +23,7 @@ from jsonschema import Draft202012Validator
 from reconciler.model import EventType, Job
 from reconciler.targets.local import LocalTarget
 from testing.cli import invoke as run
-from testing.process import EXAMPLES, ROOT, SCRIPT, clean_env, run_script
+from testing.process import EXAMPLES, ROOT, SCRIPT, clean_env, read_terminal, run_script
 from testing.server import RunningServer
 from testing.wire import raw_server, read_request
 
@@ -327,22 +326,8 @@ def _stderr_on_a_terminal(args: list[str], cwd: Path, env: dict[str, str]) -> tu
         stderr=slave,
     )
     os.close(slave)
-    chunks = []
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed its side
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    os.close(master)
-    return proc.wait(timeout=10), b"".join(chunks).decode()
+    text = read_terminal(master, proc, 30).decode()
+    return proc.wait(timeout=10), text
 
 
 def test_a_stalled_server_is_named_on_a_terminal_after_two_seconds(work: Path) -> None:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from testing.process import SCRIPT, clean_env
+from testing.process import SCRIPT, clean_env, read_terminal
 
 EXAMPLES = Path(__file__).parent.parent / "examples" / "jobs"
 
@@ -33,25 +33,11 @@ def on_terminal(args: list[str], cwd: Path, **env: str) -> tuple[int, str]:
         stderr=subprocess.PIPE,
     )
     os.close(slave)
-    chunks = []
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        ready, _, _ = select.select([master], [], [], 0.1)
-        if ready:
-            try:
-                data = os.read(master, 65536)
-            except OSError:  # EIO: the child closed its side
-                break
-            if not data:
-                break
-            chunks.append(data)
-        elif proc.poll() is not None:
-            break
-    os.close(master)
+    shown = read_terminal(master, proc, 60)
     code = proc.wait(timeout=10)
     assert proc.stderr is not None
     proc.stderr.close()
-    return code, b"".join(chunks).decode()
+    return code, shown.decode()
 
 
 @pytest.mark.slow
