@@ -7,7 +7,7 @@ and the other products of a repository still run.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
@@ -186,8 +186,7 @@ def compare(
     problems += selection_warnings(every_tag, spec.only, spec.exclude)
     problems += ownership_warnings(the_plan, desired, spec.owns)
     if catalogue is not None:
-        severity: Severity = "error" if spec.references == "error" else "warning"
-        problems += check_references(desired, wanted, catalogue, severity)
+        problems += references(spec, desired, wanted, catalogue)
     problems += plan_warnings(the_plan, report.now)
     problems += malformed_warnings(live.malformed)
     seen = schedule_impact(the_plan, report.now, spec)
@@ -202,6 +201,15 @@ def compare(
     return replace(
         report, plan=the_plan, problems=tuple(problems), left_out=len(left_out), schedule=seen
     )
+
+
+def references(
+    spec: RunSpec, desired: Desired, wanted: Mapping[str, object], catalogue: Catalogue
+) -> list[Problem]:
+    """The event_tags of ``wanted`` missing from the catalogue, as ``--references`` says:
+    errors with ``error``, warnings otherwise."""
+    severity: Severity = "error" if spec.references == "error" else "warning"
+    return check_references(desired, wanted, catalogue, severity)
 
 
 def schedule_impact(the_plan: Plan, now: int, spec: RunSpec) -> Impact | None:

@@ -13,13 +13,13 @@ from contextlib import ExitStack
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from ..checks import NO_FILE, app_tags, check_references
+from ..checks import NO_FILE, app_tags
 from ..desired import Desired
 from ..errors import ReconcilerError
-from ..model import Problem, Severity
+from ..model import Problem
 from ..outcome import ValidateReport
 from ..settings import RunSpec
-from .common import manifests, opened, strictly
+from .common import manifests, opened, references, strictly
 
 if TYPE_CHECKING:
     from ..targets.base import Catalogue
@@ -49,5 +49,4 @@ def _references(spec: RunSpec, desired: Desired, catalogue: Catalogue | None) ->
     if catalogue is None:  # the embedded store, or a snapshot of one: nothing to check against
         unchecked = f"{spec.target} has no catalogue: no event_tag was checked"
         return [Problem(NO_FILE, unchecked, None, "event_tag", "warning")]
-    severity: Severity = "error" if spec.references == "error" else "warning"
-    return check_references(desired, desired.jobs, catalogue, severity)
+    return references(spec, desired, desired.jobs, catalogue)

@@ -101,6 +101,7 @@ class Watching(Screen):
     ) -> None:
         self.specs, self.text, self.color, self.echo = specs, fmt == "text", color, echo
         self.lines = Lines(color) if self.text else None
+        self.writes: Progress = self.lines or Progress()  # the other formats show no progress
         self.plans: set[str] = set()
         self.stack = ExitStack()
         self.answered: Callable[[], None] = lambda: None
@@ -129,17 +130,13 @@ class Watching(Screen):
         self.plans.add(report.product)
 
     def start(self, total: int) -> None:
-        if self.lines is not None:
-            self.lines.start(total)
+        self.writes.start(total)
 
     def result(self, result: Result) -> None:
-        if self.lines is not None:
-            self.lines.result(result)
+        self.writes.result(result)
 
     def progress(self, change: Change) -> None:
-        if self.lines is not None:
-            self.lines.progress(change)
+        self.writes.progress(change)
 
     def finish(self) -> None:
-        if self.lines is not None:
-            self.lines.finish()
+        self.writes.finish()
