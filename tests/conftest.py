@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from testing.process import TEST_NOW
+from testing.process import EXAMPLES, TEST_NOW
 from testing.server import RunningServer, ServerFactory, login, running_server
 
 # Whole modules whose every test carries a marker (declared in pyproject.toml; the README's
@@ -106,3 +107,15 @@ def authed(ductape_server: RunningServer, token: str) -> Iterator[httpx.Client]:
     headers = {"Authorization": f"Bearer {token}"}
     with httpx.Client(base_url=ductape_server.base_url, headers=headers, timeout=10) as c:
         yield c
+
+
+@pytest.fixture
+def examples_repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A repository holding a copy of the examples as ``jobs/``, as the working directory,
+    with no target, product, colour choice or commit taken from the environment."""
+    shutil.copytree(EXAMPLES, tmp_path / "jobs")
+    (tmp_path / ".git").mkdir()  # a repository: .reconciler.yaml is looked for up to here
+    monkeypatch.chdir(tmp_path)
+    for name in ("NO_COLOR", "RECONCILER_TARGET", "DUCTAPE_PRODUCT", "GITHUB_SHA"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path

@@ -35,13 +35,9 @@ def test_the_top_help_lists_every_variable_and_colour_names_no_color() -> None:
 
 
 @pytest.fixture
-def applied(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(EXAMPLES, tmp_path / "jobs")
-    (tmp_path / ".git").mkdir()
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("RECONCILER_TARGET", raising=False)
+def applied(examples_repo: Path) -> Path:
     assert run("apply", "jobs", "--auto-approve")[0] == 0
-    return tmp_path
+    return examples_repo
 
 
 def test_export_says_when_it_wrote_no_modeline_and_how_to_get_one(applied: Path) -> None:

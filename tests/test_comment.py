@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -32,16 +31,11 @@ SHA = "0123456789abcdef0123456789abcdef01234567"
 
 
 @pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The examples applied to a fresh store, then billing's retry interval edited."""
-    shutil.copytree(EXAMPLES, tmp_path / "jobs")
-    (tmp_path / ".git").mkdir()
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "RECONCILER_TARGET", "DUCTAPE_PRODUCT", "GITHUB_SHA"):
-        monkeypatch.delenv(name, raising=False)
+def work(examples_repo: Path) -> Path:
+    """The examples applied to a fresh store."""
     code, _, err = run("apply", "jobs", "--auto-approve")
     assert code == 0, err
-    return tmp_path
+    return examples_repo
 
 
 def edit_retry_interval(work: Path) -> None:

@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from reconciler.model import EventType, Job
 from reconciler.targets.local import LocalTarget
 from testing.cli import invoke as run
-from testing.process import EXAMPLES, ROOT, SCRIPT, clean_env, read_terminal, run_script
+from testing.process import ROOT, SCRIPT, clean_env, read_terminal, run_script
 from testing.server import RunningServer
 from testing.wire import raw_server, read_request
 
@@ -31,14 +31,9 @@ SCHEMA_ID = "urn:ductape-reconciler:schema:job:1"
 
 
 @pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def work(examples_repo: Path) -> Path:
     """A repository holding a copy of the examples, as the working directory."""
-    shutil.copytree(EXAMPLES, tmp_path / "jobs")
-    (tmp_path / ".git").mkdir()
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "RECONCILER_TARGET", "DUCTAPE_PRODUCT"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+    return examples_repo
 
 
 def _live(db: Path, *tags: str) -> str:

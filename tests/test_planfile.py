@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import shutil
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
@@ -43,13 +42,9 @@ Tamper = Callable[[Doc], "Doc | str | bytes"]
 
 
 @pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def work(examples_repo: Path) -> Path:
     """Examples applied to a real SQLite store, then edited: one update and one create."""
-    shutil.copytree(EXAMPLES, tmp_path / "jobs")
-    (tmp_path / ".git").mkdir()  # a repository: .reconciler.yaml is looked for up to here
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "RECONCILER_TARGET", "DUCTAPE_PRODUCT"):
-        monkeypatch.delenv(name, raising=False)
+    tmp_path = examples_repo
     code, _, err = run("apply", "jobs", "--target", STORE, "--auto-approve")
     assert code == 0, err
     billing = tmp_path / "jobs" / "billing" / "jobs.yaml"

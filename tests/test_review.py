@@ -25,13 +25,8 @@ SCHEMAS = ROOT / "schemas"
 
 
 @pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(EXAMPLES, tmp_path / "jobs")
-    (tmp_path / ".git").mkdir()  # a repository: .reconciler.yaml is looked for up to here
-    monkeypatch.chdir(tmp_path)
-    for name in ("NO_COLOR", "RECONCILER_TARGET", "DUCTAPE_PRODUCT"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+def work(examples_repo: Path) -> Path:
+    return examples_repo
 
 
 def check_schema(document: dict[str, Any]) -> None:

@@ -7,7 +7,6 @@ field), `.reconciler.yaml`, `--target` / `RECONCILER_TARGET`, `schedule --window
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,6 @@ from reconciler import suggest
 from reconciler.model import duration_hint, parse_duration
 from reconciler.targets import target_hint
 from testing.cli import invoke
-from testing.process import EXAMPLES
 
 
 @pytest.mark.parametrize(
@@ -135,13 +133,8 @@ def test_a_target_written_another_way_names_ours(written: str, meant: str | None
 
 
 @pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    shutil.copytree(EXAMPLES, tmp_path / "jobs")
-    (tmp_path / ".git").mkdir()
-    monkeypatch.chdir(tmp_path)
-    for name in ("RECONCILER_TARGET", "DUCTAPE_PRODUCT"):
-        monkeypatch.delenv(name, raising=False)
-    return tmp_path
+def work(examples_repo: Path) -> Path:
+    return examples_repo
 
 
 def test_the_flag_and_the_variable_name_the_target_meant(work: Path) -> None:
