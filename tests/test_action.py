@@ -20,6 +20,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from testing.actions import parse_outputs
 from testing.process import SCRIPT, clean_env, run_script
 from testing.server import RunningServer
 
@@ -41,27 +42,6 @@ class StepRun:
     @property
     def report(self) -> str:
         return Path(self.outputs["report"]).read_text(encoding="utf-8")
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """Read a GITHUB_OUTPUT file as the runner does: ``name=value`` or ``name<<DELIM``."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            value: list[str] = []
-            for inner in lines:
-                if inner == delimiter:
-                    break
-                value.append(inner)
-            else:
-                raise AssertionError(f"output {name} is not closed by its delimiter")
-            outputs[name] = "\n".join(value)
-        elif line:
-            name, value_text = line.split("=", 1)
-            outputs[name] = value_text
-    return outputs
 
 
 def run_step(

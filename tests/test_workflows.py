@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import yaml
 
+from testing.actions import parse_outputs
 from testing.process import EXAMPLES, SCRIPT, clean_env, run_script
 from testing.server import RunningServer
 
@@ -649,20 +650,6 @@ class Expression:
         for part in text.split("."):
             value = value.get(part) if isinstance(value, dict) else None
         return value
-
-
-def parse_outputs(text: str) -> dict[str, str]:
-    """A GITHUB_OUTPUT file as the runner reads it: ``name=value`` or ``name<<DELIMITER``."""
-    outputs: dict[str, str] = {}
-    lines = iter(text.splitlines())
-    for line in lines:
-        if "<<" in line and ("=" not in line or line.index("<<") < line.index("=")):
-            name, delimiter = line.split("<<", 1)
-            outputs[name] = "\n".join(iter(lambda: next(lines), delimiter))
-        elif line:
-            name, value = line.split("=", 1)
-            outputs[name] = value
-    return outputs
 
 
 @dataclass
