@@ -28,19 +28,13 @@ WAIT_NOTICE_AFTER = 2.0
 RETRY_BUDGET = 60.0
 
 
-def report(reports: Sequence[Outcome], fmt: Format, options: Options) -> Rendered:
-    """The reports in ``fmt``. A document on stdout says why a run failed; a person reading
-    the log gets the one ``error:`` line on stderr too."""
-    err, out = streamed(reports, fmt, options)
-    return Rendered("".join(out), err)
-
-
 def streamed(
     reports: Sequence[Outcome], fmt: Format, options: Options
 ) -> tuple[str, Iterable[str]]:
-    """:func:`report` as standard error whole and standard output in pieces: the text
-    format makes its lines as they are written, 1,000 to a piece (the others are one
-    document)."""
+    """The reports in ``fmt``: standard error whole, standard output in pieces (the text
+    format makes its lines as they are written, 1,000 to a piece; the others are one
+    document). A document on stdout says why a run failed; a person reading the log gets
+    the one ``error:`` line on stderr too."""
     if fmt == "text":
         from .text import stream
 
