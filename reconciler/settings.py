@@ -10,12 +10,12 @@ tested without click.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import provenance
-from .config import Config, ProductConfig, repository_root
+from .config import Config, ProductConfig, load_config, repository_root
 from .defaults import DEFAULT_PRODUCT_PARALLELISM
 from .errors import UsageError
 from .model import MUTABLE_FIELDS
@@ -82,6 +82,28 @@ class Asked:
     strict: bool | None = None
     need_paths: bool = True
     product_parallelism: int = DEFAULT_PRODUCT_PARALLELISM
+
+
+def from_command_line(
+    command: str,
+    paths: tuple[str, ...],
+    run: Mapping[str, Any],
+    source: Callable[[str], str | None],
+    need_paths: bool = True,
+) -> list[RunSpec]:
+    """:func:`resolve` of what a command line asked, with the configuration its paths find.
+    ``run``: the options of :class:`Asked`'s names; ``source(name)``: where an option's value
+    came from (click's COMMANDLINE, ENVIRONMENT, DEFAULT)."""
+    asked = Asked(
+        command=command,
+        paths=paths,
+        target_given=source("target") in ("COMMANDLINE", "ENVIRONMENT"),
+        target_from_env=source("target") == "ENVIRONMENT",
+        product_from_flag=source("product") == "COMMANDLINE",
+        need_paths=need_paths,
+        **run,
+    )
+    return resolve(load_config(paths), asked, os.environ)
 
 
 def did_you_mean(wanted: str, available: Sequence[str]) -> str:

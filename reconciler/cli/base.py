@@ -1,11 +1,11 @@
-"""The command group, and what every command shares: its settings and its printing.
+"""The command group, and what every command gets: its settings collected from click, and an
+:class:`Output` that prints its report and returns the exit code.
 
 Errors become messages in one place, :func:`reconciler.process.handle_errors`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -15,16 +15,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .. import __version__, process
-from ..errors import (
-    EXIT_CODES,
-    EXIT_ERROR,
-    EXIT_INTERRUPTED,
-    EXIT_OK,
-    Interrupted,
-    OutputError,
-    UsageError,
-)
-from .options import FORMATS, REPORT_FORMATS, color_option, format_option
+from ..errors import EXIT_CODES, EXIT_ERROR, EXIT_INTERRUPTED, EXIT_OK, Interrupted, OutputError
+from .options import FORMATS, REPORT_FORMATS, color_option, combined, format_option
 
 if TYPE_CHECKING:
     from ..outcome import Outcome
@@ -32,6 +24,7 @@ if TYPE_CHECKING:
     from ..settings import RunSpec
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 
 # The help epilog, from the one exit-code table in errors.py.
 EPILOG = "\n".join(["\b", "Exit codes:", *(f"  {code:<4} {what}" for code, what in EXIT_CODES)])
@@ -89,39 +82,6 @@ def main(ctx: click.Context, color: bool | None) -> None:
     ctx.obj = {"color": color}
 
 
-def use_color(ctx: click.Context, local: bool | None) -> bool:
-    choice = local if local is not None else (ctx.obj or {}).get("color")
-    if choice is None:
-        return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    return bool(choice)
-
-
-def specs(
-    ctx: click.Context,
-    paths: tuple[str, ...],
-    run: Mapping[str, Any] | None = None,
-    need_paths: bool = True,
-) -> list[RunSpec]:
-    """One RunSpec per product: what was asked (and where from), resolved by settings."""
-    from ..config import load_config
-    from ..settings import Asked, resolve
-
-    def given(name: str, *sources: str) -> bool:
-        source = ctx.get_parameter_source(name)
-        return source is not None and source.name in sources
-
-    asked = Asked(
-        command=ctx.info_name or "",
-        paths=paths,
-        target_given=given("target", "COMMANDLINE", "ENVIRONMENT"),
-        target_from_env=given("target", "ENVIRONMENT"),
-        product_from_flag=given("product", "COMMANDLINE"),
-        need_paths=need_paths,
-        **(run or {}),
-    )
-    return resolve(load_config(paths), asked, os.environ)
-
-
 def write(text: str, color: bool, err: bool = False) -> None:
     """``text`` as it is; click strips ANSI codes off a pipe unless --color. A stream that
     cannot take it (a full disk, a reader gone) is one error line, not a crash."""
@@ -135,15 +95,10 @@ def write(text: str, color: bool, err: bool = False) -> None:
         raise OutputError(f"cannot write to {where}: {exc.strerror or exc}") from None
 
 
-def echo(rendered: Rendered, color: bool = False) -> None:
-    """stderr first, then stdout; click strips ANSI codes off a pipe unless --color."""
-    write(rendered.err, color, err=True)
-    write(rendered.out, color)
-
-
 @dataclass
 class Output:
-    """Where a command's results go: the format, colours, and how much to show."""
+    """A command's settings (from its options, their sources and the environment) and where
+    its results go: the format, colours, how much to show. Printing is :mod:`..render.console`'s."""
 
     ctx: click.Context
     fmt: str = "text"
@@ -152,67 +107,76 @@ class Output:
     shown: dict[str, Any] = field(default_factory=dict)  # -v, -q
 
     def specs(
-        self, paths: tuple[str, ...], run: Mapping[str, Any] | None = None, need: bool = True
+        self, paths: tuple[str, ...] = (), run: Mapping[str, Any] | None = None, need: bool = True
     ) -> list[RunSpec]:
-        return specs(self.ctx, paths, run, need)
+        """One RunSpec per product: what was asked (and where from), resolved by settings."""
+        from ..settings import from_command_line
 
-    def echo(self, rendered: Rendered) -> None:
-        echo(rendered, self.color)
+        def source(name: str) -> str | None:
+            found = self.ctx.get_parameter_source(name)
+            return found.name if found is not None else None
 
-    def interrupted(self, exc: Interrupted) -> int:
-        """The command's report of a signal that came before it could report (apply reports
-        its own); in the text format, the one line handle_errors prints."""
-        from ..outcome import REPORT_BY_COMMAND
+        return from_command_line(self.ctx.info_name or "", paths, run or {}, source, need)
 
-        kind = REPORT_BY_COMMAND.get(self.ctx.info_name or "")  # type: ignore[call-overload]
-        if self.fmt == "text" or kind is None:
-            raise exc
-        error = f"{exc}; nothing was changed"
-        return self.emit([kind(error=error, interrupted=exc.signum)])
+    def waited(self, specs: Sequence[RunSpec], work: Callable[..., T], *args: Any) -> T:
+        """``work(*args)``, with a line on a terminal if a target has not answered in 2 s."""
+        from ..render.console import waiting
 
-    def emit(self, reports: Sequence[Outcome], **shown: Any) -> int:
-        """Print the reports; their exit code. A signal from now on only sets the stop: the
-        report goes out whole."""
-        from ..outcome import exit_code
-        from ..render import Options
-        from ..render.console import streamed
+        with waiting(specs, lambda line: click.echo(line, err=True)):
+            return work(*args)
+
+    def echo(self, rendered: Rendered) -> int:
+        write(rendered.err, self.color, err=True)
+        write(rendered.out, self.color)
+        return EXIT_OK
+
+    def emit(
+        self,
+        reports: Sequence[Outcome],
+        after: Callable[[Sequence[Outcome]], Rendered] | None = None,
+        **shown: Any,
+    ) -> int:
+        """Print the reports, then what ``after`` renders of them; their exit code. From now
+        on a signal only sets the stop: the report goes out whole."""
+        from ..render.console import printed
 
         if process.current is not None:
             process.current.quiet()
-        options = Options(color=self.color, **self.shown, **shown)
-        err, out = streamed(reports, self.fmt, options)  # type: ignore[arg-type]
+        shown = {**self.shown, **shown}
+        err, out, code = printed(reports, self.fmt, self.color, self.detailed, shown)
         write(err, self.color, err=True)
         for piece in out:
             write(piece, self.color)
-        return exit_code(reports, self.detailed)
+        if after is not None:
+            self.echo(after(reports))
+        return code
 
 
 def reporting(
     *options: Callable[[F], F], formats: Sequence[str] = FORMATS, help: str = REPORT_FORMATS
 ) -> Callable[[F], F]:
-    """A command that reports: ``options``, then --format and --color; the command gets an
-    :class:`Output` first, and its return value is the exit code (errors: handle_errors)."""
+    """A command: ``options``, then --format and --color (unless ``formats`` is empty); it
+    gets an :class:`Output` first, and returns the exit code (errors: handle_errors)."""
     from ..process import handle_errors
 
     def decorate(func: F) -> F:
         @wraps(func)
-        def wrapper(ctx: click.Context, /, fmt: str, color: bool | None, **kwargs: Any) -> Any:
-            detailed = kwargs.pop("detailed_exitcode", False)
-            shown: dict[str, Any] = {n: kwargs.pop(n) for n in ("verbose", "quiet") if n in kwargs}
-            if shown.get("verbose") and shown.get("quiet"):
-                raise UsageError("-v lists more and -q less: give one of them")
-            output = Output(ctx, fmt, use_color(ctx, color), detailed, shown)
+        def wrapper(ctx: click.Context, /, **kwargs: Any) -> Any:
+            from ..render.console import interrupted, shown_from, use_color
+
+            fmt, color = kwargs.pop("fmt", "text"), kwargs.pop("color", None)
+            output = Output(ctx, fmt, use_color(color, (ctx.obj or {}).get("color")))
+            output.detailed = kwargs.pop("detailed_exitcode", False)
+            output.shown = shown_from(kwargs)
             try:
                 return func(output, **kwargs)
             except Interrupted as exc:
                 # A document still goes out in json, markdown and github: a pipeline reads
                 # why (text says "interrupted", as every other command does).
-                return output.interrupted(exc)
+                return output.emit(interrupted(ctx.info_name or "", fmt, exc))
 
         decorated: Any = click.pass_context(handle_errors(wrapper))
-        stack: list[Callable[[Any], Any]] = [*options, format_option(*formats, help=help)]
-        for option in reversed([*stack, color_option]):
-            decorated = option(decorated)
-        return main.command(epilog=EPILOG)(decorated)  # type: ignore[return-value]
+        printing = (format_option(*formats, help=help), color_option) if formats else ()
+        return main.command(epilog=EPILOG)(combined(*options, *printing)(decorated))  # type: ignore[return-value]
 
     return decorate

@@ -1,7 +1,7 @@
 """One function per verb: its options, one call into :mod:`reconciler.commands`, the exit code.
 
-A command that reports is declared with :func:`.base.reporting`: it gets an ``Output`` (the
-format, colours, how much to show) and returns the report's exit code.
+Every command is declared with :func:`.base.reporting`: it gets an ``Output`` (its settings,
+the format, colours, how much to show) and returns the exit code of what it printed.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ import click
 
 from ..defaults import DEFAULT_DB, DEFAULT_PARALLELISM, DEFAULT_PORT
 from ..errors import EXIT_OK, Interrupted, UsageError
-from ..process import arms_stop, handle_errors
-from .base import EPILOG, Output, echo, main, reporting, specs
+from ..process import arms_stop
+from .base import Output, main, reporting
 from .options import (
     detailed_option,
     paths_argument,
@@ -31,7 +31,6 @@ from .options import (
 )
 
 __all__ = ["main"]
-command = main.command(epilog=EPILOG)
 PROMPT = "\nApply these changes? Only 'yes' is accepted"
 PLAN_OUT = "Save the plan to FILE; 'apply --plan FILE' applies exactly it, if still fresh."
 WRITE = (
@@ -51,8 +50,27 @@ MAX_CHANGES = (
     "Refuse, changing nothing, when the run (every product together) would create and update "
     "more jobs than N, or than N% of the jobs the manifests define."
 )
+SCHEMA_WRITE = (
+    "Keep a copy as DIR/job.schema.json (created if missing) instead of printing it; with "
+    "DIR = schemas/ at the repository root, export's modeline points to it."
+)
+WIRE = (
+    "strict: a job PUT answers as Ductape does (no product); full: with the whole product, "
+    "for older clients."
+)
+EXPORT_OUT = "Directory to write the manifests to (created if missing)."
+DB = "The SQLite store to serve (the same format as the embedded target)."
+SEED = "YAML seed: user, workspace, products and their catalogue (see examples/seed.yaml)."
+TOKEN_TTL = "How long tokens live (default: token_ttl: in the seed, else 12 h)."
+COLLIDE, SPREAD = "Starts closer than this collide.", "Propose start times that flatten peaks."
+FROM = "Where to start (ISO with a zone; default now)."
+BETWEEN = "With --spread: daily jobs in this window."
+SPREAD_WRITE = "With --spread: write the proposals in place."
 a_file, a_directory = click.Path(dir_okay=False), click.Path(file_okay=False)
 an_input = click.Path(exists=True, dir_okay=False)
+SNAPSHOT_OUT = "The file to write the snapshot to (replaced whole)."
+live_options = (target_option, product_option, timeout_option)
+listing = (verbose_option, quiet_option)
 
 
 @reporting(
@@ -69,39 +87,32 @@ def validate(output: Output, paths: tuple[str, ...], **run: Any) -> int:
     Reports every problem as path:line:col: tag: field: message. Warnings alone pass, unless
     --strict. Reads no target unless --target is given on the command line.
     """
-    from ..commands import validate as command
+    from ..commands.validate import run as command
 
-    reports = command.run(output.specs(paths, run), references=run["target"] is not None)
-    return output.emit(reports)
+    return output.emit(command(output.specs(paths, run), references=run["target"] is not None))
 
 
 @reporting(
     paths_argument,
     run_options,
-    verbose_option,
-    quiet_option,
+    *listing,
     detailed_option,
     click.option("--out", type=a_file, help=PLAN_OUT),
 )
 def plan(output: Output, paths: tuple[str, ...], run: Any, out: str | None) -> int:
     """Show what apply would change for the manifests under PATHS. Never writes."""
-    from ..commands import plan as command
-    from ..render import console
+    from ..commands.plan import plan as command
+    from ..render.console import save_plan
 
     found = output.specs(paths, run)
-    with console.waiting(found, _err):
-        reports = command.plan(found, out)
-    code = output.emit(reports)
-    if out and reports[0].plan is not None and not reports[0].failed:
-        output.echo(console.save_plan(reports[0], out))
-    return code
+    saved = (lambda reports: save_plan(reports[0], out)) if out else None
+    return output.emit(output.waited(found, command, found, out), saved)
 
 
 @reporting(
     paths_argument,
     run_options,
-    verbose_option,
-    quiet_option,
+    *listing,
     click.option("--write", "write_back", is_flag=True, help=WRITE),
     click.option("--orphans-to", metavar="DIR", type=a_directory, help=ORPHANS),
 )
@@ -112,25 +123,22 @@ def drift(output: Output, paths: Any, run: Any, write_back: bool, orphans_to: st
     repository owns with no manifest). Foreign jobs and ignored fields never count.
     """
     from ..commands import plan as command
-    from ..render import console
+    from ..render.console import accepted
 
     found = output.specs(paths, run)
-    with console.waiting(found, _err):
-        reports = command.drift(found, write_back, orphans_to)
-    code = output.emit(reports)
-    if write_back:
-        output.echo(console.accepted(command.accept_live(found, reports, orphans_to)))
-    return code
+    reports = output.waited(found, command.drift, found, write_back, orphans_to)
+    written = (
+        (lambda r: accepted(command.accept_live(found, r, orphans_to))) if write_back else None
+    )
+    return output.emit(reports, written)
 
 
-@reporting(
-    click.argument("plan_file", type=an_input), verbose_option, quiet_option, detailed_option
-)
+@reporting(click.argument("plan_file", type=an_input), *listing, detailed_option)
 def show(output: Output, plan_file: str) -> int:
     """Render a plan saved by 'plan --out' (for a pull-request comment step, say)."""
-    from ..commands import plan as command
+    from ..commands.plan import load
 
-    return output.emit([command.load(plan_file)])
+    return output.emit([load(plan_file)])
 
 
 @reporting(
@@ -178,115 +186,73 @@ def _asker(err: bool) -> Callable[[], str]:
     return ask
 
 
-@command
-@target_option
-@product_option
-@timeout_option
-@click.option(
-    "--out",
-    required=True,
-    type=a_directory,
-    help="Directory to write the manifests to (created if missing).",
+@reporting(
+    *live_options,
+    click.option("--out", required=True, type=a_directory, help=EXPORT_OUT),
+    selection_options,
+    click.option("--force", is_flag=True, help="Overwrite manifests that already exist."),
+    formats=(),
 )
-@selection_options
-@click.option("--force", is_flag=True, help="Overwrite manifests that already exist.")
-@click.pass_context
-@handle_errors
-def export(
-    ctx: click.Context, /, out: str, force: bool, only: Any, exclude: Any, **run: Any
-) -> int:
+def export(output: Output, out: str, force: bool, only: Any, exclude: Any, **run: Any) -> int:
     """Write a product's live jobs as manifests, to take over a product that has jobs.
 
     Planning the directory right after reports no changes.
     """
-    from ..commands import export as command
-    from ..render import console
+    from ..commands.export import run as command
+    from ..render.console import exported
 
-    spec = specs(ctx, (), run, need_paths=False)[0]
-    with console.waiting([spec], _err):
-        echo(console.exported(command.run(spec, out, only, exclude, force)))
-    return EXIT_OK
+    spec = output.specs(run=run, need=False)[0]
+    return output.echo(exported(output.waited([spec], command, spec, out, only, exclude, force)))
 
 
-@command
-@click.option(
-    "--write",
-    "directory",
-    metavar="DIR",
-    type=a_directory,
-    help="Keep a copy as DIR/job.schema.json (created if missing) instead of printing "
-    "it; with DIR = schemas/ at the repository root, export's modeline points to it.",
+@reporting(
+    click.option("--write", "directory", metavar="DIR", type=a_directory, help=SCHEMA_WRITE),
+    formats=(),
 )
-@handle_errors
-def schema(directory: str | None) -> int:
+def schema(output: Output, directory: str | None) -> int:
     """Print the job schema (JSON Schema 2020-12, $id urn:ductape-reconciler:schema:job:1).
 
     Keep a copy in the repository (--write schemas) so that editors, colleagues and CI all
     check manifests against the same file.
     """
-    from ..commands import schema as command
-    from ..render import Rendered
+    from ..commands.schema import run as command
+    from ..render.console import schema_written
 
-    text, path = command.run(directory)
-    echo(Rendered(f"Wrote the job schema to {path}\n" if path else text))
-    return EXIT_OK
+    return output.echo(schema_written(*command(directory)))
 
 
-@command
-@target_option
-@product_option
-@timeout_option
-@click.option(
-    "--out", required=True, type=a_file, help="The file to write the snapshot to (replaced whole)."
+@reporting(
+    *live_options, click.option("--out", required=True, type=a_file, help=SNAPSHOT_OUT), formats=()
 )
-@click.pass_context
-@handle_errors
-def snapshot(ctx: click.Context, /, out: str, **run: Any) -> int:
+def snapshot(output: Output, out: str, **run: Any) -> int:
     """Save what a plan needs from the live product to a file, without a secret.
 
     Plan against it with no credentials: reconciler plan --target snapshot:FILE PATHS.
     RECONCILER_MAX_AGE (such as 24h) makes an older snapshot an error there.
     """
-    from ..commands import snapshot as command
-    from ..render import console
+    from ..commands.snapshot import run as command
+    from ..render.console import snapshot_saved
 
-    spec = specs(ctx, (), run, need_paths=False)[0]
-    with console.waiting([spec], _err):
-        echo(console.snapshot_saved(command.run(spec, out), out))
-    return EXIT_OK
+    spec = output.specs(run=run, need=False)[0]
+    return output.echo(snapshot_saved(output.waited([spec], command, spec, out), out))
 
 
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535))
-@click.option(
-    "--db",
-    default=DEFAULT_DB,
-    show_default=True,
-    type=a_file,
-    help="The SQLite store to serve (the same format as the embedded target).",
+@reporting(
+    click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on."),
+    click.option("--port", default=DEFAULT_PORT, show_default=True, type=click.IntRange(0, 65535)),
+    click.option("--db", default=DEFAULT_DB, show_default=True, type=a_file, help=DB),
+    click.option("--seed", type=an_input, help=SEED),
+    click.option(
+        "--wire",
+        type=click.Choice(["strict", "full"]),
+        default="strict",
+        show_default=True,
+        help=WIRE,
+    ),
+    click.option("--token-ttl", type=click.FloatRange(min=1), metavar="SECONDS", help=TOKEN_TTL),
+    formats=(),
 )
-@click.option(
-    "--seed",
-    type=an_input,
-    help="YAML seed: user, workspace, products and their catalogue (see examples/seed.yaml).",
-)
-@click.option(
-    "--wire",
-    type=click.Choice(["strict", "full"]),
-    default="strict",
-    show_default=True,
-    help="strict: a job PUT answers as Ductape does (no "
-    "product); full: with the whole product, for older clients.",
-)
-@click.option(
-    "--token-ttl",
-    type=click.FloatRange(min=1),
-    metavar="SECONDS",
-    help="How long tokens live (default: token_ttl: in the seed, else 12 h).",
-)
-@handle_errors
-def serve(**options: Any) -> int:
+def serve(output: Output, **options: Any) -> int:
     """Run a local Ductape-compatible server (needs the 'server' extra)."""
     try:
         from ..server.run import serve as run_server
@@ -304,21 +270,11 @@ def serve(**options: Any) -> int:
     paths_argument,
     run_options,
     click.option("--window", default="7d", show_default=True, help="How far to look (a duration)."),
-    click.option(
-        "--from", "start", metavar="TIME", help="Where to start (ISO with a zone; default now)."
-    ),
-    click.option(
-        "--collide", default="60s", show_default=True, help="Starts closer than this collide."
-    ),
-    click.option(
-        "--spread", "propose", is_flag=True, help="Propose start times that flatten peaks."
-    ),
-    click.option(
-        "--between", metavar="HH:MM-HH:MM", help="With --spread: daily jobs in this window."
-    ),
-    click.option(
-        "--write", "write_back", is_flag=True, help="With --spread: write the proposals in place."
-    ),
+    click.option("--from", "start", metavar="TIME", help=FROM),
+    click.option("--collide", default="60s", show_default=True, help=COLLIDE),
+    click.option("--spread", "propose", is_flag=True, help=SPREAD),
+    click.option("--between", metavar="HH:MM-HH:MM", help=BETWEEN),
+    click.option("--write", "write_back", is_flag=True, help=SPREAD_WRITE),
     formats=("text", "json", "markdown", "svg"),
     help="svg: a picture of the week.",
 )
@@ -328,13 +284,8 @@ def schedule(output: Output, paths: tuple[str, ...], run: Any, **asked: Any) -> 
     Offline (no target named) it shows the manifests; with a target, live (before) and the
     manifests (after). Repeats are taken as anchored at start_at (see the README).
     """
-    from ..commands import schedule as command
-    from ..render import console
+    from ..commands.schedule import run as command
+    from ..render.console import schedules
 
-    found = command.run(output.specs(paths, run), **asked)
-    output.echo(console.schedules(found, output.fmt, output.color))
-    return EXIT_OK
-
-
-def _err(line: str) -> None:
-    click.echo(line, err=True)
+    found = command(output.specs(paths, run), **asked)
+    return output.echo(schedules(found, output.fmt, output.color))

@@ -17,6 +17,9 @@ CREDENTIALS = (
     "DUCTAPE_PUBLIC_KEY)"
 )
 
+ONLY = "Only jobs whose tag matches (repeatable)."
+EXCLUDE = "Leave out jobs whose tag matches (repeatable)."
+
 color_option = click.option(
     "--color/--no-color",
     default=None,
@@ -69,27 +72,21 @@ detailed_option = click.option(
 )
 
 
-def selection_options(func: F) -> F:
-    for decorate in reversed(
-        [
-            click.option(
-                "--only",
-                multiple=True,
-                metavar="GLOB",
-                help="Only jobs whose tag matches (repeatable).",
-            ),
-            click.option(
-                "--exclude",
-                multiple=True,
-                metavar="GLOB",
-                help="Leave out jobs whose tag matches (repeatable).",
-            ),
-        ]
-    ):
-        func = decorate(func)
-    return func
+def combined(*decorators: Callable[[Any], Any]) -> Callable[[F], F]:
+    """One decorator for several options, in the order written."""
+
+    def decorate(func: F) -> F:
+        for option in reversed(decorators):
+            func = option(func)
+        return func
+
+    return decorate
 
 
+selection_options = combined(
+    click.option("--only", multiple=True, metavar="GLOB", help=ONLY),
+    click.option("--exclude", multiple=True, metavar="GLOB", help=EXCLUDE),
+)
 REPORT_FORMATS = (
     "text for people; json for pipelines; markdown for a pull-request comment or step "
     "summary; github for workflow annotations."
@@ -157,6 +154,4 @@ def run_options(func: F) -> F:
         run = {name: kwargs.pop(name) for name in RUN_NAMES if name in kwargs}
         return func(*args, run=run, **kwargs)
 
-    for decorate in reversed(RUN_OPTIONS):
-        wrapper = decorate(wrapper)
-    return wrapper  # type: ignore[return-value]
+    return combined(*RUN_OPTIONS)(wrapper)  # type: ignore[return-value]

@@ -5,6 +5,7 @@ for approval, the schedule pictures and the one-line results of export, snapshot
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -12,7 +13,8 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from ..outcome import Outcome
+from ..errors import Interrupted, UsageError
+from ..outcome import REPORT_BY_COMMAND, Outcome, exit_code
 from ..strings import printable
 from . import REPORTER_BY_NAME, Format, Options, Rendered
 
@@ -26,6 +28,40 @@ if TYPE_CHECKING:
 # retry budget, 60 s, or --timeout if shorter): on a terminal, say so after this long.
 WAIT_NOTICE_AFTER = 2.0
 RETRY_BUDGET = 60.0
+
+
+def use_color(choice: bool | None, group: bool | None = None) -> bool:
+    """--color/--no-color (the command's, else the group's); by default on a terminal,
+    unless NO_COLOR is set."""
+    chosen = choice if choice is not None else group
+    if chosen is None:
+        return sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return bool(chosen)
+
+
+def shown_from(options: dict[str, Any]) -> dict[str, Any]:
+    """-v and -q, taken out of a command's options (given both: a usage error)."""
+    shown: dict[str, Any] = {n: options.pop(n) for n in ("verbose", "quiet") if n in options}
+    if shown.get("verbose") and shown.get("quiet"):
+        raise UsageError("-v lists more and -q less: give one of them")
+    return shown
+
+
+def printed(
+    reports: Sequence[Outcome], fmt: str, color: bool, detailed: bool, shown: dict[str, Any]
+) -> tuple[str, Iterable[str], int]:
+    """The reports as :func:`streamed` prints them, and their exit code."""
+    err, out = streamed(reports, fmt, Options(color=color, **shown))  # type: ignore[arg-type]
+    return err, out, exit_code(reports, detailed)
+
+
+def interrupted(command: str, fmt: str, exc: Interrupted) -> list[Outcome]:
+    """The command's report of a signal that came before it could report (apply reports its
+    own); in the text format, the one line handle_errors prints (``exc`` raised again)."""
+    kind = REPORT_BY_COMMAND.get(command)  # type: ignore[call-overload]
+    if fmt == "text" or kind is None:
+        raise exc
+    return [kind(error=f"{exc}; nothing was changed", interrupted=exc.signum)]
 
 
 def streamed(
@@ -130,8 +166,12 @@ def snapshot_saved(document: dict[str, Any], out: str) -> Rendered:
 
 
 def save_plan(plan: Outcome, out: str) -> Rendered:
-    """Save the plan as ``plan --format json`` prints it, for ``apply --plan``."""
+    """Save the plan as ``plan --format json`` prints it, for ``apply --plan`` (a plan that
+    failed is not saved)."""
     from ..planfile import save
+
+    if plan.plan is None or plan.failed:
+        return Rendered()
     from .jsonfmt import document
 
     save(out, document(plan))
@@ -139,6 +179,11 @@ def save_plan(plan: Outcome, out: str) -> Rendered:
     return Rendered(
         "", f"Saved the plan to {where}; apply it with: reconciler apply --plan {where}\n"
     )
+
+
+def schema_written(text: str, path: str | None) -> Rendered:
+    """The schema itself, or where ``schema --write`` kept it."""
+    return Rendered(f"Wrote the job schema to {printable(path)}\n" if path else text)
 
 
 def _lines(lines: Sequence[str]) -> str:
