@@ -48,6 +48,7 @@ import argparse
 import functools
 import json
 import os
+import re
 import shutil
 import statistics
 import sys
@@ -117,7 +118,16 @@ for path in sorted(p for p in Path(sys.argv[2]).rglob("*") if p.suffix in (".yam
 
 
 def rec(tree: Path) -> list[str]:
-    return [sys.executable, "-m", "reconciler"]
+    """The tree's ``reconciler`` console script, as pip would write it: its entry point from
+    ``[project.scripts]``, called with ``argv[0]`` set to ``reconciler``."""
+    found = re.search(
+        r'^reconciler = "([\w.]+):(\w+)"', (tree / "pyproject.toml").read_text(), re.M
+    )
+    if found is None:
+        raise SystemExit(f"{tree}/pyproject.toml names no reconciler script")
+    module, function = found.groups()
+    script = "import sys; sys.argv[0] = 'reconciler'; from {} import {} as f; sys.exit(f())"
+    return [sys.executable, "-c", script.format(module, function)]
 
 
 def wall_of(cmd: Sequence[str], env: dict[str, str], ok: Sequence[int] = (0,)) -> float:

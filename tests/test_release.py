@@ -30,7 +30,7 @@ def test_pyproject_names_the_same_version_and_a_free_distribution_name() -> None
     # "reconciler" on PyPI is an unrelated package: `pip install reconciler` must not be
     # what the README says.
     assert project["name"] == "ductape-reconciler"
-    assert project["scripts"] == {"reconciler": "reconciler.cli:main"}
+    assert project["scripts"] == {"reconciler": "reconciler.__main__:run"}
     assert project["license"] == "MIT"
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert "pip install reconciler" not in readme

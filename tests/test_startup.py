@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -141,3 +142,68 @@ def test_field_changes_of_jobs_in_field_order() -> None:
         ("start_at", 1_800_000_000_000, 1_800_000_000_001),
     ]
     assert field_changes(live, desired, ignore=("name",))[0].field == "start_at"
+
+
+# The console script as pip writes it: argv[0] is the script, "reconciler".
+_SCRIPT = """
+import json, sys
+sys.argv[0] = "reconciler"
+from reconciler.__main__ import run
+run()
+print(json.dumps(sorted(sys.modules)), file=sys.stderr)
+"""
+
+
+def _script(*args: str, columns: int) -> tuple[str, set[str]]:
+    """What the ``reconciler`` script prints for ``args`` on a terminal of ``columns``, and
+    the top-level packages it loaded."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    proc = subprocess.run(
+        [sys.executable, "-c", _SCRIPT, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=True,
+    )
+    return proc.stdout, {name.split(".")[0] for name in json.loads(proc.stderr)}
+
+
+def test_the_saved_top_help_is_what_click_renders_today() -> None:
+    # Fails when a command, an option of the group or a docstring changes and help.txt was
+    # not written again: python -m reconciler.cli.helptext
+    from reconciler.__main__ import HELP_FILE
+    from reconciler.cli.helptext import rendered
+
+    assert Path(HELP_FILE).read_text(encoding="utf-8") == rendered()
+    # ... and rendered() is what click prints on a wide terminal.
+    proc = subprocess.run(
+        [sys.executable, "-c", "from reconciler.cli import main; main(['--help'], 'reconciler')"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
+        timeout=60,
+        check=False,
+    )
+    assert proc.stdout == rendered()
+
+
+@pytest.mark.parametrize("args", [("--help",), ("-h",), ()])
+def test_the_top_help_loads_no_click_and_prints_clicks_words(args: tuple[str, ...]) -> None:
+    from reconciler.cli.helptext import rendered
+
+    out, modules = _script(*args, columns=120)
+
+    assert out == rendered()
+    assert "click" not in modules
+
+
+def test_a_narrow_terminal_and_any_other_command_go_through_click() -> None:
+    from reconciler.cli.helptext import rendered
+
+    narrow, modules = _script("--help", columns=60)
+    assert "click" in modules
+    assert narrow.startswith("Usage: reconciler [OPTIONS] COMMAND [ARGS]...\n")
+    assert narrow != rendered()  # laid out for 60 columns, not from the saved copy
+    _, modules = _script("plan", "--help", columns=120)
+    assert "click" in modules
