@@ -11,7 +11,6 @@ a narrower terminal included, goes through click.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 
 HELP_FILE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "help.txt")
@@ -22,13 +21,30 @@ def top_help(argv: list[str]) -> str | None:
     """The saved help, when ``argv`` asks the ``reconciler`` script for the top-level help."""
     if os.path.basename(argv[0]) != "reconciler" or argv[1:] not in ([], ["-h"], ["--help"]):
         return None
-    if shutil.get_terminal_size().columns < WIDEST_FROM:
+    if _columns() < WIDEST_FROM:
         return None
     try:
         with open(HELP_FILE, encoding="utf-8") as file:
             return file.read() or None
     except OSError:
         return None
+
+
+def _columns() -> int:
+    """The terminal's width as click's formatter reads it, ``shutil.get_terminal_size`` (whose
+    module alone would cost this path a tenth of its time): a positive COLUMNS, else the
+    terminal's, else 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", ""))
+    except ValueError:
+        columns = 0
+    if columns > 0:
+        return columns
+    try:
+        columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+    except (AttributeError, ValueError, OSError):
+        columns = 0
+    return columns or 80
 
 
 def run() -> None:

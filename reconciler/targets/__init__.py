@@ -21,7 +21,6 @@ from ..errors import UsageError
 from ..strings import printable, shorten
 from ..suggest import closest
 from .base import Catalogue, LiveJobs, MalformedJob, Target, WriteResult
-from .local import DEFAULT_PATH, DEFAULT_PRODUCT, LocalTarget
 
 __all__ = [
     "ALLOWED_BY_DEFAULT",
@@ -68,6 +67,8 @@ def open_target(
     ends by then. ``home`` is the directory the embedded store lives in (beside the
     configuration file; the working directory without one).
     """
+    from .local import DEFAULT_PATH, DEFAULT_PRODUCT, LocalTarget  # validate opens none
+
     environ = os.environ if env is None else env
     busy = min(10.0, timeout) if timeout is not None else 10.0
     if spec is None:
