@@ -33,7 +33,15 @@ except SystemExit as exc:
 print(json.dumps({"code": code, "modules": sorted(sys.modules)}))
 """
 
-NEVER_FOR_VALIDATE = ("deepdiff", "httpx", "asyncio", "starlette", "cachebox", "jsonschema")
+NEVER_FOR_VALIDATE = (
+    "deepdiff",
+    "httpx",
+    "asyncio",
+    "starlette",
+    "cachebox",
+    "jsonschema",
+    "sqlite3",
+)
 NEVER_FOR_A_LOCAL_PLAN = ("httpx", "httpcore", "starlette", "uvicorn", "ruamel")
 
 
