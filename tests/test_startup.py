@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,16 +46,23 @@ NEVER_FOR_VALIDATE = (
 NEVER_FOR_A_LOCAL_PLAN = ("httpx", "httpcore", "starlette", "uvicorn", "ruamel")
 
 
-def _loaded(*args: str, cwd: Path, whole: bool = False) -> tuple[int, set[str]]:
-    """The exit code and the top-level packages loaded (every module's name when ``whole``)."""
-    proc = subprocess.run(
-        [sys.executable, "-c", _RUN, *args],
+def _python(script: str, *args: str, cwd: Path | None = None, columns: int = 120) -> Any:
+    """A fresh interpreter running ``script`` with ``args``, on a terminal of ``columns``."""
+    env = {**os.environ, "COLUMNS": str(columns)}
+    return subprocess.run(
+        [sys.executable, "-c", script, *args],
         capture_output=True,
         text=True,
         cwd=cwd,
+        env=env,
         timeout=60,
         check=False,
     )
+
+
+def _loaded(*args: str, cwd: Path, whole: bool = False) -> tuple[int, set[str]]:
+    """The exit code and the top-level packages loaded (every module's name when ``whole``)."""
+    proc = _python(_RUN, *args, cwd=cwd)
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     names = set(out["modules"])
     return out["code"], names if whole else {name.split(".")[0] for name in names}
@@ -165,15 +173,8 @@ print(json.dumps(sorted(sys.modules)), file=sys.stderr)
 def _script(*args: str, columns: int) -> tuple[str, set[str]]:
     """What the ``reconciler`` script prints for ``args`` on a terminal of ``columns``, and
     the top-level packages it loaded."""
-    env = {**os.environ, "COLUMNS": str(columns)}
-    proc = subprocess.run(
-        [sys.executable, "-c", _SCRIPT, *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=60,
-        check=True,
-    )
+    proc = _python(_SCRIPT, *args, columns=columns)
+    assert proc.returncode == 0, proc.stderr
     return proc.stdout, {name.split(".")[0] for name in json.loads(proc.stderr)}
 
 
@@ -185,14 +186,7 @@ def test_the_saved_top_help_is_what_click_renders_today() -> None:
 
     assert Path(HELP_FILE).read_text(encoding="utf-8") == rendered()
     # ... and rendered() is what click prints on a wide terminal.
-    proc = subprocess.run(
-        [sys.executable, "-c", "from reconciler.cli import main; main(['--help'], 'reconciler')"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "COLUMNS": "120"},
-        timeout=60,
-        check=False,
-    )
+    proc = _python("from reconciler.cli import main; main(['--help'], 'reconciler')")
     assert proc.stdout == rendered()
 
 
