@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from functools import cache, lru_cache
+from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -345,6 +346,15 @@ def parse_duration(value: object) -> int:
         if any(len(n) > 16 for n, _ in parts):
             raise ValueError(f"{show(value)} is longer than Ductape can count")
         total = sum(int(n) * _UNIT_MS[unit] for n, unit in parts)
+        sizes = [_UNIT_MS[unit] for _, unit in parts]
+        if any(later >= earlier for earlier, later in pairwise(sizes)):
+            # 1h1h or 30m1h: a slip (a unit pasted twice, a value half edited), not a sum
+            # anyone means; the same rule as duration_hint's, which offers none for them.
+            meant = f"; did you mean {format_duration(total)!r}?" if total > 0 else ""
+            raise ValueError(
+                f"{show(value)} is not a duration: each unit at most once, largest first "
+                f"(such as '1h30m'){meant}"
+            )
         if total <= 0:
             raise ValueError(f"{show(value)} is not a positive duration")
         if total > MAX_SAFE_INTEGER:
