@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from ..model import Problem
 from ..outcome import ApplyReport, DriftReport, Outcome, ReportVisitor, ValidateReport
 from ..plan import Action, Change
-from ..provenance import is_dirty, object_name
 from ..strings import (
     Message,
     Value,
@@ -169,21 +168,13 @@ def _overview(budget: _Budget, outcomes: Sequence[Outcome]) -> None:
     commit = next((o.commit for o in outcomes if o.commit), None)
     head = Message("reconciler {}", trusted(verb(first)))
     if commit:
-        head = Message("{} · {}", head, _commit(commit))
+        head = Message("{} · commit {}", head, short_commit(commit))
     budget.add(head.render(markdown_code), "")
     for outcome in outcomes:
         budget.add(
             say("- {}: {}. {}", outcome.product or "-", trusted(lead([outcome])), headline(outcome))
         )
     budget.add("")
-
-
-def _commit(commit: str) -> Message:
-    """``commit 0123456789ab``, and when the working tree differed from it, says so: the plan
-    was not made from that commit alone."""
-    if is_dirty(commit):
-        return Message("commit {} plus uncommitted changes", short_commit(object_name(commit)))
-    return Message("commit {}", short_commit(commit))
 
 
 def _outcome(budget: _Budget, outcome: Outcome, options: Options, several: bool) -> None:
@@ -193,11 +184,7 @@ def _outcome(budget: _Budget, outcome: Outcome, options: Options, several: bool)
     budget.add(f"#### {title}" if several else f"### {title}")
     sub = "#####" if several else "####"  # the headings under the product's own
     # One product alone names the commit here; several name it once, in the overview.
-    where = provenance(outcome, commit=False)
-    if outcome.commit and not several:
-        where = (
-            Message("{} · {}", _commit(outcome.commit), where) if where else _commit(outcome.commit)
-        )
+    where = provenance(outcome, commit=not several)
     head = Message("reconciler {}", trusted(verb(outcome)))
     budget.add((Message("{} · {}", head, where) if where else head).render(markdown_code), "")
     budget.add(say("**{}**", headline(outcome)), "")
