@@ -93,3 +93,21 @@ def test_the_configuration_follows_the_rule(examples_repo: Path) -> None:
     assert code == 1
     assert "'1m1m' is not a duration: each unit at most once" in err
     assert "Traceback" not in out + err
+
+
+@pytest.mark.parametrize(
+    ("text", "valid"),
+    [("1h30m", True), ("5ms", True), ("1m1ms", True), ("1h1h", False), ("30m1h", False)],
+)
+def test_the_schema_editors_read_applies_the_same_rule(text: str, valid: bool) -> None:
+    """schemas/job.schema.json (what an editor or check-jsonschema reads) agrees with the CLI."""
+    import json
+
+    import jsonschema
+
+    schema = json.loads((EXAMPLES.parent / "schemas" / "job.schema.json").read_text())
+    job = {
+        **{"tag": "t", "name": "T", "event_type": "action", "event_tag": "a:b", "executions": 1},
+        **{"start_at": "2037-06-01T09:00:00Z", "intervals": text},
+    }
+    assert jsonschema.Draft202012Validator(schema).is_valid(job) is valid
