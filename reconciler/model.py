@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from fractions import Fraction
 from functools import cache, lru_cache
+from itertools import pairwise
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -322,14 +323,19 @@ _UNIT_MS = {
 # Units largest first, so "1h30m" comes back out of format_duration as it went in.
 _UNITS_DESC = sorted(_UNIT_MS.items(), key=lambda item: -item[1])
 _DURATION_PART = re.compile(r"([0-9]+)(ms|s|m|h|d|w)")
-# At most 12 parts: "1m" repeated 500,000 times made Python's re (jsonschema's engine) keep
-# 130 MB of backtracking state for one value; a bounded repeat keeps it flat. The patterns
-# here are the schema's, written so Python's re reads them as ECMA-262 does: [0-9] and [ \t]
-# rather than the Unicode-wide \d and \s, and $(?!\n) because Python's $ also matches
-# before a final newline.
+# No unbounded repeat: "1m" repeated 500,000 times made Python's re (jsonschema's engine)
+# keep 130 MB of backtracking state for one value against an open-ended one. The patterns
+# here are the schema's, written so Python's re reads them as ECMA-262 does: [0-9] and
+# [ \t] rather than the Unicode-wide \d and \s, and $(?!\n) because Python's $ also
+# matches before a final newline.
 END = r"$(?!\n)"
-DURATION_PATTERN = r"^[ \t]*([0-9]+(ms|s|m|h|d|w)){1,12}[ \t]*" + END
-_DURATION_RE = re.compile(DURATION_PATTERN)
+# Each unit at most once, largest first (parse_duration's rule, so that an editor checking
+# against the schema refuses 1h1h as reconciler does); six optional parts, bounded by shape.
+DURATION_PATTERN = (
+    r"^[ \t]*(?=[0-9])([0-9]+w)?([0-9]+d)?([0-9]+h)?([0-9]+m)?([0-9]+s)?([0-9]+ms)?[ \t]*" + END
+)
+# What parse_duration reads before it applies that rule, to say what was meant.
+_DURATION_RE = re.compile(r"^[ \t]*([0-9]+(ms|s|m|h|d|w)){1,12}[ \t]*" + END)
 
 
 def parse_duration(value: object) -> int:
@@ -345,6 +351,15 @@ def parse_duration(value: object) -> int:
         if any(len(n) > 16 for n, _ in parts):
             raise ValueError(f"{show(value)} is longer than Ductape can count")
         total = sum(int(n) * _UNIT_MS[unit] for n, unit in parts)
+        sizes = [_UNIT_MS[unit] for _, unit in parts]
+        if any(later >= earlier for earlier, later in pairwise(sizes)):
+            # 1h1h or 30m1h: a slip (a unit pasted twice, a value half edited), not a sum
+            # anyone means; the same rule as duration_hint's, which offers none for them.
+            meant = f"; did you mean {format_duration(total)!r}?" if total > 0 else ""
+            raise ValueError(
+                f"{show(value)} is not a duration: each unit at most once, largest first "
+                f"(such as '1h30m'){meant}"
+            )
         if total <= 0:
             raise ValueError(f"{show(value)} is not a positive duration")
         if total > MAX_SAFE_INTEGER:
@@ -390,6 +405,12 @@ _ISO_RE = re.compile(
 def misspelt_duration(value: object) -> str | None:
     """``'5 minutes' is not a duration; did you mean '5m'?`` when :func:`duration_hint` has a
     guess, else None: the one message for a duration written another way."""
+    if isinstance(value, str) and len(value) <= 200 and _DURATION_RE.match(value):
+        try:  # our units, but repeated or out of order (the schema's pattern refuses those)
+            parse_duration(value)
+        except ValueError as exc:
+            return str(exc)
+        return None
     meant = duration_hint(value)
     return f"{show(value)} is not a duration; did you mean {meant!r}?" if meant else None
 

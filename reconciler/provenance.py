@@ -7,6 +7,15 @@ or a submodule), whose ``commondir`` names where the shared refs live. Everythin
 untrusted (a pull request can hold a ``.git`` file): each read is bounded, a ref name must be
 a plain ``refs/...`` path, and only a 40- or 64-hex object name (SHA-1 or SHA-256) is
 believed. Anything else gives None: a report without a commit, never an error.
+
+In a pull request's run ``GITHUB_SHA`` is the merge commit GitHub made, which no reviewer
+sees; the pull request's head is in the event file ``GITHUB_EVENT_PATH`` names. That file
+holds the pull request's title and body, so it is read as untrusted too: bounded, strict JSON,
+and a head that is not an object name leaves ``GITHUB_SHA``.
+
+A working tree with uncommitted changes is still named by its HEAD: telling would mean
+reading and comparing git's index (``git status`` is not run: it runs what the repository's
+configuration names, and a pull request can bring a ``.git`` of its own).
 """
 
 from __future__ import annotations
@@ -17,6 +26,9 @@ import stat
 from collections.abc import Mapping
 from typing import BinaryIO
 
+from .errors import UsageError
+from .jsonfile import load_bounded
+
 # Object names as git writes them: SHA-1 (40 hex) or SHA-256 (64 hex).
 _OBJECT = re.compile(r"[0-9a-f]{40}(?:[0-9a-f]{24})?")
 # A ref under refs/: no empty, dot-led or ".." component (so never out of the git directory).
@@ -26,17 +38,54 @@ SMALL_FILE = 4096
 # packed-refs: read no further than this (a repository with very many tags); a ref past it
 # is not found, which only leaves the commit out of the header.
 PACKED_REFS_LIMIT = 8 * 1024 * 1024
+# A pull_request event: the title and body (up to 65,536 characters each, escaped) and the
+# repository and user objects; real ones are tens of kilobytes. Past this, GITHUB_SHA stands.
+EVENT_LIMIT = 2 * 1024 * 1024
+EVENT_DEPTH = 32
+# The events whose payload names the pull request's head.
+PULL_REQUEST_EVENTS = ("pull_request", "pull_request_target")
 
 
 def commit(env: Mapping[str, str], root: str | None) -> str | None:
-    """The commit being planned: ``GITHUB_SHA``, else what ``root``'s ``.git`` says; or None."""
+    """The commit being planned, or None: in GitHub Actions ``GITHUB_SHA`` (a pull request's
+    head in its own run), else what ``root``'s ``.git`` says."""
     named = _object(env.get("GITHUB_SHA", ""))
+    gitdir = _gitdir(os.path.join(root, ".git")) if root else None
     if named is not None:
-        return named
-    if not root:
-        return None
-    gitdir = _gitdir(os.path.join(root, ".git"))
+        return _pull_request_head(env, gitdir) or named
     return head_commit(gitdir) if gitdir is not None else None
+
+
+def _pull_request_head(env: Mapping[str, str], gitdir: str | None) -> str | None:
+    """``pull_request.head.sha`` of the event file, in a pull request's run; else None.
+
+    A ``pull_request`` run checks out GitHub's merge of that head into the base, which is the
+    head as the reviewer sees it. A ``pull_request_target`` run checks out the base
+    (``GITHUB_SHA``) unless its workflow asks for the head, so the head is named only when
+    the checkout's HEAD is that commit.
+    """
+    event = env.get("GITHUB_EVENT_NAME")
+    if event not in PULL_REQUEST_EVENTS:
+        return None
+    head = _event_head(env.get("GITHUB_EVENT_PATH", ""))
+    if head is None or event == "pull_request":
+        return head
+    return head if gitdir is not None and head_commit(gitdir) == head else None
+
+
+def _event_head(path: str) -> str | None:
+    """``pull_request.head.sha`` in the event file at ``path``, if it is an object name."""
+    if not path:
+        return None
+    try:
+        event = load_bounded(path, "GitHub event file", EVENT_LIMIT, EVENT_DEPTH)
+    except UsageError:
+        return None
+    head: object = event
+    for key in ("pull_request", "head", "sha"):
+        head = head.get(key) if isinstance(head, dict) else None
+    # Exactly what GitHub writes: 40 (or 64) lowercase hex, nothing around it.
+    return head if isinstance(head, str) and _OBJECT.fullmatch(head) else None
 
 
 def head_commit(gitdir: str) -> str | None:

@@ -7,13 +7,14 @@ contents (a pull request can hold any file) give no commit, never an error or a 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from reconciler.provenance import PACKED_REFS_LIMIT, SMALL_FILE, commit
+from reconciler.provenance import EVENT_LIMIT, PACKED_REFS_LIMIT, SMALL_FILE, commit
 
 A = "a" * 40
 
@@ -121,3 +122,82 @@ def test_links_fifos_and_huge_files_are_not_read(tmp_path: Path) -> None:
     (root / "wt").mkdir()
     (root / "wt" / ".git").write_text("gitdir: ../nowhere\n")
     assert commit({}, str(root / "wt")) is None
+
+
+# --- a pull request's head -----------------------------------------------------------------
+
+MERGE = "1" * 40  # GITHUB_SHA in a pull request's run: GitHub's merge commit
+HEAD = "ab" * 20  # the pull request's head, as the reviewer and the comment's footer see it
+
+
+WITH_HEAD = json.dumps({"pull_request": {"head": {"sha": HEAD}}})
+
+
+def _event(tmp_path: Path, body: object) -> str:
+    path = tmp_path / "event.json"
+    path.write_text(body if isinstance(body, str) else json.dumps(body, default=str))
+    return str(path)
+
+
+def _pr(tmp_path: Path, body: object, event: str = "pull_request") -> dict[str, str]:
+    return {
+        "GITHUB_SHA": MERGE,
+        "GITHUB_EVENT_NAME": event,
+        "GITHUB_EVENT_PATH": _event(tmp_path, body),
+    }
+
+
+def test_a_pull_request_run_names_the_head_not_githubs_merge_commit(tmp_path: Path) -> None:
+    event = {"action": "synchronize", "pull_request": {"number": 7, "head": {"sha": HEAD}}}
+    assert commit(_pr(tmp_path, event), None) == HEAD
+    # Other events keep GITHUB_SHA (a push names the commit pushed).
+    assert commit({**_pr(tmp_path, event), "GITHUB_EVENT_NAME": "push"}, None) == MERGE
+    # Outside Actions (no GITHUB_SHA) an event file is not looked at.
+    env = _pr(tmp_path, event)
+    del env["GITHUB_SHA"]
+    assert commit(env, None) is None
+    assert commit({**_pr(tmp_path, event), "GITHUB_EVENT_PATH": ""}, None) == MERGE
+
+
+def test_pull_request_target_names_the_head_only_when_the_head_is_checked_out(
+    repo: Path, tmp_path: Path
+) -> None:
+    """GITHUB_SHA is then the base branch's, and the base is what checkout gives by default."""
+    checked_out = git(repo, "rev-parse", "HEAD")
+    event = {"pull_request": {"head": {"sha": checked_out}}}
+    assert commit(_pr(tmp_path, event, "pull_request_target"), str(repo)) == checked_out
+    other = {"pull_request": {"head": {"sha": HEAD}}}
+    assert commit(_pr(tmp_path, other, "pull_request_target"), str(repo)) == MERGE
+    assert commit(_pr(tmp_path, other, "pull_request_target"), None) == MERGE
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "not json",
+        WITH_HEAD.replace("}}", f', "sha": "{"3" * 40}"}}}}', 1),  # the key twice
+        {"pull_request": {"head": {"sha": HEAD.upper()}}},
+        {"pull_request": {"head": {"sha": HEAD[:39]}}},
+        {"pull_request": {"head": {"sha": HEAD + "\n::error::forged"}}},
+        {"pull_request": {"head": {"sha": 2}}},
+        {"pull_request": {"head": [HEAD]}},
+        {"pull_request": None},
+        [HEAD],
+        WITH_HEAD[:-1] + ', "x": NaN}',
+        WITH_HEAD[:-1] + f', "x": {"[" * 40 + "]" * 40}}}',  # nested past EVENT_DEPTH
+        WITH_HEAD[:-1] + f', "body": "{"x" * EVENT_LIMIT}"}}',  # past EVENT_LIMIT
+        b"\xff\xfe",
+    ],
+)
+def test_an_odd_event_file_leaves_githubs_sha(tmp_path: Path, body: object) -> None:
+    env = _pr(tmp_path, body)
+    if isinstance(body, bytes):
+        (tmp_path / "event.json").write_bytes(body)
+    assert commit(env, None) == MERGE
+
+
+def test_an_event_path_that_is_not_a_file_leaves_githubs_sha(tmp_path: Path) -> None:
+    os.mkfifo(tmp_path / "fifo")  # a read would wait for a writer forever
+    for path in (tmp_path / "fifo", tmp_path / "missing", tmp_path):
+        env = {"GITHUB_SHA": MERGE, "GITHUB_EVENT_NAME": "pull_request"}
+        assert commit({**env, "GITHUB_EVENT_PATH": str(path)}, None) == MERGE

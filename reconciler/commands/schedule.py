@@ -56,12 +56,25 @@ def run(
     manifests alone; with a target, live before and the manifests after."""
     if write_back and not propose:
         raise UsageError("--write writes the proposals of --spread; add --spread")
-    span = _option("--window", parse_duration, window)
+    span = _option("--window", _window, window)
     near = _option("--collide", parse_duration, collide)
     first = _option("--from", parse_timestamp, start) if start else None  # None: first day
     daily = _option("--between", parse_between, between) if between else None
     offline = all(spec.origin == "default" for spec in specs)
     return timelines(specs, first, span, near, offline, propose, daily, write_back)
+
+
+# The longest --window: a year, leap day included. A timeline is read by a person, day by day;
+# its cost grows with the window (10000w took about a minute), and a job's yearly runs fit.
+MAX_WINDOW_DAYS = 366
+
+
+def _window(text: str) -> int:
+    """--window in milliseconds: a duration of at most MAX_WINDOW_DAYS."""
+    span = parse_duration(text)
+    if span > MAX_WINDOW_DAYS * DAY:
+        raise ValueError(f"longer than the {MAX_WINDOW_DAYS}d a timeline may cover")
+    return span
 
 
 def _option(name: str, parse: Callable[[str], T], text: str) -> T:
