@@ -152,11 +152,15 @@ def _target(url: str, creds: Credentials = CREDS, product: str = "p") -> Ductape
 
 
 def test_targets_asking_at_once_wait_for_one_list_rather_than_each_sending_it() -> None:
-    workspace = Workspace(pause=0.3)
+    workspace = Workspace(pause=0.15)
     with raw_server(workspace) as url:
         targets = [_target(url) for _ in range(4)]
+        read: list[object] = []
         try:
-            threads = [threading.Thread(target=t.fetch_jobs, daemon=True) for t in targets]
+            threads = [
+                threading.Thread(target=lambda t=t: read.append(t.fetch_jobs()), daemon=True)
+                for t in targets
+            ]
             for thread in threads:
                 thread.start()
             for thread in threads:
@@ -165,6 +169,7 @@ def test_targets_asking_at_once_wait_for_one_list_rather_than_each_sending_it() 
             for target in targets:
                 target.close()
 
+    assert len(read) == 4  # every target read its product
     assert workspace.lists == 1
     assert shared_logins() == 0 and open_pools() == 0
 
