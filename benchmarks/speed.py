@@ -28,7 +28,9 @@ Every figure is measured in one run, its floor in the same run on the same files
 - ``products``: ``reconciler plan`` of ``--products`` products of 5 jobs each, from
   ``products:`` in ``.reconciler.yaml``, against ``reconciler serve`` behind the counting proxy
   adding 50 ms to every request, vs one product's whole run (``--only-product``) the same way;
-  wall seconds, goal <= 2.5x. Each run gets a fresh server (its log-in limit is per minute).
+  wall seconds, goal <= 2.5x. Each run gets a fresh server (its log-in limit is per minute);
+  the figure is the median of 2 x ``--repeat`` + 1 rounds' ratios (one run of each, in
+  alternating order), their range shown, and each run's requests by kind.
 
 Each tree's modules are compiled to bytecode first (``compileall``), as ``pip install`` does:
 a run with ``PYTHONDONTWRITEBYTECODE`` set (this machine's sandbox) would otherwise compile
@@ -37,8 +39,8 @@ every module from source on every start, which no installed copy does (about 70 
 
 ``--before DIR`` (``git archive REV | tar -x -C DIR``) measures that tree too: ``help``,
 ``loader``, ``small`` and ``peer`` run by run, alternating; the others tree after tree.
-``--off PART`` leaves a part out: its figures are then missing, which the run reports and
-exits 1 for (the smoke test checks that). Otherwise it exits 0 whatever the
+``--off PART [PART ...]`` leaves parts out: their figures are then missing, which the run
+reports and exits 1 for (the smoke test checks that). Otherwise it exits 0 whatever the
 figures: a measurement, not a test. A table first, then one JSON line.
 """
 
@@ -66,6 +68,7 @@ from benchlib.live import (
     WORKSPACE_ID,
     CountingProxy,
     client_env,
+    log_in,
     serve,
 )
 from benchlib.measure import CommandFailed, compiled, peak_rss_mb, run
@@ -286,35 +289,62 @@ def _fresh_server_db(work: Path, seed: Path, name: str) -> Path:
     return db
 
 
+def product_rounds(repeat: int) -> int:
+    """Rounds of the products part: 2 x ``repeat`` + 1, an odd count whose median is one of
+    them. Each round is two process runs of about a second on a machine shared with other
+    work, whose swings (hundreds of ms) are the size of the figure's margin."""
+    return 2 * repeat + 1
+
+
 def products(tree: Path, work: Path, count: int, repeat: int) -> dict[str, Any]:
+    """Round by round, one product's run and all the products' run, each on a fresh server
+    (warmed by a log-in straight to it, not counted), in alternating order; the figure is
+    the median of the rounds' ratios: both runs of a round meet the same load."""
     repo = products_repo(work, count)
     seed = _products_seed(work, count)
     env = {**tree_env(tree), **{k: v for k, v in client_env().items() if k.startswith("DUCTAPE")}}
     assert env["DUCTAPE_USER_ID"] == USER_ID and env["DUCTAPE_WORKSPACE_ID"] == WORKSPACE_ID
     assert env["DUCTAPE_PRIVATE_KEY"] == PRIVATE_KEY
 
-    def once(extra: Sequence[str]) -> tuple[float, dict[str, Any]]:
+    def once(extra: Sequence[str]) -> tuple[float, dict[str, int]]:
         db = _fresh_server_db(work, seed, "products-server")
         with serve(db) as url, CountingProxy(url, LATENCY_S) as proxy:
+            log_in(url)  # the server's first request pays its own start-up: not the client's
             cmd = [*rec(tree), "plan", "--target", proxy.url, "--detailed-exitcode", *extra]
             started = time.perf_counter()
             run(cmd, cwd=repo, env=env, ok=(2,))
             spent = time.perf_counter() - started
-            return spent, proxy.traffic.summary()["requests_by_kind"]
+        if proxy.errors:
+            raise CommandFailed(f"the counting proxy saw {proxy.errors} broken exchange(s)")
+        kinds: dict[str, int] = proxy.traffic.summary()["requests_by_kind"]
+        return spent, kinds
 
-    one, many, logins = [], [], []
-    for _ in range(repeat):
-        one.append(once(("--only-product", "p00"))[0])
-        spent, kinds = once(())
-        many.append(spent)
-        logins.append(kinds.get("login", 0))
-    a, b = statistics.median(one), statistics.median(many)
+    one, many, ratios, logins = [], [], [], []
+    kinds_one: dict[str, int] = {}
+    kinds_many: dict[str, int] = {}
+    for n in range(product_rounds(repeat)):
+        runs = [("one", ("--only-product", "p00")), ("many", ())]
+        timed = {}
+        for name, extra in runs if n % 2 == 0 else runs[::-1]:
+            timed[name] = once(extra)
+        (a, kinds_one), (b, kinds_many) = timed["one"], timed["many"]
+        one.append(a)
+        many.append(b)
+        ratios.append(b / a)
+        logins.append(kinds_many.get("login", 0))
     return {
         "products": count,
-        "one_product_s": a,
-        "products_s": b,
-        "products_vs_one": b / a,
+        "product_rounds": len(ratios),
+        "one_product_s": statistics.median(one),
+        "products_s": statistics.median(many),
+        "products_vs_one": statistics.median(ratios),
+        "products_vs_one_rounds": ratios,
+        "one_product_rounds_s": one,
+        "products_rounds_s": many,
         "products_logins": max(logins),
+        # The requests of one run, by kind, as the proxy counted them (the last round's).
+        "one_product_requests": kinds_one,
+        "products_requests": kinds_many,
     }
 
 
@@ -424,8 +454,13 @@ def print_table(args: argparse.Namespace, result: dict[str, Any], names: list[st
         if "products_s" in f:
             print(
                 f"  {n}: {f['products']} products {f['products_s']:.2f} s, one product "
-                f"{f['one_product_s']:.2f} s, log-ins per run {f['products_logins']}"
+                f"{f['one_product_s']:.2f} s (medians); ratio median of "
+                f"{f['product_rounds']} rounds, from {min(f['products_vs_one_rounds']):.2f}x to "
+                f"{max(f['products_vs_one_rounds']):.2f}x; log-ins per run {f['products_logins']}"
             )
+            for label, key in (("all", "products_requests"), ("one", "one_product_requests")):
+                kinds = ", ".join(f"{k} {v}" for k, v in f[key].items())
+                print(f"    requests of {label}: {sum(f[key].values())} ({kinds})")
 
 
 def say(message: str) -> None:
@@ -439,7 +474,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--products", type=int, default=20)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--before", metavar="DIR", help="an earlier tree to measure beside")
-    parser.add_argument("--off", action="append", default=[], choices=PARTS)
+    parser.add_argument(
+        "--off", action="extend", nargs="+", default=[], choices=PARTS, metavar="PART"
+    )
     parser.add_argument("--check-jsonschema", metavar="PATH", help="the peer's executable")
     parser.add_argument("--keep", metavar="DIR", help="generate into DIR and keep it")
     args = parser.parse_args(argv)

@@ -5,7 +5,9 @@ user. Each logging in for itself made one log-in per product, and log-ins are ra
 per user (the local server allows 30 a minute; Ductape may have a limit too). So the targets
 of one base URL and one set of credentials share one log-in within the process: the first
 to need a token logs in, the others use it, a refused token is renewed once for all, and
-the shared token is forgotten when the last of those targets closes.
+the shared token is forgotten when the last of those targets closes. What the workspace
+holds whichever product asks (its product list, an app's actions) is read once for them
+all in the same way (:meth:`Session.once`).
 
 The private key is never a key of the registry: a SHA-256 digest of the secrets stands for
 it, so two targets with different keys for the same user never share a token.
@@ -15,14 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field
+from typing import TypeVar, cast
 
 from ...errors import AuthError, UsageError
 from ...strings import is_object_id
 from .client import Client
 
 LOG_IN = "/users/users/v1/login/authKey"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,12 +59,15 @@ class Credentials:
 
 
 class _Shared:
-    """One log-in: the token and public key, and the lock under which one thread logs in."""
+    """One log-in: the token and public key, and the lock under which one thread logs in;
+    and the answers of the reads that do not depend on the product (:meth:`Session.once`)."""
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.pair: tuple[str, str] | None = None  # (auth token, public key)
         self.users = 0
+        self.answers: dict[Hashable, object] = {}
+        self.reading: dict[Hashable, threading.Lock] = {}
 
 
 _registry: dict[Hashable, _Shared] = {}
@@ -135,6 +142,27 @@ class Session:
                 shared.pair = None  # another target or thread may have renewed it already
         self.pair()
         return True
+
+    def once(self, key: Hashable, read: Callable[[], T]) -> T:
+        """``read()``'s answer for ``key``, read once for every target of this log-in.
+
+        For what the workspace holds whichever product asks (its product list, an app's
+        actions): with products: in .reconciler.yaml, twenty products asking the same made
+        twenty identical round trips. One target reads; one asking meanwhile waits for that
+        answer rather than sending the same request. A read that raises is not kept: the
+        next to ask reads again (its own retries, its own time limit). The caller keeps
+        only what it needs of an answer, never a secret: it lives until the last target of
+        the log-in closes.
+        """
+        shared = self._shared
+        with _registry_lock:
+            lock = shared.reading.setdefault(key, threading.Lock())
+        with lock:
+            if key in shared.answers:
+                return cast(T, shared.answers[key])
+            answer = read()
+            shared.answers[key] = answer
+            return answer
 
     def secrets(self) -> tuple[str, ...]:
         """What must never show: the credentials and the current token."""

@@ -17,8 +17,9 @@ import email.utils
 import json
 import math
 import random
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from enum import Enum
 from typing import Any, NamedTuple, Protocol
@@ -117,9 +118,42 @@ class Auth(Protocol):
         ...
 
 
-class Client:
-    """One httpx.Client to ``base_url``, every request bounded by ``policy`` and ``budget``.
+class _Pool:
+    """One httpx.Client (its connection pool, its TLS context) and the request deadlines its
+    connections obey, shared by the :class:`Client` objects of one key."""
 
+    def __init__(self, base_url: str, transport: Transport | None, per_request: float) -> None:
+        self.deadlines = RequestDeadlines()
+        self.http = httpx.Client(
+            base_url=base_url,
+            timeout=httpx.Timeout(per_request, connect=min(per_request, 10.0)),
+            transport=transport,
+            headers={"User-Agent": "reconciler"},
+        )
+        _add_deadlines(self.http, self.deadlines)
+        self.users = 0
+
+
+# Building an httpx.Client builds a TLS context (the CA bundle parsed: tens of ms of CPU,
+# under the GIL), and each client opens its own connections (a TCP and TLS handshake, round
+# trips to a far-away API). With products: in .reconciler.yaml a run opens one target per
+# product, all to one API as one user: they share one client, the last one out closes it.
+_pools: dict[Hashable, _Pool] = {}
+_pools_lock = threading.Lock()
+
+
+def open_pools() -> int:
+    """How many shared httpx clients are open now (for tests: each Client gives its back)."""
+    with _pools_lock:
+        return len(_pools)
+
+
+class Client:
+    """Requests to ``base_url``, every one bounded by ``policy`` and ``budget``.
+
+    Clients of the same ``share`` key (None: a client of its own) send through one
+    httpx.Client: one connection pool, one TLS context, one cookie jar. The caller keys it
+    by who the requests act as, so nothing one user's session receives rides on another's.
     ``secrets()`` names what to mask if a server echoes it in an error message.
     """
 
@@ -132,23 +166,37 @@ class Client:
         secrets: Callable[[], Iterable[str]],
         transport: Transport | None = None,
         max_answer_bytes: int = MAX_ANSWER_BYTES,
+        share: Hashable = None,
     ) -> None:
         self.policy = policy
         self.budget = budget
         self._secrets = secrets
         self._max_answer = max_answer_bytes
-        self._deadlines = RequestDeadlines()
         per_request = policy.request_timeout
-        self._http = httpx.Client(
-            base_url=base_url,
-            timeout=httpx.Timeout(per_request, connect=min(per_request, 10.0)),
-            transport=transport,
-            headers={"User-Agent": "reconciler"},
-        )
-        _add_deadlines(self._http, self._deadlines)
+        # A test's own transport is a different way to the same URL: never shared across.
+        way = None if transport is None else id(transport)
+        self._key = (base_url, way, per_request, share) if share is not None else object()
+        with _pools_lock:
+            pool = _pools.get(self._key)
+            if pool is None:
+                pool = _pools[self._key] = _Pool(base_url, transport, per_request)
+            pool.users += 1
+        self._pool: _Pool | None = pool
+        self._http = pool.http
+        self._deadlines = pool.deadlines
 
     def close(self) -> None:
-        self._http.close()
+        """Give the shared client back; the last one out closes it."""
+        with _pools_lock:
+            pool, self._pool = self._pool, None
+            if pool is None:
+                return
+            pool.users -= 1
+            if pool.users > 0:
+                return
+            if _pools.get(self._key) is pool:
+                del _pools[self._key]
+        pool.http.close()
 
     def read(
         self,

@@ -6,11 +6,16 @@ with the product's component PUT, whose answer carries nothing we rely on.
 Cost: a run reads the product once (the plan's read, which also gives every job's ``_id``),
 sends one PUT per write, and reads the product once more at the end to confirm every write
 (:meth:`DuctapeTarget.confirm`). The only other reads are the safety re-reads after an answer
-was lost. The log-in is shared with the other targets of the same credentials (auth.py).
+was lost. The log-in is shared with the other targets of the same credentials (auth.py),
+and so are the connection pool (client.py) and the reads that do not depend on the product:
+the workspace's product list (a product named, not given by id) and each app's actions
+(two requests an app the manifests' actions name), each read once however many products
+of the run ask.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -78,6 +83,8 @@ class DuctapeTarget:
             secrets=lambda: self._session.secrets(),
             transport=transport,
             max_answer_bytes=max_answer_bytes,
+            # The targets of one user share one connection pool, as they share a log-in.
+            share=(credentials.user_id, credentials.workspace_id, credentials.digest()),
         )
         scope = None if transport is None else id(transport)
         self._session = Session(self._client, self.base_url, credentials, scope)
@@ -120,13 +127,10 @@ class DuctapeTarget:
         return self._product_id
 
     def _product_by_name(self) -> str:
-        ws = self._creds.workspace_id
-        products = self._get("list products", f"{PRODUCTS}/workspace/{ws}/all", self._query())
-        # A listed product without a proper _id could address any path: not one.
-        listed = [p for p in products or () if isinstance(p, dict) and is_object_id(p.get("_id"))]
-        matches = [p["_id"] for p in listed if p.get("name") == self.product]
+        listed = self._session.once("products", self._list_products)
+        matches = [product_id for name, product_id in listed if name == self.product]
         if not matches:
-            names = [str(p["name"]) for p in listed if isinstance(p.get("name"), str)]
+            names = [name for name, _ in listed if name is not None]
             close = closest(self.product, names, n=3)
             hint = "; did you mean " + ", ".join(shorten(n, 60) for n in close) + "?"
             raise TargetError(
@@ -138,6 +142,18 @@ class DuctapeTarget:
                 f"{len(matches)} products are named {shorten(self.product, 60)!r}; use its id"
             )
         return str(matches[0])
+
+    def _list_products(self) -> tuple[tuple[str | None, str], ...]:
+        """The workspace's products as (name, id): one list, read once for every target of
+        the log-in (the whole product documents it carries, secrets included, are dropped)."""
+        ws = self._creds.workspace_id
+        products = self._get("list products", f"{PRODUCTS}/workspace/{ws}/all", self._query())
+        # A listed product without a proper _id could address any path: not one.
+        return tuple(
+            (p["name"] if isinstance(p.get("name"), str) else None, str(p["_id"]))
+            for p in products or ()
+            if isinstance(p, dict) and is_object_id(p.get("_id"))
+        )
 
     def _read_jobs(self) -> list[object]:
         """One read of the product; keeps its jobs, their ids and the catalogue's tags."""
@@ -309,21 +325,30 @@ class DuctapeTarget:
     def _app_actions(
         self, tags: CatalogueTags, apps: Collection[str] | None
     ) -> dict[str, list[str]]:
-        ws = self._creds.workspace_id
         actions: dict[str, list[str]] = {}
         for tag in tags["apps"]:
             if apps is not None and tag not in apps:
                 continue
-            operation = f"read app {shorten(tag, 80)}"
-            # The tag comes from the server: quoted, so it stays one path segment.
-            found = self._get(
-                operation, f"/apps/apps/v1/access/{ws}/{quote(tag, safe='')}", self._query()
-            )
-            app_id = found.get("_id") if isinstance(found, dict) else None
-            if is_object_id(app_id):
-                app = self._get(operation, f"/apps/apps/v1/{app_id}", self._query())
-                actions[tag] = app_action_tags(app)
+            # An app is the workspace's, whichever product uses it: read once for all.
+            found = self._session.once(("app", tag), functools.partial(self._read_app, tag))
+            if found is not None:
+                actions[tag] = list(found)
         return actions
+
+    def _read_app(self, tag: str) -> tuple[str, ...] | None:
+        """The action tags of the workspace's app ``tag`` (two requests), None without one."""
+        ws = self._creds.workspace_id
+        operation = f"read app {shorten(tag, 80)}"
+        # The tag comes from the server: quoted, so it stays one path segment.
+        found = self._get(
+            operation, f"/apps/apps/v1/access/{ws}/{quote(tag, safe='')}", self._query()
+        )
+        app_id = found.get("_id") if isinstance(found, dict) else None
+        if not is_object_id(app_id):
+            return None
+        return tuple(
+            app_action_tags(self._get(operation, f"/apps/apps/v1/{app_id}", self._query()))
+        )
 
     def snapshot_source(self) -> Source:
         """What ``reconciler snapshot`` keeps: one read of the product, and every app's
