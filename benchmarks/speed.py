@@ -130,7 +130,9 @@ def rec(tree: Path) -> list[str]:
         raise SystemExit(f"{tree}/pyproject.toml names no reconciler script")
     module, function = found.groups()
     script = "import sys; sys.argv[0] = 'reconciler'; from {} import {} as f; sys.exit(f())"
-    return [sys.executable, "-c", script.format(module, function)]
+    # -P: no working directory first on sys.path, whence a run started in a checkout would
+    # import that checkout's reconciler instead of the tree's (PYTHONPATH, tree_env).
+    return [sys.executable, "-P", "-c", script.format(module, function)]
 
 
 def wall_of(cmd: Sequence[str], env: dict[str, str], ok: Sequence[int] = (0,)) -> float:
