@@ -205,11 +205,48 @@ def the_cut_is_after_the_first_largest_gap(dense: list[int], ratio: int, others:
     )
 
 
+# Phases on a coarse grid, so that gaps of one length, which the cut must tell apart by their
+# place, are common.
+GRID = st.integers(0, 199).map(lambda n: n * 5)
 CUT_CASES = (
-    st.lists(st.integers(0, 999), min_size=1, max_size=12, unique=True),
+    st.lists(GRID, min_size=1, max_size=12, unique=True),
     st.integers(1, 6),
-    st.lists(st.integers(0, 5_999), max_size=12),
+    st.lists(st.integers(0, 1_199).map(lambda n: n * 5), max_size=12),
 )
 test_the_cut_is_after_the_first_largest_gap = settings(max_examples=80, deadline=None)(
     given(*CUT_CASES)(the_cut_is_after_the_first_largest_gap)
 )
+
+
+def test_a_group_that_starts_just_before_the_window_is_still_seen() -> None:
+    # On the two-day circle, an hourly job's point at 11:59:30 starts the group that holds two
+    # two-day jobs at 12:00:10 and 12:00:20 (and has no run of its own there). The window opens
+    # at 12:00: the group's first phase comes round inside it only after the window's end, its
+    # others at once, so the group must not be passed over.
+    jobs = [
+        job("a", 2 * DAY, T0 + 12 * HOUR + 10_000),
+        job("b", 2 * DAY, T0 + 12 * HOUR + 20_000),
+        job("c", HOUR, T0 + 12 * HOUR - 30_000),
+    ]
+    lo = T0 + 12 * HOUR
+    groups, _ = timeline.collisions(jobs, lo, lo + DAY)
+    assert [g.tags for g in groups if g.period == 2 * DAY] == [("a", "b")]
+    assert (groups, True) == reference.collisions(jobs, lo, lo + DAY)
+
+
+@pytest.mark.parametrize(
+    ("dense", "every", "ratio", "others"),
+    [
+        ([0], 1_000, 1, [200, 400, 600, 800]),  # equal gaps, all inside one dense gap
+        ([0, 500], 1_000, 2, [250, 1_250]),  # equal gaps in two repetitions
+        ([100], 1_000, 3, [50, 1_050, 2_050]),  # the others before the first dense point
+        ([0], 1_000, 1, []),  # one point: the whole circle is its gap
+    ],
+)
+def test_the_cut_takes_the_first_of_equal_gaps(
+    dense: list[int], every: int, ratio: int, others: list[int]
+) -> None:
+    period = every * ratio
+    assert timeline._cut(dense, every, ratio, others, period) == brute_cut(
+        dense, every, ratio, others, period
+    )
