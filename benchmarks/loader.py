@@ -15,7 +15,8 @@ Generates ``--size`` one-job manifests and a store holding the same jobs with on
   slowest case and the total.
 
 With ``--before DIR`` (a checkout of an earlier commit, e.g. ``git archive REV | tar -x -C DIR``)
-every figure but the floor is measured for that tree too, in the same run, on the same files.
+every figure but the floor is measured for that tree too, in the same run, on the same files;
+each tree's commands run in that tree, so each imports its own code.
 The script prints a table with the goals of issue 18 beside the ratios and a final JSON line;
 it exits 0 whatever the figures (1 only when a command failed).
 """
@@ -79,8 +80,18 @@ print(json.dumps(spent))
 
 
 def tree_env(tree: Path) -> dict[str, str]:
-    """The environment that makes ``python -m reconciler`` run the code of ``tree``."""
+    """The environment that makes ``python -m reconciler`` run the code of ``tree``.
+
+    Run it in ``tree`` too (:func:`where`): ``-m`` and ``-c`` put the working directory first
+    on ``sys.path``, ahead of ``PYTHONPATH``, so a run started in another checkout would
+    import that checkout's code whatever the environment says.
+    """
     return {**os.environ, "PYTHONPATH": str(tree), "NO_COLOR": "1"}
+
+
+def where(env: dict[str, str]) -> str | None:
+    """The working directory for a command run in ``env``: the tree it runs the code of."""
+    return env.get("PYTHONPATH")
 
 
 def cpu_of(cmd: Sequence[str], env: dict[str, str], ok: Sequence[int] = (0,)) -> float:
@@ -91,7 +102,12 @@ def cpu_of(cmd: Sequence[str], env: dict[str, str], ok: Sequence[int] = (0,)) ->
     """
     with tempfile.TemporaryFile() as errors:  # a file, not a pipe: nothing can block on it
         child = subprocess.Popen(
-            list(cmd), env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=errors
+            list(cmd),
+            env=env,
+            cwd=where(env),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=errors,
         )
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -136,9 +152,9 @@ def measure(
         env = tree_env(tree)
         figures: dict[str, Any] = {k: statistics.median(v) for k, v in times[name].items()}
         loader = [sys.executable, "-c", _LOADER_ONLY, str(root), str(repeat)]
-        figures["loader_s"] = json.loads(run(loader, env=env, capture=True))
+        figures["loader_s"] = json.loads(run(loader, cwd=tree, env=env, capture=True))
         hostile = json.loads(
-            run([sys.executable, "-c", _HOSTILE, str(HOSTILE)], env=env, capture=True)
+            run([sys.executable, "-c", _HOSTILE, str(HOSTILE)], cwd=tree, env=env, capture=True)
         )
         slowest = max(hostile, key=hostile.__getitem__)
         figures["hostile_cases"] = len(hostile)

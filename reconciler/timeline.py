@@ -40,12 +40,15 @@ and 1 day) are not grouped here, their meetings still show in the busiest minute
 from __future__ import annotations
 
 import bisect
+import gc
 import hashlib
 import heapq
 import itertools
 import math
-from collections import defaultdict
+import operator
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import accumulate
 
@@ -276,10 +279,53 @@ def figures(
 ) -> Figures:
     """The figures of ``jobs`` over ``[start, start + window)``; collisions under ``collide`` ms."""
     end = start + window
-    base, counts = minute_counts(jobs, start, end)
-    active = [j for j in jobs if runs(j, start, end)]
-    total = sum(len(runs(j, start, end)) for j in active)
-    groups, complete = collisions(active, start, end, collide)
+    with _no_cycles():
+        base, counts = minute_counts(jobs, start, end)
+        return _figures(jobs, start, end, collide, base, counts)
+
+
+@contextmanager
+def _no_cycles() -> Iterator[None]:
+    """The cycle collector paused while figures are computed.
+
+    They allocate hundreds of thousands of short-lived tuples and lists, none in a reference
+    cycle (reference counting frees them all); each few hundred allocations the collector
+    would otherwise walk the young objects, and now and then the whole heap, which in a plan
+    holds every manifest and live job: a fifth of the time of a plan's impact, for nothing.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+_Span = tuple[Job, int, int]  # a job with runs in the window: (job, its first start, last + 1)
+
+
+def _spans(jobs: Iterable[Job], lo: int, hi: int) -> list[_Span]:
+    """The jobs that start in ``[lo, hi)``, in order, with their first and (last + 1) start."""
+    out = []
+    for job in jobs:
+        r = runs(job, lo, hi)
+        if r:
+            out.append((job, run_time(job, r.start), run_time(job, r.stop - 1) + 1))
+    return out
+
+
+def _figures(
+    jobs: Sequence[Job], start: int, end: int, collide: int, base: int, counts: list[int]
+) -> Figures:
+    """:func:`figures` from the per-minute starts, however they were counted."""
+    active = _spans(jobs, start, end)
+    total = sum((stop - 1 - first) // job.intervals + 1 for job, first, stop in active)
+    groups, complete = _collisions(active, start, end, collide)
+    # Filtered, then sorted: a stable sort of the few keeps the order it gives all of them.
+    frequent = sorted(
+        (job for job, _, _ in active if job.intervals < MINUTE), key=lambda j: (j.intervals, j.tag)
+    )
     return Figures(
         start=start,
         end=end,
@@ -293,9 +339,7 @@ def figures(
         collisions_complete=complete,
         quiet=_quiet(base, counts, start, end),
         frequent=tuple(
-            Frequent(j.tag, j.name, j.intervals, len(runs(j, start, end)))
-            for j in sorted(active, key=lambda j: (j.intervals, j.tag))
-            if j.intervals < MINUTE
+            Frequent(j.tag, j.name, j.intervals, len(runs(j, start, end))) for j in frequent
         ),
     )
 
@@ -322,18 +366,64 @@ def _grid(base: int, counts: list[int], lo: int, hi: int) -> tuple[HourRow, ...]
 
 
 def _busiest(
-    jobs: Sequence[Job], base: int, counts: list[int], lo: int, hi: int
+    active: Sequence[_Span], base: int, counts: list[int], lo: int, hi: int
 ) -> tuple[BusyMinute, ...]:
     # nlargest is sorted(..., reverse=True)[:n]: ties go to the earlier minute.
     top = heapq.nlargest(TOP_MINUTES, range(len(counts)), key=counts.__getitem__)
+    if not top or not counts[top[0]]:
+        return ()
+    index = _by_phase(active)
     out = []
     for i in top:
         if not counts[i]:
             break
         a, b = max(lo, base + i * MINUTE), min(hi, base + (i + 1) * MINUTE)
-        tags = tuple(sorted(j.tag for j in jobs if runs(j, a, b)))
-        out.append(BusyMinute(base + i * MINUTE, counts[i], tags))
+        out.append(BusyMinute(base + i * MINUTE, counts[i], _starting(index, a, b)))
     return tuple(out)
+
+
+# The jobs of each interval, sorted by phase (start_at mod intervals): (phases, spans).
+_ByPhase = dict[int, tuple[list[int], list[_Span]]]
+
+
+def _by_phase(active: Sequence[_Span]) -> _ByPhase:
+    by_interval: dict[int, list[tuple[int, int]]] = defaultdict(list)
+    for n, (job, _, _) in enumerate(active):
+        by_interval[job.intervals].append((job.start_at % job.intervals, n))
+    out: _ByPhase = {}
+    for iv, items in by_interval.items():
+        items.sort()
+        out[iv] = ([ph for ph, _ in items], [active[n] for _, n in items])
+    return out
+
+
+def _starting(index: _ByPhase, a: int, b: int) -> tuple[str, ...]:
+    """The tags of the jobs with a start in ``[a, b)`` (inside their window), sorted.
+
+    A job of interval ``iv`` starts in ``[a, b)`` only if its phase ``start_at mod iv`` is in
+    ``[a, b)`` mod ``iv``: those are found by bisection, then each is asked whether its first
+    run at or after ``max(a, first)`` comes before ``min(b, stop)`` (:func:`runs` of the
+    window, without building a range per job and minute).
+    """
+    tags = []
+    width = b - a
+    for iv, (phases, spans) in index.items():
+        if iv <= width:
+            candidates: Iterable[_Span] = spans
+        else:
+            r = a % iv
+            i, j = bisect.bisect_left(phases, r), bisect.bisect_left(phases, r + width)
+            candidates = spans[i:j]
+            if r + width > iv:  # the minute wraps round the interval's phases
+                candidates = [*candidates, *spans[: bisect.bisect_left(phases, r + width - iv)]]
+        for job, first, stop in candidates:
+            since = a if a > first else first
+            until = b if b < stop else stop
+            if since < until:
+                at = job.start_at - (job.start_at - since) // iv * iv  # first run >= since
+                if at < until:
+                    tags.append(job.tag)
+    return tuple(sorted(tags))
 
 
 def _quiet(base: int, counts: list[int], lo: int, hi: int) -> tuple[Quiet, ...]:
@@ -361,16 +451,66 @@ def collisions(
 
     See the module docstring for the method and its limits.
     """
-    by_interval: dict[int, list[Job]] = defaultdict(list)
-    for job in jobs:
-        if runs(job, lo, hi):
-            by_interval[job.intervals].append(job)
+    return _collisions(_spans(jobs, lo, hi), lo, hi, collide)
+
+
+_Member = tuple[str, int, int]  # (tag, first start in the window, last start + 1)
+# One greedy group's points, column by column: phases, tags, and the slots each starts in,
+# [m_lo, m_hi) (see _meetings).
+_Points = tuple[list[int], list[str], list[int], list[int]]
+_Entry = tuple[int, int, tuple[_Member, ...]]  # (phase, layer, the members at that phase)
+_NEVER = END_OF_TIME * 4  # later than any phase: "no next point"
+
+
+class _Layer:
+    """The jobs of one interval, at their phases ``start_at mod intervals``.
+
+    Jobs at the same phase travel together (teams start jobs on the hour: 10,000 jobs are
+    often a few hundred phases), sorted by tag; ``sorted`` is stable, so jobs with one tag (a
+    live duplicate) keep their order. On a circle of ``ratio`` times the interval the layer is
+    these phases plus ``m * intervals`` for ``m < ratio``: periodic, never listed.
+    """
+
+    __slots__ = ("intervals", "members", "phases")
+
+    def __init__(self, intervals: int, spans: Iterable[_Span]) -> None:
+        at: dict[int, list[_Member]] = defaultdict(list)
+        for job, first, stop in spans:
+            at[job.start_at % intervals].append((job.tag, first, stop))
+        self.intervals = intervals
+        self.phases = sorted(at)
+        self.members = [
+            tuple(at[ph]) if len(at[ph]) == 1 else tuple(sorted(at[ph], key=_first))
+            for ph in self.phases
+        ]
+
+
+_first = operator.itemgetter(0)  # a member's tag
+
+
+def _phase(entry: _Entry) -> int:
+    return entry[0]
+
+
+def _phase_layer(entry: _Entry) -> tuple[int, int]:
+    return entry[0], entry[1]
+
+
+def _collisions(
+    active: Sequence[_Span], lo: int, hi: int, collide: int
+) -> tuple[tuple[Collision, ...], bool]:
+    """:func:`collisions` of the jobs that start in ``[lo, hi)``, with their first and last."""
+    by_interval: dict[int, list[_Span]] = defaultdict(list)
+    for span in active:
+        by_interval[span[0].intervals].append(span)
     intervals = sorted(by_interval)
+    built: dict[int, _Layer] = {}
+    merged: _Merged = {}
     budget = EXPANSION_BUDGET
     complete = True
     found: list[Collision] = []
     for period in intervals:
-        layers = [(by_interval[period], 1)]  # natives have this interval; the others divide it
+        chosen = [(period, 1)]  # natives have this interval; the others divide it
         for iv in intervals:
             if iv >= period or period % iv or iv <= 2 * collide:
                 continue
@@ -379,176 +519,266 @@ def collisions(
                 complete = False
                 continue
             budget -= ratio * len(by_interval[iv])
-            layers.append((by_interval[iv], ratio))
-        circle = _Circle(period, layers)
-        for cluster in _clusters(circle, collide):
-            group = _meetings(cluster, period, lo, hi)
+            chosen.append((iv, ratio))
+        if sum(len(by_interval[iv]) * ratio for iv, ratio in chosen) < 2:
+            continue
+        layers = []
+        for iv, ratio in chosen:
+            if iv not in built:
+                built[iv] = _Layer(iv, by_interval[iv])
+            layers.append((built[iv], ratio))
+        for points in _groups(layers, period, collide, lo, hi, merged):
+            group = _meetings(points, period)
             if group is not None:
                 found.append(group)
     found.sort(key=lambda c: (-c.size, c.first, c.tags))
     return tuple(found), complete
 
 
-_Point = tuple[int, str, Job, bool]  # (phase, tag, job, native)
-_Members = tuple[tuple[str, Job], ...]  # (tag, job) of the jobs at one phase of a layer
+def _next(phases: list[int], period: int, t: int) -> int:
+    """The first point at or after ``t`` of ``phases`` (sorted, in ``[0, period)``) repeated
+    every ``period``; :data:`_NEVER` when there is none."""
+    if not phases:
+        return _NEVER
+    r = t % period
+    i = bisect.bisect_left(phases, r)
+    return t - r + (phases[i] if i < len(phases) else period + phases[0])
 
 
-class _Circle:
-    """The points of one period's circle, generated in phase order, never stored.
+def _cut(dense: list[int], every: int, ratio: int, others: list[int], period: int) -> int:
+    """Where the circle's points are cut: the point just after its largest gap.
 
-    A layer is the jobs of one interval ``iv`` and ``ratio = period / iv``: each job is at its
-    phase ``start_at mod iv`` plus ``m * iv`` for ``m < ratio``. Jobs at the same phase of a
-    layer travel together (teams start jobs on the hour: 10,000 jobs are often a few hundred
-    phases), sorted by tag. Sorted by phase once, a layer is in order block by block (``m``
-    outer), so the circle is a merge of its layers: (phase, layer, members), unique per layer
-    and phase, so the merge never compares members. A million points held as tuples took
-    some 80 MB at 50,000 jobs; generated, the memory is the jobs'.
+    The circle holds ``dense`` (sorted phases in ``[0, every)``) repeated ``ratio`` times and the
+    points ``others`` (sorted, in ``[0, period)``). Of several largest gaps the first counts,
+    the one that wraps around last (the point after it is then the first point). The dense
+    points are never listed: the others fall into a few of their gaps and split those; the
+    rest keep their length, the same in every repetition.
     """
-
-    def __init__(self, period: int, layers: list[tuple[list[Job], int]]) -> None:
-        self.period = period
-        self.layers: list[tuple[list[tuple[int, _Members]], int, int]] = []
-        for members, ratio in layers:
-            iv = period // ratio
-            at: dict[int, list[tuple[str, Job]]] = defaultdict(list)
-            for j in members:
-                at[j.start_at % iv].append((j.tag, j))
-            # sorted() is stable: jobs with one tag (a live duplicate) keep their order.
-            base = [(ph, tuple(sorted(at[ph], key=_first))) for ph in sorted(at)]
-            self.layers.append((base, iv, ratio))
-        self.size = sum(len(members) * ratio for members, ratio in layers)
-
-    def phases(self) -> Iterator[int]:
-        """Every phase that holds a point, in order (once per layer holding it)."""
-        return heapq.merge(*(_layer_phases(base, iv, ratio) for base, iv, ratio in self.layers))
-
-    def groups(self) -> Iterator[tuple[int, int, _Members]]:
-        """(phase, layer, members) in the order of :meth:`phases`; layer 0 holds the natives."""
-        return heapq.merge(
-            *(_layer_groups(base, iv, ratio, n) for n, (base, iv, ratio) in enumerate(self.layers))
-        )
-
-
-def _first(item: tuple[str, Job]) -> str:
-    return item[0]
-
-
-def _layer_phases(base: list[tuple[int, _Members]], iv: int, ratio: int) -> Iterator[int]:
-    for m in range(ratio):
-        offset = m * iv
-        for ph, _ in base:
-            yield ph + offset
+    n = len(dense)
+    lengths = [b - a for a, b in itertools.pairwise(dense)] + [dense[0] + every - dense[-1]]
+    split: dict[tuple[int, int], list[int]] = defaultdict(list)  # (gap k, repetition m)
+    for o in others:
+        m, r = divmod(o, every)
+        i = bisect.bisect_left(dense, r)
+        if i < n and dense[i] == r:
+            continue  # on a dense point: no gap split
+        k = i - 1
+        if k < 0:  # before the first dense point: in the gap from the last one before
+            k, m = n - 1, m - 1
+            if m < 0:
+                m, o = ratio - 1, o + period
+        split[(k, m)].append(o)
+    best, where = -1, 0  # the largest gap and where it starts (its lower point, mod period)
+    for (k, m), inside in split.items():
+        previous = dense[k] + m * every
+        for point in [*sorted(inside), previous + lengths[k]]:
+            gap, at = point - previous, previous % period
+            if gap > best or (gap == best and at < where):
+                best, where = gap, at
+            previous = point
+    for k in range(n):
+        if lengths[k] < best:
+            continue
+        m = 0
+        while m < ratio and (k, m) in split:
+            m += 1
+        at = dense[k] + m * every
+        if m < ratio and (lengths[k] > best or at < where):
+            best, where = lengths[k], at
+    return (where + best) % period
 
 
-def _layer_groups(
-    base: list[tuple[int, _Members]], iv: int, ratio: int, layer: int
-) -> Iterator[tuple[int, int, _Members]]:
-    for m in range(ratio):
-        offset = m * iv
-        for ph, members in base:
-            yield ph + offset, layer, members
+def _groups(
+    layers: list[tuple[_Layer, int]],
+    period: int,
+    collide: int,
+    lo: int,
+    hi: int,
+    merged: _Merged,
+) -> Iterator[_Points]:
+    """The points of each greedy group on a circle that holds two or more and a native.
 
-
-def _phase_tag(point: _Point) -> tuple[int, str]:
-    return point[0], point[1]
-
-
-def _clusters(circle: _Circle, collide: int) -> Iterator[list[_Point]]:
-    """Points on a circle, cut at the largest gap, grouped greedily; phases come back unwrapped.
-
-    Two passes over the generated phases: the first finds the cut (the first largest gap,
-    the wrap-around gap last), the second groups from just after it. A group's points come
-    in the order a stable sort of every point by (phase, tag), natives first, gives.
+    The circle is cut at its largest gap (:func:`_cut`) and grouped greedily from there: a
+    group holds the points less than ``collide`` after its first, the next group starts at the
+    first point after that. The walk jumps from group to group by bisection, in the densest
+    layer (periodic) and in a list of the other layers' points: a 2-minute job on a weekly
+    circle is 5,040 points, but the walk costs as many steps as there are groups. A group
+    none of whose phases comes round inside the window ``[lo, hi)`` is passed over: none of
+    its members starts there (:func:`_meetings` would find no slot). Points come in the order
+    a stable sort of every point by (phase, tag), natives first, gives; phases after the
+    cut's wrap-around come back unwrapped (plus ``period``).
     """
-    if circle.size < 2:
-        return
-    period = circle.period
-    phases = circle.phases()
-    first = previous = next(phases)
-    widest, cut, count = -1, 0, 1
-    for i, ph in enumerate(phases):
-        if ph - previous > widest:
-            widest, cut = ph - previous, i
-        previous = ph
-        count += 1
-    if first + period - previous > widest:
-        cut = count - 1
-    start = (cut + 1) % count
-    unwrapped: Iterator[tuple[int, int, _Members]] = circle.groups()
-    if start:
-        head = itertools.islice(circle.groups(), start)
-        unwrapped = itertools.chain(
-            itertools.islice(unwrapped, start, None),
-            ((ph + period, layer, members) for ph, layer, members in head),
-        )
-    cluster: list[tuple[int, int, _Members]] = []
-    for group in unwrapped:
-        if cluster and group[0] - cluster[0][0] < collide:
-            cluster.append(group)
-            continue
-        if cluster:
-            yield from _points(cluster)
-        cluster = [group]
-    if cluster:
-        yield from _points(cluster)
+    sizes = [len(layer.phases) * ratio for layer, ratio in layers]
+    d = sizes.index(max(sizes))
+    dense = layers[d][0]
+    others: list[_Entry] = []
+    for n, (layer, ratio) in enumerate(layers):
+        if n != d:
+            for m in range(ratio):
+                offset = m * layer.intervals
+                others += zip(
+                    [ph + offset for ph in layer.phases], itertools.repeat(n), layer.members
+                )
+    others.sort(key=_phase)  # stable: at one phase, the layers in order
+    phases = [entry[0] for entry in others]
+    natives = dense.phases if d == 0 else [entry[0] for entry in others if entry[1] == 0]
+    start = _cut(dense.phases, dense.intervals, layers[d][1], phases, period)
+    end = start + period
+    # Under a millisecond apart (never from the command line): each phase of a layer alone.
+    step = collide if collide > 0 else 1
+    window = hi - lo
+    every, where, count = dense.intervals, dense.phases, len(dense.phases)
+    # The next native and the next other point at or after where the walk is: both only
+    # move on when the walk passes them.
+    native = _next(natives, period, start)
+    other = _next(phases, period, start)
+    s = start
+    while s < end:
+        until = s + step
+        if until > end:
+            until = end
+        if native < s:
+            native = _next(natives, period, s)
+        if native < until:
+            u = (s - lo) % period  # the window's first time at phase s is lo + u
+            if window >= period or u < window or u + until - s > period:
+                entries = _between(dense, d, others, phases, period, s, until)
+                if collide <= 0:
+                    entries = [e for e in entries if e[1] == 0]
+                if len(entries) > 1 or len(entries[0][2]) > 1:
+                    yield _columns(entries, period, merged)
+        later = s + step
+        if other < later:
+            other = _next(phases, period, later)
+        r = later % every  # the next dense point at or after later (_next, inline)
+        i = bisect.bisect_left(where, r)
+        s = later - r + (where[i] if i < count else every + where[0])
+        if other < s:
+            s = other
 
 
-def _points(cluster: list[tuple[int, int, _Members]]) -> Iterator[list[_Point]]:
-    """The points of a greedy group of phases, when there are two or more and a native."""
-    if len(cluster) == 1 and len(cluster[0][2]) == 1:
-        return
-    if not any(layer == 0 for _, layer, _ in cluster):
-        return  # only jobs of shorter intervals: their own circles report them
-    points = [(ph, tag, job, layer == 0) for ph, layer, members in cluster for tag, job in members]
-    # Phases are in order and each phase's members by tag; one phase in several layers
-    # interleaves them by tag, layer order kept (a stable sort: a no-op otherwise).
-    points.sort(key=_phase_tag)
-    yield points
+def _between(
+    dense: _Layer,
+    d: int,
+    others: list[_Entry],
+    phases: list[int],
+    period: int,
+    lo: int,
+    hi: int,
+) -> list[_Entry]:
+    """The entries with a phase in ``[lo, hi)`` (``hi - lo <= period``), by (phase, layer)."""
+    out: list[_Entry] = []
+    every, where = dense.intervals, dense.phases
+    r = lo % every
+    base, i = lo - r, bisect.bisect_left(where, r)
+    while True:
+        if i == len(where):
+            base, i = base + every, 0
+        if base + where[i] >= hi:
+            break
+        out.append((base + where[i], d, dense.members[i]))
+        i += 1
+    if phases:
+        r = lo % period
+        base, i = lo - r, bisect.bisect_left(phases, r)
+        while True:
+            if i == len(phases):
+                base, i = base + period, 0
+            if base + phases[i] >= hi:
+                break
+            _, layer, members = others[i]
+            out.append((base + phases[i], layer, members))
+            i += 1
+        out.sort(key=_phase_layer)
+    return out
 
 
-def _meetings(cluster: list[_Point], period: int, lo: int, hi: int) -> Collision | None:
-    """How often two or more of ``cluster`` start in the same period of ``[lo, hi)``."""
-    anchor = cluster[0][0]
-    # Each job once: a job met twice in one cluster cannot happen (its interval > collide).
-    members: dict[str, tuple[int, int, int]] = {}
-    for ph, tag, job, _ in cluster:
-        if tag in members:
-            continue
-        delta = ph - anchor
-        r = runs(job, lo, hi)
-        first_t, stop_t = run_time(job, r.start), run_time(job, r.stop - 1) + 1
-        # Slot m starts at anchor + m * period; this member starts delta later in it.
-        m_lo = _ceil_div(first_t - anchor - delta, period)
-        m_hi = _ceil_div(stop_t - anchor - delta, period)
-        members[tag] = (m_lo, m_hi, delta)
-    events = sorted(
-        [(m_lo, 1) for m_lo, _, _ in members.values()]
-        + [(m_hi, -1) for _, m_hi, _ in members.values()]
+# Members of several layers at one phase, merged by tag, by the layers' member tuples (their
+# ids: the layers live as long as the cache, one collision search). The same few meet again
+# and again: a daily job's phase is on the weekly circle seven times.
+_Merged = dict[tuple[int, ...], tuple[_Member, ...]]
+
+
+def _columns(entries: list[_Entry], period: int, merged: _Merged) -> _Points:
+    """The points of ``entries`` (by phase, then layer) in the order of a stable sort by
+    (phase, tag): within an entry they are by tag already, so only a phase that several
+    layers share has its members sorted (stably, so by layer after tag)."""
+    phases: list[int] = []
+    points: list[_Member] = []
+    n, i = len(entries), 0
+    while i < n:
+        ph, _, members = entries[i]
+        j = i + 1
+        while j < n and entries[j][0] == ph:
+            j += 1
+        if j > i + 1:
+            key = tuple(id(e[2]) for e in entries[i:j])
+            if key not in merged:
+                together = itertools.chain(*(e[2] for e in entries[i:j]))
+                merged[key] = tuple(sorted(together, key=_first))
+            members = merged[key]
+        phases += [ph] * len(members)
+        points += members
+        i = j
+    return (
+        phases,
+        [tag for tag, _, _ in points],
+        [-((ph - first) // period) for ph, (_, first, _) in zip(phases, points, strict=True)],
+        [-((ph - stop) // period) for ph, (_, _, stop) in zip(phases, points, strict=True)],
     )
-    busy: list[tuple[int, int]] = []
+
+
+def _meetings(points: _Points, period: int) -> Collision | None:
+    """How often two or more of one group's jobs start in the same period of the window.
+
+    Slot ``m`` of a member at phase ``ph`` is the time ``ph + m * period``; its runs in the
+    window reach slots ``[m_lo, m_hi)``, and a member with none meets nobody. The phases of
+    one group are less than a period apart, so slot ``m`` is one period for all of them.
+    """
+    phases, tags, m_lo, m_hi = points
+    if len(set(tags)) < len(tags):
+        # Each job once (by tag): a job cannot be twice in one group (its interval > collide);
+        # of two live jobs with one tag, the first in the group counts.
+        first_at: dict[str, int] = {}
+        for i, t in enumerate(tags):
+            first_at.setdefault(t, i)
+        keep = list(first_at.values())
+        phases, tags = [phases[i] for i in keep], [tags[i] for i in keep]
+        m_lo, m_hi = [m_lo[i] for i in keep], [m_hi[i] for i in keep]
+    # +1 where a member's slots begin, -1 where they end (a member with none adds nothing).
+    begin, end = Counter(m_lo), Counter(m_hi)
+    # The stretches of slots where two or more start, sorted, apart.
+    busy: list[list[int]] = []
     active = 0
-    for i, (m, step) in enumerate(events):
-        active += step
-        nxt = events[i + 1][0] if i + 1 < len(events) else m
-        if active >= 2 and nxt > m:
-            busy.append((m, nxt))
+    for m, nxt in itertools.pairwise(sorted(begin.keys() | end.keys())):
+        active += begin[m] - end[m]
+        if active >= 2:
+            if busy and busy[-1][1] == m:
+                busy[-1][1] = nxt
+            else:
+                busy.append([m, nxt])
     if not busy:
         return None
     occurrences = sum(b - a for a, b in busy)
-    # The stretches are sorted and apart: a member meets one iff the first stretch ending
+    # The members that start in a stretch, in (phase, tag) order, which is the group's
+    # (offset, tag) order. Of several stretches, a member meets one iff the first ending
     # after its first slot starts before its last (a search, not a scan of every stretch).
-    ends = [b for _, b in busy]
-    tags = [
-        t
-        for t, (m_lo, m_hi, _) in members.items()
-        if (i := bisect.bisect_right(ends, m_lo)) < len(busy) and busy[i][0] < m_hi
-    ]
+    if len(busy) == 1:
+        x, y = busy[0]
+        meet = [
+            i for i, (a, b) in enumerate(zip(m_lo, m_hi, strict=True)) if a < b and a < y and x < b
+        ]
+    else:
+        ends = [b for _, b in busy]
+        meet = [
+            i
+            for i, (a, b) in enumerate(zip(m_lo, m_hi, strict=True))
+            if a < b and (k := bisect.bisect_right(ends, a)) < len(busy) and busy[k][0] < b
+        ]
+    ordered = tuple(tags[i] for i in meet)
     first_slot = busy[0][0]
-    in_first = [t for t in tags if members[t][0] <= first_slot < members[t][1]]
-    offsets = {t: members[t][2] for t in tags}
-    first = anchor + first_slot * period + min(offsets[t] for t in in_first)
-    ordered = tuple(sorted(tags, key=lambda t: (offsets[t], t)))
-    span = offsets[ordered[-1]] - offsets[ordered[0]]
+    first = first_slot * period + min(phases[i] for i in meet if m_lo[i] <= first_slot < m_hi[i])
+    span = phases[meet[-1]] - phases[meet[0]]
     return Collision(ordered, period, first, span, occurrences)
 
 
@@ -624,14 +854,66 @@ def impact(
     collide: int = DEFAULT_COLLIDE,
     window: int = DAY,
 ) -> Impact:
-    """Both job sets' figures over ``[now, now + window)``, and the groups the change creates."""
-    after = figures(after_jobs, now, window, collide)
+    """Both job sets' figures over ``[now, now + window)``, and the groups the change creates.
+
+    The figures are those :func:`figures` gives each set; the after ones' per-minute starts
+    are the before ones' less the runs of the schedules the change takes away, plus those of
+    the ones it brings (a plan keeps most jobs as they are: counting them again is waste).
+    """
     if before_jobs is None:
-        return Impact(after)
-    before = figures(before_jobs, now, window, collide)
-    old = [frozenset(g.tags) for g in before.collisions]
-    created = tuple(g for g in after.collisions if not any(set(g.tags) <= o for o in old))
-    return Impact(after, before, created)
+        return Impact(figures(after_jobs, now, window, collide))
+    end = now + window
+    with _no_cycles():
+        base, counts = minute_counts(before_jobs, now, end)
+        before = _figures(before_jobs, now, end, collide, base, counts)
+        after_counts = _moved(counts, before_jobs, after_jobs, now, end)
+        after = _figures(after_jobs, now, end, collide, base, after_counts)
+        return Impact(after, before, _created(before.collisions, after.collisions))
+
+
+_timing = operator.attrgetter("start_at", "intervals", "executions")  # what minute_counts reads
+
+
+def _moved(
+    counts: list[int], before: Sequence[Job], after: Sequence[Job], lo: int, hi: int
+) -> list[int]:
+    """The per-minute starts of ``after``, from ``counts``, those of ``before``: less the runs
+    of the schedules only ``before`` has, plus those of the ones only ``after`` has (as
+    multisets: two jobs on one schedule are two)."""
+    had, has = list(map(_timing, before)), list(map(_timing, after))
+    was, now = Counter(had), Counter(has)
+    if was == now:
+        return counts
+    differ = {t for t, _ in was.items() ^ now.items()}  # schedules whose number changed
+    gone: list[Job] = []
+    came: list[Job] = []
+    for jobs, timings, more, fewer, out in (
+        (before, had, was, now, gone),
+        (after, has, now, was, came),
+    ):
+        for job, t in zip(jobs, timings, strict=True):
+            if t in differ and more[t] > fewer[t]:
+                out.append(job)
+                more[t] -= 1
+    _, less = minute_counts(gone, lo, hi)
+    _, plus = minute_counts(came, lo, hi)
+    return [c - a + b for c, a, b in zip(counts, less, plus, strict=True)]
+
+
+def _created(before: Sequence[Collision], after: Sequence[Collision]) -> tuple[Collision, ...]:
+    """The groups of ``after`` whose tags are in no one group of ``before``."""
+    holding: dict[str, list[frozenset[str]]] = defaultdict(list)
+    for group in before:
+        old = frozenset(group.tags)
+        for tag in old:
+            holding[tag].append(old)
+    # A group that holds all of a group's tags holds its first one: only those are compared.
+    out = []
+    for group in after:
+        tags = frozenset(group.tags)
+        if not any(tags <= old for old in holding.get(group.tags[0], ())):
+            out.append(group)
+    return tuple(out)
 
 
 # --- spread -----------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ import cairosvg
 import cmarkgfm
 import jsonschema
 import pytest
+import timeline_reference as reference
 from cmarkgfm.cmark import Options as CmarkOptions
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -350,7 +351,7 @@ def _sorted_collisions(
                 k += 1
             cluster = seq[i : k + 1]
             if k > i and any(p[3] for p in cluster):
-                group = timeline._meetings(cluster, period, lo, hi)  # type: ignore[arg-type]
+                group = reference._meetings(cluster, period, lo, hi)
                 if group is not None:
                     found.append(group)
             i = k + 1
