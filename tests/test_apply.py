@@ -228,7 +228,8 @@ def test_local_writes_land_in_batches_with_one_result_per_job(tmp_path: Path) ->
     report = apply_plan(plan, target, parallelism=3, on_result=lambda r: seen.append(r.change.tag))
     target.close()
 
-    assert target.batches == [BATCH_SIZE, BATCH_SIZE, 50] and target.single == 0
+    # Three workers: the batches land in whichever order they finish.
+    assert sorted(target.batches) == [50, BATCH_SIZE, BATCH_SIZE] and target.single == 0
     assert [r.change.tag for r in report.results] == sorted(wanted)  # plan order
     assert sorted(seen) == sorted(wanted)  # every job reported once
     failed = {r.change.tag: r.error for r in report.results if r.status != "ok"}
