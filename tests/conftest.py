@@ -50,6 +50,13 @@ SLOW_TESTS = {
     "test_open_targets_share_a_log_in_only_with_the_same_credentials",
     "test_streamed_circles_equal_sorting_every_point",
     "test_a_reader_that_goes_away_is_one_line_and_exit_1",
+    # Over about 0.4 s each, with a quicker test of the same module left in the fast loop.
+    "test_every_collision_group_really_meets",
+    "test_figures_equal_listing_every_run",
+    "test_products_of_one_user_read_the_product_list_and_each_app_once",
+    "test_targets_asking_at_once_wait_for_one_list_rather_than_each_sending_it",
+    "test_an_invalid_manifest_is_still_explained",
+    "test_json_of_every_command_matches_its_schema",
 }
 
 

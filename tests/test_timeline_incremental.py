@@ -66,7 +66,7 @@ def jobs_of(specs: list[tuple[int, int, int, int]]) -> list[Job]:
 
 def quick(test: Callable[..., None], *strategies: st.SearchStrategy[Any]) -> Callable[..., None]:
     """A property for the fast loop: few examples, under a second."""
-    return settings(max_examples=25, deadline=None)(given(*strategies)(test))
+    return settings(max_examples=12, deadline=None)(given(*strategies)(test))
 
 
 def thorough(test: Callable[..., None], *strategies: st.SearchStrategy[Any]) -> Callable[..., None]:
