@@ -655,7 +655,9 @@ def format_timestamp(ms: int) -> str:
         moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
     except (OverflowError, OSError, ValueError):
         return f"{ms}ms"
-    text = moment.strftime("%Y-%m-%dT%H:%M:%S")
+    # isoformat is several times cheaper than strftime (a plan shows tens of thousands of
+    # next runs); strftime for years below 1000, which isoformat pads and %Y does not.
+    text = moment.isoformat()[:19] if moment.year >= 1000 else moment.strftime("%Y-%m-%dT%H:%M:%S")
     return f"{text}.{millis:03d}Z" if millis else f"{text}Z"
 
 
