@@ -209,3 +209,18 @@ def test_a_narrow_terminal_and_any_other_command_go_through_click() -> None:
     assert narrow != rendered()  # laid out for 60 columns, not from the saved copy
     _, modules = _script("plan", "--help", columns=120)
     assert "click" in modules
+
+
+def test_the_saved_help_on_a_full_disk_is_one_line_and_exit_1() -> None:
+    with open("/dev/full", "w") as full:
+        proc = subprocess.run(
+            [sys.executable, "-c", _SCRIPT, "--help"],
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "COLUMNS": "120"},
+            timeout=60,
+            check=False,
+        )
+    assert proc.returncode == 1
+    assert proc.stderr == "error: cannot write to standard output: No space left on device\n"
