@@ -40,7 +40,6 @@ and 1 day) are not grouped here, their meetings still show in the busiest minute
 from __future__ import annotations
 
 import bisect
-import gc
 import hashlib
 import heapq
 import itertools
@@ -48,10 +47,10 @@ import math
 import operator
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from itertools import accumulate
 
+from .cycles import paused
 from .model import Job, format_duration, format_timestamp
 
 SECOND = 1000
@@ -279,27 +278,9 @@ def figures(
 ) -> Figures:
     """The figures of ``jobs`` over ``[start, start + window)``; collisions under ``collide`` ms."""
     end = start + window
-    with _no_cycles():
+    with paused():
         base, counts = minute_counts(jobs, start, end)
         return _figures(jobs, start, end, collide, base, counts)
-
-
-@contextmanager
-def _no_cycles() -> Iterator[None]:
-    """The cycle collector paused while figures are computed.
-
-    They allocate hundreds of thousands of short-lived tuples and lists, none in a reference
-    cycle (reference counting frees them all); each few hundred allocations the collector
-    would otherwise walk the young objects, and now and then the whole heap, which in a plan
-    holds every manifest and live job: a fifth of the time of a plan's impact, for nothing.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 _Span = tuple[Job, int, int]  # a job with runs in the window: (job, its first start, last + 1)
@@ -863,7 +844,7 @@ def impact(
     if before_jobs is None:
         return Impact(figures(after_jobs, now, window, collide))
     end = now + window
-    with _no_cycles():
+    with paused():
         base, counts = minute_counts(before_jobs, now, end)
         before = _figures(before_jobs, now, end, collide, base, counts)
         after_counts = _moved(counts, before_jobs, after_jobs, now, end)
