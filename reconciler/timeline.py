@@ -648,30 +648,29 @@ def _between(
     hi: int,
 ) -> list[_Entry]:
     """The entries with a phase in ``[lo, hi)`` (``hi - lo <= period``), by (phase, layer)."""
-    out: list[_Entry] = []
-    every, where = dense.intervals, dense.phases
-    r = lo % every
-    base, i = lo - r, bisect.bisect_left(where, r)
-    while True:
-        if i == len(where):
-            base, i = base + every, 0
-        if base + where[i] >= hi:
-            break
-        out.append((base + where[i], d, dense.members[i]))
-        i += 1
+    out: list[_Entry] = [
+        (at, d, dense.members[i]) for at, i in _walk(dense.phases, dense.intervals, lo, hi)
+    ]
     if phases:
-        r = lo % period
-        base, i = lo - r, bisect.bisect_left(phases, r)
-        while True:
-            if i == len(phases):
-                base, i = base + period, 0
-            if base + phases[i] >= hi:
-                break
+        for at, i in _walk(phases, period, lo, hi):
             _, layer, members = others[i]
-            out.append((base + phases[i], layer, members))
-            i += 1
+            out.append((at, layer, members))
         out.sort(key=_phase_layer)
     return out
+
+
+def _walk(phases: list[int], period: int, lo: int, hi: int) -> Iterator[tuple[int, int]]:
+    """``(time, index)`` of each phase of a circle of ``period`` (``phases`` sorted, not
+    empty) at a time in ``[lo, hi)``, in time order, round the circle as often as it takes."""
+    r = lo % period
+    base, i = lo - r, bisect.bisect_left(phases, r)
+    while True:
+        if i == len(phases):
+            base, i = base + period, 0
+        if base + phases[i] >= hi:
+            return
+        yield base + phases[i], i
+        i += 1
 
 
 # Members of several layers at one phase, merged by tag, by the layers' member tuples (their
