@@ -165,9 +165,9 @@ def reporting(
             from ..render.console import interrupted, shown_from, use_color
 
             fmt, color = kwargs.pop("fmt", "text"), kwargs.pop("color", None)
-            output = Output(ctx, fmt, use_color(color, (ctx.obj or {}).get("color")))
-            output.detailed = kwargs.pop("detailed_exitcode", False)
-            output.shown = shown_from(kwargs)
+            colored = use_color(color, (ctx.obj or {}).get("color"))
+            detailed = kwargs.pop("detailed_exitcode", False)
+            output = Output(ctx, fmt, colored, detailed, shown_from(kwargs))
             try:
                 return func(output, **kwargs)
             except Interrupted as exc:
