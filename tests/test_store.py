@@ -129,6 +129,50 @@ def test_damaged_rows_are_reported_not_raised(tmp_path: Path) -> None:
     store.close()
 
 
+def _store_with_docs(path: Path, docs: list[object]) -> tuple[Store, str]:
+    """A store whose product holds one row per entry of ``docs``, each row's doc text as given
+    (bytes and integers stored as such)."""
+    target = LocalTarget(str(path))
+    for i in range(len(docs)):
+        target.create_job(Job.from_mapping({**JOB.to_wire(), "tag": f"job{i}"}))
+    target.close()
+    with sqlite3.connect(path) as conn:
+        for i, doc in enumerate(docs):
+            conn.execute("UPDATE jobs SET doc = ? WHERE tag = ?", (doc, f"job{i}"))
+    store = Store(str(path), writable=False)
+    return store, store.products("0" * 24)[0].id
+
+
+def _one_row_at_a_time(store: Store, product_id: str) -> list[object]:
+    """What job_documents must equal: each row read on its own."""
+    rows = store.read("SELECT tag FROM jobs WHERE product_id = ? ORDER BY seq", (product_id,))
+    return [store.job_document(product_id, tag) for (tag,) in rows]
+
+
+@pytest.mark.parametrize(
+    "docs",
+    [
+        # Joined by commas, these three rows parse as three objects, none of them a row's:
+        # only SQLite's check that each row is one whole JSON text keeps them apart.
+        ['{"tag": "a"}, {"tag": "b"}', '{"tag": "c", "x": "', '"}'],
+        ['{"tag": "a"}', "[1, 2]", '{"tag": "c"}'],  # valid JSON, not an object
+        ['{"tag": "a"}', '{"tag": NaN}', '{"tag": "c"}'],  # Python reads NaN, SQLite does not
+        ['{"tag": "a"}', b'{"tag": "b"}', 7, "7"],  # a blob, an integer, a number
+        ['{"tag": "a"}', "[" * 2_000 + "]" * 2_000],  # too deep for the parser
+        ['{"tag": "a", "n": ' + "9" * 5_000 + "}", '{"tag": "b"}'],  # too many digits
+        ['{"tag": "a"}', ' {"tag": "b", "nested": {"k": [1, 2.5, null, true]}} ', '{"tag": "c"}'],
+    ],
+)
+def test_job_documents_read_together_equal_each_row_read_alone(
+    tmp_path: Path, docs: list[object]
+) -> None:
+    store, product_id = _store_with_docs(tmp_path / "live.db", docs)
+    try:
+        assert store.job_documents(product_id) == _one_row_at_a_time(store, product_id)
+    finally:
+        store.close()
+
+
 @pytest.mark.slow
 def test_a_busy_store_waits_only_as_long_as_told(tmp_path: Path) -> None:
     import time

@@ -262,9 +262,10 @@ class Store:
         """The product's job documents in creation order; a damaged row comes back as it is
         (not a dict), for the reader to report rather than to stop on."""
         rows = self.read(
-            "SELECT id, tag, doc FROM jobs WHERE product_id = ? ORDER BY seq", (product_id,)
+            "SELECT id, tag, doc, json_valid(doc) FROM jobs WHERE product_id = ? ORDER BY seq",
+            (product_id,),
         )
-        return [_job_row(id_, tag, doc) for id_, tag, doc in rows]
+        return _job_rows(rows)
 
     def job_document(self, product_id: str, tag: str) -> Any | None:
         rows = self.read(
@@ -384,6 +385,30 @@ def _decode(text: object) -> object:
         return json.loads(text)
     except (ValueError, RecursionError):
         return None
+
+
+def _job_rows(rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+    """The documents of ``(id, tag, doc, json_valid(doc))`` rows, as :func:`_job_row` reads each.
+
+    When SQLite finds every row one whole JSON text (RFC 8259, what ``json_valid`` checks), the
+    texts joined by commas are an array of exactly those values in row order: one call to the
+    parser instead of one a row (a third of reading 10,000 jobs). A value that is not an
+    object, or anything the joined parse refuses, sends every row down the row-by-row path,
+    which is what decides how a damaged row is shown.
+    """
+    texts = [doc for _, _, doc, valid in rows if valid == 1 and type(doc) is str]
+    if len(texts) == len(rows):
+        try:
+            values = json.loads("[" + ",".join(texts) + "]")
+        except (ValueError, RecursionError):
+            values = None
+        if (
+            type(values) is list
+            and len(values) == len(rows)
+            and all(type(value) is dict for value in values)
+        ):
+            return values
+    return [_job_row(id_, tag, doc) for id_, tag, doc, _ in rows]
 
 
 def _job_row(id_: str, tag: str, text: str) -> Any:

@@ -126,6 +126,11 @@ def live_jobs(docs: Iterable[object]) -> LiveJobs:
 
 def refuse_duplicate_tags(docs: Iterable[object]) -> None:
     """TargetError if two job documents carry one tag (malformed ones count: same identity)."""
+    docs = list(docs)
+    tags = [doc.get("tag") for doc in docs if isinstance(doc, Mapping)]
+    tags = [tag for tag in tags if isinstance(tag, str)]
+    if len(set(tags)) == len(tags):
+        return  # what almost every read finds: no ids to gather and word
     ids: dict[str, list[str]] = {}
     for doc in docs:
         if isinstance(doc, Mapping) and isinstance(doc.get("tag"), str):
