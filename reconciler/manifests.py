@@ -325,6 +325,11 @@ def read_bounded(path: str, follow_links: bool = False) -> bytes:
                 break
             chunks.append(chunk)
             size += len(chunk)
+            if size == info.st_size and len(chunks) == 1:
+                # Asked for one byte more than fstat said and got exactly that size: the end
+                # of the file, without a second read to be told so (a syscall per manifest).
+                # A short read of fewer bytes, or a file that grew, keeps reading.
+                break
         if size > MAX_FILE_BYTES:  # grew while being read
             raise Refused(_TOO_LARGE)
         return b"".join(chunks)

@@ -492,6 +492,33 @@ def test_an_oversized_file_is_refused_before_any_byte_is_read(
     assert reads == []
 
 
+def test_a_manifest_is_read_in_one_call_and_a_short_read_reads_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One read of one byte more than the file's size says where it ends. A read that returns
+    fewer bytes than the file holds (a network or FUSE file system may; a local file cannot be
+    made to, hence the patch) is not taken for the end: nothing is cut off."""
+    path = tmp_path / "job.yaml"
+    text = JOB.format(tag="whole").encode()
+    path.write_bytes(text)
+    reads: list[int] = []
+    real_read = os.read
+
+    def counting_read(fd: int, size: int) -> bytes:
+        reads.append(size)
+        return real_read(fd, size)
+
+    monkeypatch.setattr(manifests.os, "read", counting_read)
+    assert manifests.read_bounded(str(path)) == text
+    assert reads == [len(text) + 1]
+
+    def short_read(fd: int, size: int) -> bytes:
+        return real_read(fd, min(size, 7))
+
+    monkeypatch.setattr(manifests.os, "read", short_read)
+    assert manifests.read_bounded(str(path)) == text
+
+
 def test_a_document_yaml_cannot_build_leaves_the_next_one_intact(tmp_path: Path) -> None:
     """A failed build stops half way; what it left behind must not spill into the next."""
     path = tmp_path / "two.yaml"
