@@ -104,7 +104,11 @@ class Message:
         self.values = values
 
     def render(self, escape: Escape) -> str:
-        return self.template.format(*[_value(v, escape) for v in self.values])
+        # A plain string is by far the most common value: escaped without _value's checks
+        # (a plan of 10,000 creates renders a quarter of a million values).
+        return self.template.format(
+            *[escape(v) if type(v) is str else _value(v, escape) for v in self.values]
+        )
 
     def __add__(self, other: Message) -> Message:
         return Message("{}{}", self, other)

@@ -42,10 +42,13 @@ def shown(value: Any) -> str:
     return json.dumps(value) if isinstance(value, str) else str(value)
 
 
-def value_text(field: str, value: Any) -> Message:
-    """A value with its friendly form where one helps: ``5400000 (1h30m)``."""
+def value_text(field: str, value: Any, before: str = "") -> Message:
+    """A value with its friendly form where one helps: ``5400000 (1h30m)``, after our words
+    ``before`` (one flat message, not one inside another: a plan renders tens of thousands)."""
     friendly = human(field, value)
-    return Message("{} ({})", shown(value), friendly) if friendly else Message("{}", shown(value))
+    if friendly:
+        return Message(before + "{} ({})", shown(value), friendly)
+    return Message(before + "{}", shown(value))
 
 
 def change_text(change: FieldChange) -> Message:
@@ -63,7 +66,7 @@ def create_lines(change: Change) -> list[Message]:
     """Every field of a job to create, in the model's order."""
     assert change.desired is not None
     wire = change.desired.to_wire()
-    return [Message(name + ": {}", value_text(name, wire[name])) for name in MUTABLE_FIELDS]
+    return [value_text(name, wire[name], name + ": ") for name in MUTABLE_FIELDS]
 
 
 def schedule_lines(change: Change, now: int) -> list[Message]:

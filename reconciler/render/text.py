@@ -178,7 +178,7 @@ def change_lines(change: Change, now: int, paint: Painter) -> list[str]:
         body = [change_text(f) for f in change.fields]
     if change.is_write:
         body += schedule_lines(change, now)
-    return [head] + [say("      {}", line) for line in body]
+    return [head] + ["      " + line.render(terminal) for line in body]
 
 
 def drift_lines(outcome: DriftReport, paint: Painter) -> list[str]:
