@@ -651,7 +651,7 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # A plan shows the same instants and durations again and again (teams start jobs on the hour,
 # and the jobs of one schedule show the same next runs): the texts of the last few thousand
-# are kept. ``typed``: True is never taken for 1.
+# are kept. ``typed``: a float is never answered with the text of the int it equals.
 @lru_cache(maxsize=4096, typed=True)
 def format_timestamp(ms: int) -> str:
     """ISO-8601 in UTC: ``1796090400000`` -> ``2026-12-01T02:00:00Z``."""
