@@ -93,6 +93,25 @@ def test_validate_loads_not_the_apply_engine(tmp_path: Path) -> None:
     assert "reconciler.apply" not in modules
 
 
+def test_validate_reads_the_schema_without_importlib_resources(tmp_path: Path) -> None:
+    # The schema is a file beside the module: importlib.resources (tempfile, shutil, zipfile
+    # and more) is for a package that is not on disk.
+    code, modules = _loaded("validate", str(VALID / "canonical.yaml"), cwd=tmp_path, whole=True)
+
+    assert code == 0
+    assert sorted(modules & {"importlib.resources", "tempfile", "secrets", "hashlib"}) == []
+
+
+def test_the_schema_is_read_through_importlib_when_not_beside_the_module(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from reconciler import schema
+
+    shipped = (Path(schema.__file__).parent / "schemas" / "job.schema.json").read_text("utf-8")
+    monkeypatch.setattr(schema, "_PACKAGE_DIR", str(tmp_path / "a-zip-say"))
+    assert schema.job_schema_text() == shipped
+
+
 def test_an_invalid_manifest_is_still_explained(tmp_path: Path) -> None:
     # The python jsonschema is imported lazily: only an invalid document needs its words.
     bad = tmp_path / "bad.yaml"
@@ -121,6 +140,10 @@ def test_plan_against_the_embedded_store_loads_no_http_client(tmp_path: Path) ->
     assert code == 2  # there are changes: the plan did compare
     assert sorted(modules & set(NEVER_FOR_A_LOCAL_PLAN)) == []
     assert "deepdiff" not in modules  # a job's fields are flat: the fast path compares them
+    _, every = _loaded("plan", str(jobs), "--target", target, cwd=tmp_path, whole=True)
+    # What only a write, a saved plan, a snapshot or the spread needs.
+    unneeded = {"secrets", "reconciler.planfile", "reconciler.snapshot"}
+    assert "reconciler.timeline" in every and sorted(every & unneeded) == []
 
 
 _VALUES: list[object] = ["a", "", 0, 1, 1.0, True, False, None, "1"]

@@ -6,7 +6,6 @@ from collections.abc import Collection, Sequence
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, TypeVar
 
-from .. import planfile
 from ..clock import now_ms
 from ..desired import load_desired
 from ..errors import UsageError
@@ -68,6 +67,8 @@ def load(path: str, ignore_fields: Collection[str] | None = None) -> ShowReport:
     Read and checked by :mod:`reconciler.planfile`; for apply, ``ignore_fields`` (what the
     current configuration ignores) bounds what the plan may ignore.
     """
+    from .. import planfile  # a saved plan only
+
     saved = planfile.read(path)
     if ignore_fields is not None:
         planfile.check_ignore(saved.plan, ignore_fields, path)

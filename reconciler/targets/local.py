@@ -9,12 +9,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Collection, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import TargetError
 from ..model import Job
-from ..snapshot import Catalogue as SavedCatalogue
-from ..snapshot import Source
 from .base import CallsInFlight, Catalogue, LiveJobs, Write, WriteResult
 from .store import BUSY_TIMEOUT_SECONDS, ProductRow, Store, new_id
 from .wire import (
@@ -25,6 +23,9 @@ from .wire import (
     job_from_wire,
     live_jobs,
 )
+
+if TYPE_CHECKING:
+    from ..snapshot import Source
 
 # Store and new_id stay importable from here for scripts written against the old layout.
 __all__ = ["DEFAULT_PATH", "DEFAULT_PRODUCT", "LocalTarget", "Store", "new_id"]
@@ -155,6 +156,9 @@ class LocalTarget:
 
     def snapshot_source(self) -> Source:
         """What ``reconciler snapshot`` keeps; the snapshot module allowlists it."""
+        from ..snapshot import Catalogue as SavedCatalogue  # snapshot only
+        from ..snapshot import Source
+
         opened = self._open(create=False)
         doc = opened[0].product_record(opened[1].id) if opened else None
         if opened is None or doc is None:
