@@ -390,6 +390,10 @@ def test_the_plain_path_builds_what_the_general_loop_builds(
     assert _outcome(data) == expected  # and again, from what the plain path remembered
     if isinstance(expected, Job):
         assert expected.zone == _built(data).zone
+        # The plain path sets the attributes itself: the very same ones, nothing more.
+        plain = _outcome(data)
+        assert type(plain) is Job and vars(plain) == vars(expected)
+        assert repr(plain) == repr(expected) and hash(plain) == hash(expected)
 
 
 def _built(data: dict[str, object]) -> Job:
