@@ -5,7 +5,9 @@ jobs that run more often than once a minute) are computed from each job's arithm
 listing its runs: 10,000 jobs every minute for 30 days are 432 million runs.
 
 **The schedule model** is :func:`runs` with :func:`run_time`: every other count here and in
-:mod:`reconciler.schedule` goes through them, so a different reading of Ductape changes one place.
+:mod:`reconciler.schedule` goes through them, so a different reading of Ductape changes one place
+(the figures' first pass over all jobs, ``_spans``, writes their arithmetic out for speed; a test
+holds it to them).
 
 **Per-minute starts** (:func:`minute_counts`), one slot per clock minute of the window. A job
 whose interval ``iv`` is ``p * g`` with ``g = gcd(iv, 1 min)`` and one minute ``q * g`` repeats
@@ -33,8 +35,13 @@ with intervals of at most ``2 * collide`` collide with everything and are left t
 figures. Each circle is cut at its largest gap and grouped greedily: a group holds the points
 less than ``collide`` after its first. A group is reported when at least two of its jobs start
 in the same period inside the window; how often is counted by a sweep over each member's range
-of periods. O(N log N) in the points placed; intervals that do not divide one another (90 min
-and 1 day) are not grouped here, their meetings still show in the busiest minutes.
+of periods, where the jobs of one phase with the same first and last start in the window (jobs
+started together, a few run counts) are one range with a weight. O(N log N) in the points
+placed; intervals that do not divide one another (90 min and 1 day) are not grouped here, their
+meetings still show in the busiest minutes.
+
+**The busiest minutes' jobs** are found in the same layers (an interval's jobs by phase), by
+bisection: O(log J + the jobs there) per minute, the jobs of one phase with one window asked once.
 """
 
 from __future__ import annotations
@@ -286,23 +293,35 @@ def figures(
 _Span = tuple[Job, int, int]  # a job with runs in the window: (job, its first start, last + 1)
 
 
-def _spans(jobs: Iterable[Job], lo: int, hi: int) -> list[_Span]:
-    """The jobs that start in ``[lo, hi)``, in order, with their first and (last + 1) start."""
+def _spans(jobs: Iterable[Job], lo: int, hi: int) -> tuple[list[_Span], int]:
+    """The jobs that start in ``[lo, hi)``, in order, with their first and (last + 1) start,
+    and how many runs they have there in all.
+
+    :func:`runs` and :func:`run_time` for every job, their arithmetic written out once for the
+    lot (a function call per job was most of the cost; a test holds the two to each other).
+    """
     out = []
+    total = 0
     for job in jobs:
-        r = runs(job, lo, hi)
-        if r:
-            out.append((job, run_time(job, r.start), run_time(job, r.stop - 1) + 1))
-    return out
+        at, iv, executions = job.start_at, job.intervals, job.executions
+        first = 0 if at >= lo else (lo - at - 1) // iv + 1
+        stop = 0 if at >= hi else (hi - at - 1) // iv + 1
+        if executions and executions < stop:
+            stop = executions
+        if first < stop:
+            out.append((job, at + first * iv, at + (stop - 1) * iv + 1))
+            total += stop - first
+    return out, total
 
 
 def _figures(
     jobs: Sequence[Job], start: int, end: int, collide: int, base: int, counts: list[int]
 ) -> Figures:
     """:func:`figures` from the per-minute starts, however they were counted."""
-    active = _spans(jobs, start, end)
-    total = sum((stop - 1 - first) // job.intervals + 1 for job, first, stop in active)
-    groups, complete = _collisions(active, start, end, collide)
+    active, total = _spans(jobs, start, end)
+    layers = _layers(active)
+    tally: _Tally = {}
+    groups, complete = _collisions(layers, start, end, collide, tally, _dupes(active))
     # Filtered, then sorted: a stable sort of the few keeps the order it gives all of them.
     frequent = sorted(
         (job for job, _, _ in active if job.intervals < MINUTE), key=lambda j: (j.intervals, j.tag)
@@ -315,7 +334,7 @@ def _figures(
         active=len(active),
         total_runs=total,
         grid=_grid(base, counts, start, end),
-        busiest=_busiest(active, base, counts, start, end),
+        busiest=_busiest(layers, tally, base, counts, start, end),
         collisions=groups,
         collisions_complete=complete,
         quiet=_quiet(base, counts, start, end),
@@ -323,6 +342,11 @@ def _figures(
             Frequent(j.tag, j.name, j.intervals, len(runs(j, start, end))) for j in frequent
         ),
     )
+
+
+def _dupes(active: Sequence[_Span]) -> bool:
+    """Whether two of the jobs share a tag (a live product may hold duplicates)."""
+    return len({job.tag for job, _, _ in active}) < len(active)
 
 
 def _grid(base: int, counts: list[int], lo: int, hi: int) -> tuple[HourRow, ...]:
@@ -347,63 +371,58 @@ def _grid(base: int, counts: list[int], lo: int, hi: int) -> tuple[HourRow, ...]
 
 
 def _busiest(
-    active: Sequence[_Span], base: int, counts: list[int], lo: int, hi: int
+    layers: dict[int, _Layer], tally: _Tally, base: int, counts: list[int], lo: int, hi: int
 ) -> tuple[BusyMinute, ...]:
     # nlargest is sorted(..., reverse=True)[:n]: ties go to the earlier minute.
     top = heapq.nlargest(TOP_MINUTES, range(len(counts)), key=counts.__getitem__)
-    if not top or not counts[top[0]]:
-        return ()
-    index = _by_phase(active)
     out = []
     for i in top:
         if not counts[i]:
             break
         a, b = max(lo, base + i * MINUTE), min(hi, base + (i + 1) * MINUTE)
-        out.append(BusyMinute(base + i * MINUTE, counts[i], _starting(index, a, b)))
+        out.append(BusyMinute(base + i * MINUTE, counts[i], _starting(layers, tally, a, b)))
     return tuple(out)
 
 
-# The jobs of each interval, sorted by phase (start_at mod intervals): (phases, spans).
-_ByPhase = dict[int, tuple[list[int], list[_Span]]]
-
-
-def _by_phase(active: Sequence[_Span]) -> _ByPhase:
-    by_interval: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for n, (job, _, _) in enumerate(active):
-        by_interval[job.intervals].append((job.start_at % job.intervals, n))
-    out: _ByPhase = {}
-    for iv, items in by_interval.items():
-        items.sort()
-        out[iv] = ([ph for ph, _ in items], [active[n] for _, n in items])
-    return out
-
-
-def _starting(index: _ByPhase, a: int, b: int) -> tuple[str, ...]:
+def _starting(layers: dict[int, _Layer], tally: _Tally, a: int, b: int) -> tuple[str, ...]:
     """The tags of the jobs with a start in ``[a, b)`` (inside their window), sorted.
 
     A job of interval ``iv`` starts in ``[a, b)`` only if its phase ``start_at mod iv`` is in
-    ``[a, b)`` mod ``iv``: those are found by bisection, then each is asked whether its first
-    run at or after ``max(a, first)`` comes before ``min(b, stop)`` (:func:`runs` of the
-    window, without building a range per job and minute).
+    ``[a, b)`` mod ``iv``: those phases are found by bisection in its layer. A job there starts
+    in ``[a, b)`` iff its first run at or after ``since = max(a, first)`` (which is at
+    ``since + (phase - since) mod iv``) comes before ``min(b, stop)``: the same for all the
+    jobs of a phase with the same first and last start, asked once for them.
     """
-    tags = []
+    tags: list[str] = []
     width = b - a
-    for iv, (phases, spans) in index.items():
+    for iv, layer in layers.items():
+        phases, columns = layer.phases, layer.members
         if iv <= width:
-            candidates: Iterable[_Span] = spans
+            picked: Iterable[int] = range(len(phases))
         else:
             r = a % iv
-            i, j = bisect.bisect_left(phases, r), bisect.bisect_left(phases, r + width)
-            candidates = spans[i:j]
+            picked = range(bisect.bisect_left(phases, r), bisect.bisect_left(phases, r + width))
             if r + width > iv:  # the minute wraps round the interval's phases
-                candidates = [*candidates, *spans[: bisect.bisect_left(phases, r + width - iv)]]
-        for job, first, stop in candidates:
-            since = a if a > first else first
-            until = b if b < stop else stop
-            if since < until:
-                at = job.start_at - (job.start_at - since) // iv * iv  # first run >= since
-                if at < until:
-                    tags.append(job.tag)
+                picked = [*picked, *range(bisect.bisect_left(phases, r + width - iv))]
+        for k in picked:
+            ph, members = phases[k], columns[k]
+            if len(members) == 1:
+                tag, first, stop = members[0]
+                since = a if a > first else first
+                until = b if b < stop else stop
+                if since + (ph - since) % iv < until:
+                    tags.append(tag)
+                continue
+            counted = _tally(members, tally)
+            chosen = []
+            for first, stop, _ in counted[2]:
+                since = a if a > first else first
+                until = b if b < stop else stop
+                chosen.append(since + (ph - since) % iv < until)
+            if all(chosen):
+                tags += counted[1]
+            elif any(chosen):
+                tags += _some(counted, chosen)
     return tuple(sorted(tags))
 
 
@@ -432,13 +451,11 @@ def collisions(
 
     See the module docstring for the method and its limits.
     """
-    return _collisions(_spans(jobs, lo, hi), lo, hi, collide)
+    active, _ = _spans(jobs, lo, hi)
+    return _collisions(_layers(active), lo, hi, collide, {}, _dupes(active))
 
 
 _Member = tuple[str, int, int]  # (tag, first start in the window, last start + 1)
-# One greedy group's points, column by column: phases, tags, and the slots each starts in,
-# [m_lo, m_hi) (see _meetings).
-_Points = tuple[list[int], list[str], list[int], list[int]]
 _Entry = tuple[int, int, tuple[_Member, ...]]  # (phase, layer, the members at that phase)
 _NEVER = END_OF_TIME * 4  # later than any phase: "no next point"
 
@@ -452,18 +469,33 @@ class _Layer:
     these phases plus ``m * intervals`` for ``m < ratio``: periodic, never listed.
     """
 
-    __slots__ = ("intervals", "members", "phases")
+    __slots__ = ("intervals", "members", "phases", "size")
 
-    def __init__(self, intervals: int, spans: Iterable[_Span]) -> None:
-        at: dict[int, list[_Member]] = defaultdict(list)
-        for job, first, stop in spans:
-            at[job.start_at % intervals].append((job.tag, first, stop))
+    def __init__(self, intervals: int, at: dict[int, list[_Member]]) -> None:
         self.intervals = intervals
         self.phases = sorted(at)
         self.members = [
             tuple(at[ph]) if len(at[ph]) == 1 else tuple(sorted(at[ph], key=_first))
             for ph in self.phases
         ]
+        self.size = sum(map(len, self.members))  # the jobs
+
+
+def _layers(active: Iterable[_Span]) -> dict[int, _Layer]:
+    """The jobs by interval (in the order they first come), each interval's a layer."""
+    at: dict[int, dict[int, list[_Member]]] = {}
+    for job, first, stop in active:
+        iv = job.intervals
+        phases = at.get(iv)
+        if phases is None:
+            phases = at[iv] = {}
+        ph = job.start_at % iv
+        column = phases.get(ph)
+        if column is None:
+            phases[ph] = [(job.tag, first, stop)]
+        else:
+            column.append((job.tag, first, stop))
+    return {iv: _Layer(iv, phases) for iv, phases in at.items()}
 
 
 _first = operator.itemgetter(0)  # a member's tag
@@ -478,14 +510,12 @@ def _phase_layer(entry: _Entry) -> tuple[int, int]:
 
 
 def _collisions(
-    active: Sequence[_Span], lo: int, hi: int, collide: int
+    layers: dict[int, _Layer], lo: int, hi: int, collide: int, tally: _Tally, dupes: bool
 ) -> tuple[tuple[Collision, ...], bool]:
-    """:func:`collisions` of the jobs that start in ``[lo, hi)``, with their first and last."""
-    by_interval: dict[int, list[_Span]] = defaultdict(list)
-    for span in active:
-        by_interval[span[0].intervals].append(span)
-    intervals = sorted(by_interval)
-    built: dict[int, _Layer] = {}
+    """:func:`collisions` of the jobs that start in ``[lo, hi)``, by interval; ``dupes``: some
+    share a tag."""
+    intervals = sorted(layers)
+    size = {iv: layers[iv].size for iv in intervals}
     merged: _Merged = {}
     budget = EXPANSION_BUDGET
     complete = True
@@ -496,20 +526,16 @@ def _collisions(
             if iv >= period or period % iv or iv <= 2 * collide:
                 continue
             ratio = period // iv
-            if ratio * len(by_interval[iv]) > budget:
+            if ratio * size[iv] > budget:
                 complete = False
                 continue
-            budget -= ratio * len(by_interval[iv])
+            budget -= ratio * size[iv]
             chosen.append((iv, ratio))
-        if sum(len(by_interval[iv]) * ratio for iv, ratio in chosen) < 2:
+        if sum(size[iv] * ratio for iv, ratio in chosen) < 2:
             continue
-        layers = []
-        for iv, ratio in chosen:
-            if iv not in built:
-                built[iv] = _Layer(iv, by_interval[iv])
-            layers.append((built[iv], ratio))
-        for points in _groups(layers, period, collide, lo, hi, merged):
-            group = _meetings(points, period)
+        circle = [(layers[iv], ratio) for iv, ratio in chosen]
+        for entries in _groups(circle, period, collide, lo, hi):
+            group = _meetings(entries, period, merged, tally, dupes)
             if group is not None:
                 found.append(group)
     found.sort(key=lambda c: (-c.size, c.first, c.tags))
@@ -575,9 +601,8 @@ def _groups(
     collide: int,
     lo: int,
     hi: int,
-    merged: _Merged,
-) -> Iterator[_Points]:
-    """The points of each greedy group on a circle that holds two or more and a native.
+) -> Iterator[list[_Entry]]:
+    """The entries of each greedy group on a circle that holds two or more and a native.
 
     The circle is cut at its largest gap (:func:`_cut`) and grouped greedily from there: a
     group holds the points less than ``collide`` after its first, the next group starts at the
@@ -627,7 +652,7 @@ def _groups(
                 if collide <= 0:
                     entries = [e for e in entries if e[1] == 0]
                 if len(entries) > 1 or len(entries[0][2]) > 1:
-                    yield _columns(entries, period, merged)
+                    yield entries
         later = s + step
         if other < later:
             other = _next(phases, period, later)
@@ -677,61 +702,121 @@ def _walk(phases: list[int], period: int, lo: int, hi: int) -> Iterator[tuple[in
 # ids: the layers live as long as the cache, one collision search). The same few meet again
 # and again: a daily job's phase is on the weekly circle seven times.
 _Merged = dict[tuple[int, ...], tuple[_Member, ...]]
+# A tuple of two or more members, by its id: the tuple (which keeps the id its own while the
+# cache lives), its tags, its members' distinct (first, stop) with how many have each, and
+# which of those each member has (None when they all have the same). Jobs that start together
+# mostly share their runs in the window too (a team's jobs, a few run counts): a group's slots
+# are counted per distinct pair, not per member.
+_Counted = tuple[tuple[_Member, ...], tuple[str, ...], list[tuple[int, int, int]], list[int] | None]
+_Tally = dict[int, _Counted]
+_window = operator.itemgetter(1, 2)  # a member's (first, stop)
 
 
-def _columns(entries: list[_Entry], period: int, merged: _Merged) -> _Points:
-    """The points of ``entries`` (by phase, then layer) in the order of a stable sort by
-    (phase, tag): within an entry they are by tag already, so only a phase that several
-    layers share has its members sorted (stably, so by layer after tag)."""
-    phases: list[int] = []
-    points: list[_Member] = []
-    n, i = len(entries), 0
-    while i < n:
-        ph, _, members = entries[i]
-        j = i + 1
-        while j < n and entries[j][0] == ph:
-            j += 1
-        if j > i + 1:
-            key = tuple(id(e[2]) for e in entries[i:j])
-            if key not in merged:
-                together = itertools.chain(*(e[2] for e in entries[i:j]))
-                merged[key] = tuple(sorted(together, key=_first))
-            members = merged[key]
-        phases += [ph] * len(members)
-        points += members
-        i = j
-    return (
-        phases,
-        [tag for tag, _, _ in points],
-        [-((ph - first) // period) for ph, (_, first, _) in zip(phases, points, strict=True)],
-        [-((ph - stop) // period) for ph, (_, _, stop) in zip(phases, points, strict=True)],
-    )
+def _tally(members: tuple[_Member, ...], tally: _Tally) -> _Counted:
+    known = tally.get(id(members))
+    if known is None:
+        pairs = list(map(_window, members))
+        counts = Counter(pairs)
+        spans = [(first, stop, n) for (first, stop), n in counts.items()]
+        index = None
+        if len(spans) > 1:
+            number = {pair: k for k, pair in enumerate(counts)}
+            index = list(map(number.__getitem__, pairs))
+        known = tally[id(members)] = (members, tuple(map(_first, members)), spans, index)
+    return known
 
 
-def _meetings(points: _Points, period: int) -> Collision | None:
+def _some(counted: _Counted, chosen: list[bool]) -> Iterator[str]:
+    """The tags of the members whose (first, stop) is one of those ``chosen``, in order."""
+    _, tags, _, index = counted
+    assert index is not None  # several pairs, some chosen and some not
+    return itertools.compress(tags, map(chosen.__getitem__, index))
+
+
+def _merge(entries: list[_Entry], merged: _Merged) -> list[_Entry]:
+    """``entries`` with those at one phase made one, their members in the order of a stable
+    sort by tag (within an entry they are by tag already)."""
+    out: list[_Entry] = []
+    for ph, column in itertools.groupby(entries, key=_phase):
+        here = list(column)
+        if len(here) == 1:
+            out.append(here[0])
+            continue
+        key = tuple([id(e[2]) for e in here])
+        if key not in merged:
+            together = itertools.chain(*(e[2] for e in here))
+            merged[key] = tuple(sorted(together, key=_first))
+        out.append((ph, here[0][1], merged[key]))
+    return out
+
+
+def _first_of_each(members: tuple[_Member, ...], seen: set[str]) -> tuple[_Member, ...]:
+    """``members`` without those whose tag is in ``seen``, which gets the others' tags."""
+    kept = []
+    for member in members:
+        if member[0] not in seen:
+            seen.add(member[0])
+            kept.append(member)
+    return members if len(kept) == len(members) else tuple(kept)
+
+
+def _meetings(
+    entries: list[_Entry], period: int, merged: _Merged, tally: _Tally, dupes: bool
+) -> Collision | None:
     """How often two or more of one group's jobs start in the same period of the window.
 
-    Slot ``m`` of a member at phase ``ph`` is the time ``ph + m * period``; its runs in the
-    window reach slots ``[m_lo, m_hi)``, and a member with none meets nobody. The phases of
-    one group are less than a period apart, so slot ``m`` is one period for all of them.
+    ``entries`` are the group's points by phase, then layer; the members of several layers at
+    one phase are taken in the order of a stable sort by tag, which makes the group's (phase,
+    tag) order. Slot ``m`` of a member at phase ``ph`` is the time ``ph + m * period``; its runs
+    in the window reach slots ``[m_lo, m_hi)``, the same for all members at one phase with the
+    same first and last start, and a member with none meets nobody. The phases of one group are
+    less than a period apart, so slot ``m`` is one period for all of them. ``dupes``: some jobs
+    share a tag (live duplicates), of which the first in the group counts; a job cannot be
+    twice in one group (its interval > collide).
     """
-    phases, tags, m_lo, m_hi = points
-    if len(set(tags)) < len(tags):
-        # Each job once (by tag): a job cannot be twice in one group (its interval > collide);
-        # of two live jobs with one tag, the first in the group counts.
-        first_at: dict[str, int] = {}
-        for i, t in enumerate(tags):
-            first_at.setdefault(t, i)
-        keep = list(first_at.values())
-        phases, tags = [phases[i] for i in keep], [tags[i] for i in keep]
-        m_lo, m_hi = [m_lo[i] for i in keep], [m_hi[i] for i in keep]
-    # +1 where a member's slots begin, -1 where they end (a member with none adds nothing).
-    begin, end = Counter(m_lo), Counter(m_hi)
+    if len({e[0] for e in entries}) < len(entries):
+        entries = _merge(entries, merged)
+    # The phases that have starts in the window: for one member (phase, tag, m_lo, m_hi); for
+    # more, (phase, their tally, and (m_lo, m_hi, which) of each of its pairs with starts).
+    rows: list[tuple[int, str, int, int] | tuple[int, _Counted, list[tuple[int, int, int]]]]
+    rows = []
+    begin: list[int] = []  # a member's m_lo, once per member with one
+    end: list[int] = []
+    weights: dict[int, int] = defaultdict(int)  # +n at the m_lo, -n at the m_hi of n members
+    seen: set[str] = set()
+    for ph, _, members in entries:
+        if dupes:
+            members = _first_of_each(members, seen)
+            if not members:
+                continue
+        if len(members) == 1:
+            tag, first, stop = members[0]
+            lo, hi = -((ph - first) // period), -((ph - stop) // period)
+            if lo < hi:
+                begin.append(lo)
+                end.append(hi)
+                rows.append((ph, tag, lo, hi))
+            continue
+        counted = _tally(members, tally)
+        slots = []
+        for k, (first, stop, n) in enumerate(counted[2]):
+            lo, hi = -((ph - first) // period), -((ph - stop) // period)
+            if lo < hi:
+                weights[lo] += n
+                weights[hi] -= n
+                slots.append((lo, hi, k))
+        if slots:
+            rows.append((ph, counted, slots))
+    for m, n in Counter(begin).items():
+        weights[m] += n
+    for m, n in Counter(end).items():
+        weights[m] -= n
     # The stretches of slots where two or more start, sorted, apart.
     busy: list[list[int]] = []
     active = 0
-    for m, nxt in itertools.pairwise(sorted(begin.keys() | end.keys())):
-        active += begin[m] - end[m]
+    marks = sorted(weights.items())
+    for (m, n), (nxt, _) in itertools.pairwise(marks):
+        active += n
         if active >= 2:
             if busy and busy[-1][1] == m:
                 busy[-1][1] = nxt
@@ -743,23 +828,50 @@ def _meetings(points: _Points, period: int) -> Collision | None:
     # The members that start in a stretch, in (phase, tag) order, which is the group's
     # (offset, tag) order. Of several stretches, a member meets one iff the first ending
     # after its first slot starts before its last (a search, not a scan of every stretch).
-    if len(busy) == 1:
-        x, y = busy[0]
-        meet = [
-            i for i, (a, b) in enumerate(zip(m_lo, m_hi, strict=True)) if a < b and a < y and x < b
-        ]
-    else:
-        ends = [b for _, b in busy]
-        meet = [
-            i
-            for i, (a, b) in enumerate(zip(m_lo, m_hi, strict=True))
-            if a < b and (k := bisect.bisect_right(ends, a)) < len(busy) and busy[k][0] < b
-        ]
-    ordered = tuple(tags[i] for i in meet)
-    first_slot = busy[0][0]
-    first = first_slot * period + min(phases[i] for i in meet if m_lo[i] <= first_slot < m_hi[i])
-    span = phases[meet[-1]] - phases[meet[0]]
-    return Collision(ordered, period, first, span, occurrences)
+    x, y = busy[0]
+    one = len(busy) == 1
+    ends = [b for _, b in busy]
+    ordered: list[str] = []
+    first_phase = last_phase = at = None  # at: the first phase with a start in slot x
+    for row in rows:
+        ph = row[0]
+        if len(row) == 4:
+            _, tag, a, b = row
+            if not (a < y and x < b if one else _meets(busy, ends, a, b)):
+                continue
+            ordered.append(tag)
+            if at is None and a <= x < b:
+                at = ph
+        else:
+            _, counted, slots = row
+            spans = counted[2]
+            if one:
+                meet = [k for a, b, k in slots if a < y and x < b]
+            else:
+                meet = [k for a, b, k in slots if _meets(busy, ends, a, b)]
+            if not meet:
+                continue
+            if len(meet) == len(spans):
+                ordered += counted[1]
+            else:
+                chosen = [False] * len(spans)
+                for k in meet:
+                    chosen[k] = True
+                ordered += _some(counted, chosen)
+            if at is None and any(a <= x < b for a, b, _ in slots):
+                at = ph
+        if first_phase is None:
+            first_phase = ph
+        last_phase = ph
+    assert at is not None and first_phase is not None and last_phase is not None
+    return Collision(tuple(ordered), period, x * period + at, last_phase - first_phase, occurrences)
+
+
+def _meets(busy: list[list[int]], ends: list[int], a: int, b: int) -> bool:
+    """Whether slots ``[a, b)`` reach a busy stretch: the first ending after ``a`` starts
+    before ``b``."""
+    k = bisect.bisect_right(ends, a)
+    return k < len(busy) and busy[k][0] < b
 
 
 # --- before and after -----------------------------------------------------------------------
