@@ -315,13 +315,21 @@ def _spans(jobs: Iterable[Job], lo: int, hi: int) -> tuple[list[_Span], int]:
 
 
 def _figures(
-    jobs: Sequence[Job], start: int, end: int, collide: int, base: int, counts: list[int]
+    jobs: Sequence[Job],
+    start: int,
+    end: int,
+    collide: int,
+    base: int,
+    counts: list[int],
+    cache: _Cache | None = None,
 ) -> Figures:
-    """:func:`figures` from the per-minute starts, however they were counted."""
+    """:func:`figures` from the per-minute starts, however they were counted; ``cache`` may
+    be one that the figures of another set of jobs over the same window used."""
     active, total = _spans(jobs, start, end)
-    layers = _layers(active)
-    tally: _Tally = {}
-    groups, complete = _collisions(layers, start, end, collide, tally, _dupes(active))
+    if cache is None:
+        cache = _Cache()
+    layers = _layers(active, cache)
+    groups, complete = _collisions(layers, start, end, collide, cache, _dupes(active))
     # Filtered, then sorted: a stable sort of the few keeps the order it gives all of them.
     frequent = sorted(
         (job for job, _, _ in active if job.intervals < MINUTE), key=lambda j: (j.intervals, j.tag)
@@ -334,7 +342,7 @@ def _figures(
         active=len(active),
         total_runs=total,
         grid=_grid(base, counts, start, end),
-        busiest=_busiest(layers, tally, base, counts, start, end),
+        busiest=_busiest(layers, cache, base, counts, start, end),
         collisions=groups,
         collisions_complete=complete,
         quiet=_quiet(base, counts, start, end),
@@ -371,7 +379,7 @@ def _grid(base: int, counts: list[int], lo: int, hi: int) -> tuple[HourRow, ...]
 
 
 def _busiest(
-    layers: dict[int, _Layer], tally: _Tally, base: int, counts: list[int], lo: int, hi: int
+    layers: dict[int, _Layer], cache: _Cache, base: int, counts: list[int], lo: int, hi: int
 ) -> tuple[BusyMinute, ...]:
     # nlargest is sorted(..., reverse=True)[:n]: ties go to the earlier minute.
     top = heapq.nlargest(TOP_MINUTES, range(len(counts)), key=counts.__getitem__)
@@ -380,11 +388,11 @@ def _busiest(
         if not counts[i]:
             break
         a, b = max(lo, base + i * MINUTE), min(hi, base + (i + 1) * MINUTE)
-        out.append(BusyMinute(base + i * MINUTE, counts[i], _starting(layers, tally, a, b)))
+        out.append(BusyMinute(base + i * MINUTE, counts[i], _starting(layers, cache, a, b)))
     return tuple(out)
 
 
-def _starting(layers: dict[int, _Layer], tally: _Tally, a: int, b: int) -> tuple[str, ...]:
+def _starting(layers: dict[int, _Layer], cache: _Cache, a: int, b: int) -> tuple[str, ...]:
     """The tags of the jobs with a start in ``[a, b)`` (inside their window), sorted.
 
     A job of interval ``iv`` starts in ``[a, b)`` only if its phase ``start_at mod iv`` is in
@@ -413,16 +421,16 @@ def _starting(layers: dict[int, _Layer], tally: _Tally, a: int, b: int) -> tuple
                 if since + (ph - since) % iv < until:
                     tags.append(tag)
                 continue
-            counted = _tally(members, tally)
+            counted = cache.count(members)
             chosen = []
-            for first, stop, _ in counted[2]:
+            for first, stop, _ in counted.spans:
                 since = a if a > first else first
                 until = b if b < stop else stop
                 chosen.append(since + (ph - since) % iv < until)
             if all(chosen):
-                tags += counted[1]
+                tags += counted.tags
             elif any(chosen):
-                tags += _some(counted, chosen)
+                tags += counted.some(chosen)
     return tuple(sorted(tags))
 
 
@@ -452,7 +460,8 @@ def collisions(
     See the module docstring for the method and its limits.
     """
     active, _ = _spans(jobs, lo, hi)
-    return _collisions(_layers(active), lo, hi, collide, {}, _dupes(active))
+    cache = _Cache()
+    return _collisions(_layers(active, cache), lo, hi, collide, cache, _dupes(active))
 
 
 _Member = tuple[str, int, int]  # (tag, first start in the window, last start + 1)
@@ -481,8 +490,10 @@ class _Layer:
         self.size = sum(map(len, self.members))  # the jobs
 
 
-def _layers(active: Iterable[_Span]) -> dict[int, _Layer]:
-    """The jobs by interval (in the order they first come), each interval's a layer."""
+def _layers(active: Iterable[_Span], cache: _Cache) -> dict[int, _Layer]:
+    """The jobs by interval (in the order they first come), each interval's a layer: the one
+    ``cache`` holds when it was made of the same members at the same phases (a plan's after
+    jobs are mostly its before ones), else a new one, which the cache then holds."""
     at: dict[int, dict[int, list[_Member]]] = {}
     for job, first, stop in active:
         iv = job.intervals
@@ -495,7 +506,13 @@ def _layers(active: Iterable[_Span]) -> dict[int, _Layer]:
             phases[ph] = [(job.tag, first, stop)]
         else:
             column.append((job.tag, first, stop))
-    return {iv: _Layer(iv, phases) for iv, phases in at.items()}
+    out = {}
+    for iv, phases in at.items():
+        known = cache.layers.get(iv)
+        if known is None or known[0] != phases:
+            known = cache.layers[iv] = (phases, _Layer(iv, phases))
+        out[iv] = known[1]
+    return out
 
 
 _first = operator.itemgetter(0)  # a member's tag
@@ -510,13 +527,12 @@ def _phase_layer(entry: _Entry) -> tuple[int, int]:
 
 
 def _collisions(
-    layers: dict[int, _Layer], lo: int, hi: int, collide: int, tally: _Tally, dupes: bool
+    layers: dict[int, _Layer], lo: int, hi: int, collide: int, cache: _Cache, dupes: bool
 ) -> tuple[tuple[Collision, ...], bool]:
     """:func:`collisions` of the jobs that start in ``[lo, hi)``, by interval; ``dupes``: some
     share a tag."""
     intervals = sorted(layers)
     size = {iv: layers[iv].size for iv in intervals}
-    merged: _Merged = {}
     budget = EXPANSION_BUDGET
     complete = True
     found: list[Collision] = []
@@ -535,7 +551,7 @@ def _collisions(
             continue
         circle = [(layers[iv], ratio) for iv, ratio in chosen]
         for entries in _groups(circle, period, collide, lo, hi):
-            group = _meetings(entries, period, merged, tally, dupes)
+            group = _meetings(entries, period, cache, dupes)
             if group is not None:
                 found.append(group)
     found.sort(key=lambda c: (-c.size, c.first, c.tags))
@@ -698,56 +714,95 @@ def _walk(phases: list[int], period: int, lo: int, hi: int) -> Iterator[tuple[in
         i += 1
 
 
-# Members of several layers at one phase, merged by tag, by the layers' member tuples (their
-# ids: the layers live as long as the cache, one collision search). The same few meet again
-# and again: a daily job's phase is on the weekly circle seven times.
-_Merged = dict[tuple[int, ...], tuple[_Member, ...]]
-# A tuple of two or more members, by its id: the tuple (which keeps the id its own while the
-# cache lives), its tags, its members' distinct (first, stop) with how many have each, and
-# which of those each member has (None when they all have the same). Jobs that start together
-# mostly share their runs in the window too (a team's jobs, a few run counts): a group's slots
-# are counted per distinct pair, not per member.
-_Counted = tuple[tuple[_Member, ...], tuple[str, ...], list[tuple[int, int, int]], list[int] | None]
-_Tally = dict[int, _Counted]
+class _Count:
+    """Two or more members at one phase, tallied: their tags in order and their distinct
+    windows, ``(first, stop, how many have it)``. Jobs that start together mostly share their
+    runs in the window too (a team's jobs, a few run counts): a group's slots are counted per
+    window, not per member.
+
+    ``parts`` are the member tuples (sorted by tag) of the layers that meet at the phase; the
+    members are in the order of a stable sort of them all by tag, made only when a group needs
+    them (most take all the tags or none).
+    """
+
+    __slots__ = ("_index", "_members", "parts", "spans", "tags")
+
+    def __init__(
+        self,
+        parts: tuple[tuple[_Member, ...], ...],
+        tags: tuple[str, ...],
+        spans: list[tuple[int, int, int]],
+    ) -> None:
+        self.parts, self.tags, self.spans = parts, tags, spans
+        self._members = parts[0] if len(parts) == 1 else None
+        self._index: list[int] | None = None
+
+    def members(self) -> tuple[_Member, ...]:
+        if self._members is None:
+            self._members = tuple(sorted(itertools.chain(*self.parts), key=_first))
+        return self._members
+
+    def some(self, chosen: list[bool]) -> Iterator[str]:
+        """The tags of the members whose window is one of the ``chosen`` spans, in order."""
+        if self._index is None:
+            number = {(first, stop): k for k, (first, stop, _) in enumerate(self.spans)}
+            self._index = list(map(number.__getitem__, map(_window, self.members())))
+        return itertools.compress(self.tags, map(chosen.__getitem__, self._index))
+
+
 _window = operator.itemgetter(1, 2)  # a member's (first, stop)
 
 
-def _tally(members: tuple[_Member, ...], tally: _Tally) -> _Counted:
-    known = tally.get(id(members))
-    if known is None:
-        pairs = list(map(_window, members))
-        counts = Counter(pairs)
-        spans = [(first, stop, n) for (first, stop), n in counts.items()]
-        index = None
-        if len(spans) > 1:
-            number = {pair: k for k, pair in enumerate(counts)}
-            index = list(map(number.__getitem__, pairs))
-        known = tally[id(members)] = (members, tuple(map(_first, members)), spans, index)
-    return known
+class _Cache:
+    """What the figures of one window work out once, for one set of jobs or for a plan's
+    before and after: the layers (with the phases they were made from), and the counts of the
+    member tuples of two or more, by the tuple's id (or the ids of those merged at one phase).
+    The cache holds every tuple it has an id of, so an id cannot come back as another's."""
+
+    __slots__ = ("counts", "layers", "merged")
+
+    def __init__(self) -> None:
+        self.layers: dict[int, tuple[dict[int, list[_Member]], _Layer]] = {}
+        self.counts: dict[int, _Count] = {}
+        self.merged: dict[tuple[int, ...], _Count] = {}
+
+    def count(self, members: tuple[_Member, ...]) -> _Count:
+        known = self.counts.get(id(members))
+        if known is None:
+            spans = [(f, s, n) for (f, s), n in Counter(map(_window, members)).items()]
+            known = self.counts[id(members)] = _Count(
+                (members,), tuple(map(_first, members)), spans
+            )
+        return known
+
+    def merge(self, parts: tuple[tuple[_Member, ...], ...]) -> _Count:
+        """The members of ``parts`` (each sorted by tag) at one phase, counted."""
+        key = tuple(map(id, parts))
+        known = self.merged.get(key)
+        if known is None:
+            weights: dict[tuple[int, int], int] = defaultdict(int)
+            tags: list[str] = []
+            for part in parts:
+                counted = self.count(part)
+                tags += counted.tags
+                for first, stop, n in counted.spans:
+                    weights[first, stop] += n
+            # Sorting the tags alone gives the order of the members' stable sort by tag.
+            spans = [(f, s, n) for (f, s), n in weights.items()]
+            known = self.merged[key] = _Count(parts, tuple(sorted(tags)), spans)
+        return known
 
 
-def _some(counted: _Counted, chosen: list[bool]) -> Iterator[str]:
-    """The tags of the members whose (first, stop) is one of those ``chosen``, in order."""
-    _, tags, _, index = counted
-    assert index is not None  # several pairs, some chosen and some not
-    return itertools.compress(tags, map(chosen.__getitem__, index))
-
-
-def _merge(entries: list[_Entry], merged: _Merged) -> list[_Entry]:
-    """``entries`` with those at one phase made one, their members in the order of a stable
-    sort by tag (within an entry they are by tag already)."""
-    out: list[_Entry] = []
+def _merge(entries: list[_Entry], cache: _Cache) -> list[tuple[int, _Column]]:
+    """``entries`` (by phase, then layer) as columns, those at one phase made one."""
+    out: list[tuple[int, _Column]] = []
     for ph, column in itertools.groupby(entries, key=_phase):
         here = list(column)
-        if len(here) == 1:
-            out.append(here[0])
-            continue
-        key = tuple([id(e[2]) for e in here])
-        if key not in merged:
-            together = itertools.chain(*(e[2] for e in here))
-            merged[key] = tuple(sorted(together, key=_first))
-        out.append((ph, here[0][1], merged[key]))
+        out.append((ph, here[0][2] if len(here) == 1 else cache.merge(tuple(e[2] for e in here))))
     return out
+
+
+_Column = tuple[_Member, ...] | _Count  # the members at one phase, as they come or counted
 
 
 def _first_of_each(members: tuple[_Member, ...], seen: set[str]) -> tuple[_Member, ...]:
@@ -760,9 +815,7 @@ def _first_of_each(members: tuple[_Member, ...], seen: set[str]) -> tuple[_Membe
     return members if len(kept) == len(members) else tuple(kept)
 
 
-def _meetings(
-    entries: list[_Entry], period: int, merged: _Merged, tally: _Tally, dupes: bool
-) -> Collision | None:
+def _meetings(entries: list[_Entry], period: int, cache: _Cache, dupes: bool) -> Collision | None:
     """How often two or more of one group's jobs start in the same period of the window.
 
     ``entries`` are the group's points by phase, then layer; the members of several layers at
@@ -774,22 +827,33 @@ def _meetings(
     share a tag (live duplicates), of which the first in the group counts; a job cannot be
     twice in one group (its interval > collide).
     """
+    columns: Iterable[tuple[int, _Column]]
     if len({e[0] for e in entries}) < len(entries):
-        entries = _merge(entries, merged)
+        columns = _merge(entries, cache)
+    else:
+        columns = [(ph, members) for ph, _, members in entries]
     # The phases that have starts in the window: for one member (phase, tag, m_lo, m_hi); for
-    # more, (phase, their tally, and (m_lo, m_hi, which) of each of its pairs with starts).
-    rows: list[tuple[int, str, int, int] | tuple[int, _Counted, list[tuple[int, int, int]]]]
+    # more, (phase, their count, and (m_lo, m_hi, which) of each of its windows with starts).
+    rows: list[tuple[int, str, int, int] | tuple[int, _Count, list[tuple[int, int, int]]]]
     rows = []
     begin: list[int] = []  # a member's m_lo, once per member with one
     end: list[int] = []
     weights: dict[int, int] = defaultdict(int)  # +n at the m_lo, -n at the m_hi of n members
     seen: set[str] = set()
-    for ph, _, members in entries:
+    for ph, column in columns:
         if dupes:
-            members = _first_of_each(members, seen)
+            members = _first_of_each(
+                column.members() if isinstance(column, _Count) else column, seen
+            )
             if not members:
                 continue
-        if len(members) == 1:
+            counted = cache.count(members) if len(members) > 1 else None
+        elif isinstance(column, _Count):
+            members, counted = (), column
+        else:
+            members = column
+            counted = cache.count(members) if len(members) > 1 else None
+        if counted is None:
             tag, first, stop = members[0]
             lo, hi = -((ph - first) // period), -((ph - stop) // period)
             if lo < hi:
@@ -797,9 +861,8 @@ def _meetings(
                 end.append(hi)
                 rows.append((ph, tag, lo, hi))
             continue
-        counted = _tally(members, tally)
         slots = []
-        for k, (first, stop, n) in enumerate(counted[2]):
+        for k, (first, stop, n) in enumerate(counted.spans):
             lo, hi = -((ph - first) // period), -((ph - stop) // period)
             if lo < hi:
                 weights[lo] += n
@@ -844,7 +907,7 @@ def _meetings(
                 at = ph
         else:
             _, counted, slots = row
-            spans = counted[2]
+            spans = counted.spans
             if one:
                 meet = [k for a, b, k in slots if a < y and x < b]
             else:
@@ -852,12 +915,12 @@ def _meetings(
             if not meet:
                 continue
             if len(meet) == len(spans):
-                ordered += counted[1]
+                ordered += counted.tags
             else:
                 chosen = [False] * len(spans)
                 for k in meet:
                     chosen[k] = True
-                ordered += _some(counted, chosen)
+                ordered += counted.some(chosen)
             if at is None and any(a <= x < b for a, b, _ in slots):
                 at = ph
         if first_phase is None:
@@ -957,9 +1020,10 @@ def impact(
     end = now + window
     with paused():
         base, counts = minute_counts(before_jobs, now, end)
-        before = _figures(before_jobs, now, end, collide, base, counts)
+        cache = _Cache()  # the layers the change leaves as they were are made once
+        before = _figures(before_jobs, now, end, collide, base, counts, cache)
         after_counts = _moved(counts, before_jobs, after_jobs, now, end)
-        after = _figures(after_jobs, now, end, collide, base, after_counts)
+        after = _figures(after_jobs, now, end, collide, base, after_counts, cache)
         return Impact(after, before, _created(before.collisions, after.collisions))
 
 

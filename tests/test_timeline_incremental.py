@@ -302,3 +302,17 @@ def test_a_member_between_two_meetings_of_its_group_meets_neither() -> None:
         (("r", "s", "t", "u", "w"), T0 + 20_000, 6)
     ]
     assert (groups, complete) == reference.collisions(jobs, T0, T0 + DAY)
+
+
+def test_a_phase_two_layers_share_is_in_tag_order_with_only_those_that_run() -> None:
+    # At 02:00 on the daily circle: the daily c and e, and the hourly a and d, merged by tag.
+    # a ran at 00:00 and 01:00 only (no start at 02:00 in the window): not in the group.
+    jobs = [
+        job("c", DAY, T0 + 2 * HOUR),
+        job("e", DAY, T0 + 2 * HOUR),
+        job("a", HOUR, T0, 2),
+        job("d", HOUR, T0 + 2 * HOUR),
+    ]
+    groups, complete = timeline.collisions(jobs, T0, T0 + DAY)
+    assert [(g.tags, g.period) for g in groups] == [(("c", "d", "e"), DAY)]
+    assert (groups, complete) == reference.collisions(jobs, T0, T0 + DAY)
