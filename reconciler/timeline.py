@@ -104,6 +104,30 @@ def runs(job: Job, lo: int, hi: int = END_OF_TIME) -> range:
     return range(first, max(first, stop))
 
 
+_Span = tuple[Job, int, int]  # a job with runs in the window: (job, its first start, last + 1)
+
+
+def _spans(jobs: Iterable[Job], lo: int, hi: int) -> tuple[list[_Span], int]:
+    """The jobs that start in ``[lo, hi)``, in order, with their first and (last + 1) start,
+    and how many runs they have there in all.
+
+    :func:`runs` and :func:`run_time` for every job, their arithmetic written out once for the
+    lot (a function call per job was most of the cost; a test holds the two to each other).
+    """
+    out = []
+    total = 0
+    for job in jobs:
+        at, iv, executions = job.start_at, job.intervals, job.executions
+        first = 0 if at >= lo else (lo - at - 1) // iv + 1
+        stop = 0 if at >= hi else (hi - at - 1) // iv + 1
+        if executions and executions < stop:
+            stop = executions
+        if first < stop:
+            out.append((job, at + first * iv, at + (stop - 1) * iv + 1))
+            total += stop - first
+    return out, total
+
+
 # --- figures --------------------------------------------------------------------------------
 
 
@@ -224,39 +248,41 @@ def minute_counts(jobs: Iterable[Job], lo: int, hi: int) -> tuple[int, list[int]
     Returns ``(base, counts)``: ``counts[i]`` is the number of starts in
     ``[max(lo, base + i min), min(hi, base + (i + 1) min))``. See the module docstring.
     """
+    return _minute_counts(_spans(jobs, lo, hi)[0], lo, hi)
+
+
+def _minute_counts(active: Iterable[_Span], lo: int, hi: int) -> tuple[int, list[int]]:
+    """:func:`minute_counts` of the jobs with runs in ``[lo, hi)``, from their first and last."""
     base = lo - lo % MINUTE
     slots = max(0, _ceil_div(hi - base, MINUTE))
     counts = [0] * slots
     diff = [0] * (slots + 1)
     strides: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for job in jobs:
-        r = runs(job, lo, hi)
-        n = len(r)
-        if not n:
-            continue
+    for job, start, stop in active:
         iv = job.intervals
-        off = job.start_at - base  # run k falls in slot (off + k * iv) // MINUTE
+        n = (stop - 1 - start) // iv + 1  # its runs in the window
+        off = start - base  # its j-th run there falls in slot (off + j * iv) // MINUTE
         g = math.gcd(iv, MINUTE)
         p, q = iv // g, MINUTE // g
         if p == 1 and n > 2:
-            first = (off + r.start * iv) // MINUTE
-            last = (off + (r.stop - 1) * iv) // MINUTE
+            first = off // MINUTE
+            last = (stop - 1 - base) // MINUTE
             if first == last:
                 counts[first] += n
                 continue
-            in_first = _ceil_div((first + 1) * MINUTE - off, iv) - r.start
-            in_last = r.stop - _ceil_div(last * MINUTE - off, iv)
+            in_first = _ceil_div((first + 1) * MINUTE - off, iv)
+            in_last = n - _ceil_div(last * MINUTE - off, iv)
             counts[first] += in_first
             counts[last] += in_last
             if last - first > 1:
                 diff[first + 1] += q
                 diff[last] -= q
         elif q < n:
-            for k in range(r.start, r.start + q):
-                strides[p].append(((off + k * iv) // MINUTE, _ceil_div(r.stop - k, q)))
+            for j in range(q):
+                strides[p].append(((off + j * iv) // MINUTE, _ceil_div(n - j, q)))
         else:
-            for k in r:
-                counts[(off + k * iv) // MINUTE] += 1
+            for t in range(off, stop - base, iv):
+                counts[t // MINUTE] += 1
     for i, d in enumerate(accumulate(diff[:slots])):
         counts[i] += d
     for p, progressions in strides.items():
@@ -286,36 +312,14 @@ def figures(
     """The figures of ``jobs`` over ``[start, start + window)``; collisions under ``collide`` ms."""
     end = start + window
     with paused():
-        base, counts = minute_counts(jobs, start, end)
-        return _figures(jobs, start, end, collide, base, counts)
-
-
-_Span = tuple[Job, int, int]  # a job with runs in the window: (job, its first start, last + 1)
-
-
-def _spans(jobs: Iterable[Job], lo: int, hi: int) -> tuple[list[_Span], int]:
-    """The jobs that start in ``[lo, hi)``, in order, with their first and (last + 1) start,
-    and how many runs they have there in all.
-
-    :func:`runs` and :func:`run_time` for every job, their arithmetic written out once for the
-    lot (a function call per job was most of the cost; a test holds the two to each other).
-    """
-    out = []
-    total = 0
-    for job in jobs:
-        at, iv, executions = job.start_at, job.intervals, job.executions
-        first = 0 if at >= lo else (lo - at - 1) // iv + 1
-        stop = 0 if at >= hi else (hi - at - 1) // iv + 1
-        if executions and executions < stop:
-            stop = executions
-        if first < stop:
-            out.append((job, at + first * iv, at + (stop - 1) * iv + 1))
-            total += stop - first
-    return out, total
+        spans = _spans(jobs, start, end)
+        base, counts = _minute_counts(spans[0], start, end)
+        return _figures(jobs, spans, start, end, collide, base, counts)
 
 
 def _figures(
     jobs: Sequence[Job],
+    spans: tuple[list[_Span], int],
     start: int,
     end: int,
     collide: int,
@@ -323,9 +327,10 @@ def _figures(
     counts: list[int],
     cache: _Cache | None = None,
 ) -> Figures:
-    """:func:`figures` from the per-minute starts, however they were counted; ``cache`` may
-    be one that the figures of another set of jobs over the same window used."""
-    active, total = _spans(jobs, start, end)
+    """:func:`figures` from the jobs' :func:`_spans` and per-minute starts, however they were
+    counted; ``cache`` may be one that the figures of another set of jobs over the same window
+    used."""
+    active, total = spans
     if cache is None:
         cache = _Cache()
     layers = _layers(active, cache)
@@ -1019,11 +1024,13 @@ def impact(
         return Impact(figures(after_jobs, now, window, collide))
     end = now + window
     with paused():
-        base, counts = minute_counts(before_jobs, now, end)
+        spans = _spans(before_jobs, now, end)
+        base, counts = _minute_counts(spans[0], now, end)
         cache = _Cache()  # the layers the change leaves as they were are made once
-        before = _figures(before_jobs, now, end, collide, base, counts, cache)
+        before = _figures(before_jobs, spans, now, end, collide, base, counts, cache)
         after_counts = _moved(counts, before_jobs, after_jobs, now, end)
-        after = _figures(after_jobs, now, end, collide, base, after_counts, cache)
+        after_spans = _spans(after_jobs, now, end)
+        after = _figures(after_jobs, after_spans, now, end, collide, base, after_counts, cache)
         return Impact(after, before, _created(before.collisions, after.collisions))
 
 
@@ -1058,17 +1065,22 @@ def _moved(
 
 def _created(before: Sequence[Collision], after: Sequence[Collision]) -> tuple[Collision, ...]:
     """The groups of ``after`` whose tags are in no one group of ``before``."""
+    # A group that holds all of a group's tags holds its first one: only those are compared,
+    # so only the groups of before holding a first tag of after are filed under it.
+    firsts = {group.tags[0] for group in after}
     holding: dict[str, list[frozenset[str]]] = defaultdict(list)
     for group in before:
         old = frozenset(group.tags)
-        for tag in old:
+        for tag in old & firsts:
             holding[tag].append(old)
-    # A group that holds all of a group's tags holds its first one: only those are compared.
     out = []
     for group in after:
-        tags = frozenset(group.tags)
-        if not any(tags <= old for old in holding.get(group.tags[0], ())):
-            out.append(group)
+        olds = holding.get(group.tags[0])
+        if olds:
+            tags = frozenset(group.tags)
+            if any(tags <= old for old in olds):
+                continue
+        out.append(group)
     return tuple(out)
 
 
