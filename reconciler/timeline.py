@@ -1018,7 +1018,9 @@ def impact(
 
     The figures are those :func:`figures` gives each set; the after ones' per-minute starts
     are the before ones' less the runs of the schedules the change takes away, plus those of
-    the ones it brings (a plan keeps most jobs as they are: counting them again is waste).
+    the ones it brings (a plan keeps most jobs as they are: counting them again is waste). For
+    the same reason the two share the layers of the intervals whose jobs the change leaves as
+    they were, and what was counted of them (:class:`_Cache`).
     """
     if before_jobs is None:
         return Impact(figures(after_jobs, now, window, collide))
