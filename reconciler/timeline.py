@@ -5,7 +5,9 @@ jobs that run more often than once a minute) are computed from each job's arithm
 listing its runs: 10,000 jobs every minute for 30 days are 432 million runs.
 
 **The schedule model** is :func:`runs` with :func:`run_time`: every other count here and in
-:mod:`reconciler.schedule` goes through them, so a different reading of Ductape changes one place.
+:mod:`reconciler.schedule` goes through them, so a different reading of Ductape changes one place
+(the figures' first pass over all jobs, ``_spans``, writes their arithmetic out for speed; a test
+holds it to them).
 
 **Per-minute starts** (:func:`minute_counts`), one slot per clock minute of the window. A job
 whose interval ``iv`` is ``p * g`` with ``g = gcd(iv, 1 min)`` and one minute ``q * g`` repeats
@@ -33,8 +35,13 @@ with intervals of at most ``2 * collide`` collide with everything and are left t
 figures. Each circle is cut at its largest gap and grouped greedily: a group holds the points
 less than ``collide`` after its first. A group is reported when at least two of its jobs start
 in the same period inside the window; how often is counted by a sweep over each member's range
-of periods. O(N log N) in the points placed; intervals that do not divide one another (90 min
-and 1 day) are not grouped here, their meetings still show in the busiest minutes.
+of periods, where the jobs of one phase with the same first and last start in the window (jobs
+started together, a few run counts) are one range with a weight. O(N log N) in the points
+placed; intervals that do not divide one another (90 min and 1 day) are not grouped here, their
+meetings still show in the busiest minutes.
+
+**The busiest minutes' jobs** are found in the same layers (an interval's jobs by phase), by
+bisection: O(log J + the jobs there) per minute, the jobs of one phase with one window asked once.
 """
 
 from __future__ import annotations
@@ -95,6 +102,30 @@ def runs(job: Job, lo: int, hi: int = END_OF_TIME) -> range:
     if job.executions:
         stop = min(stop, job.executions)
     return range(first, max(first, stop))
+
+
+_Span = tuple[Job, int, int]  # a job with runs in the window: (job, its first start, last + 1)
+
+
+def _spans(jobs: Iterable[Job], lo: int, hi: int) -> tuple[list[_Span], int]:
+    """The jobs that start in ``[lo, hi)``, in order, with their first and (last + 1) start,
+    and how many runs they have there in all.
+
+    :func:`runs` and :func:`run_time` for every job, their arithmetic written out once for the
+    lot (a function call per job was most of the cost; a test holds the two to each other).
+    """
+    out = []
+    total = 0
+    for job in jobs:
+        at, iv, executions = job.start_at, job.intervals, job.executions
+        first = 0 if at >= lo else (lo - at - 1) // iv + 1
+        stop = 0 if at >= hi else (hi - at - 1) // iv + 1
+        if executions and executions < stop:
+            stop = executions
+        if first < stop:
+            out.append((job, at + first * iv, at + (stop - 1) * iv + 1))
+            total += stop - first
+    return out, total
 
 
 # --- figures --------------------------------------------------------------------------------
@@ -217,39 +248,41 @@ def minute_counts(jobs: Iterable[Job], lo: int, hi: int) -> tuple[int, list[int]
     Returns ``(base, counts)``: ``counts[i]`` is the number of starts in
     ``[max(lo, base + i min), min(hi, base + (i + 1) min))``. See the module docstring.
     """
+    return _minute_counts(_spans(jobs, lo, hi)[0], lo, hi)
+
+
+def _minute_counts(active: Iterable[_Span], lo: int, hi: int) -> tuple[int, list[int]]:
+    """:func:`minute_counts` of the jobs with runs in ``[lo, hi)``, from their first and last."""
     base = lo - lo % MINUTE
     slots = max(0, _ceil_div(hi - base, MINUTE))
     counts = [0] * slots
     diff = [0] * (slots + 1)
     strides: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for job in jobs:
-        r = runs(job, lo, hi)
-        n = len(r)
-        if not n:
-            continue
+    for job, start, stop in active:
         iv = job.intervals
-        off = job.start_at - base  # run k falls in slot (off + k * iv) // MINUTE
+        n = (stop - 1 - start) // iv + 1  # its runs in the window
+        off = start - base  # its j-th run there falls in slot (off + j * iv) // MINUTE
         g = math.gcd(iv, MINUTE)
         p, q = iv // g, MINUTE // g
         if p == 1 and n > 2:
-            first = (off + r.start * iv) // MINUTE
-            last = (off + (r.stop - 1) * iv) // MINUTE
+            first = off // MINUTE
+            last = (stop - 1 - base) // MINUTE
             if first == last:
                 counts[first] += n
                 continue
-            in_first = _ceil_div((first + 1) * MINUTE - off, iv) - r.start
-            in_last = r.stop - _ceil_div(last * MINUTE - off, iv)
+            in_first = _ceil_div((first + 1) * MINUTE - off, iv)
+            in_last = n - _ceil_div(last * MINUTE - off, iv)
             counts[first] += in_first
             counts[last] += in_last
             if last - first > 1:
                 diff[first + 1] += q
                 diff[last] -= q
         elif q < n:
-            for k in range(r.start, r.start + q):
-                strides[p].append(((off + k * iv) // MINUTE, _ceil_div(r.stop - k, q)))
+            for j in range(q):
+                strides[p].append(((off + j * iv) // MINUTE, _ceil_div(n - j, q)))
         else:
-            for k in r:
-                counts[(off + k * iv) // MINUTE] += 1
+            for t in range(off, stop - base, iv):
+                counts[t // MINUTE] += 1
     for i, d in enumerate(accumulate(diff[:slots])):
         counts[i] += d
     for p, progressions in strides.items():
@@ -279,30 +312,29 @@ def figures(
     """The figures of ``jobs`` over ``[start, start + window)``; collisions under ``collide`` ms."""
     end = start + window
     with paused():
-        base, counts = minute_counts(jobs, start, end)
-        return _figures(jobs, start, end, collide, base, counts)
-
-
-_Span = tuple[Job, int, int]  # a job with runs in the window: (job, its first start, last + 1)
-
-
-def _spans(jobs: Iterable[Job], lo: int, hi: int) -> list[_Span]:
-    """The jobs that start in ``[lo, hi)``, in order, with their first and (last + 1) start."""
-    out = []
-    for job in jobs:
-        r = runs(job, lo, hi)
-        if r:
-            out.append((job, run_time(job, r.start), run_time(job, r.stop - 1) + 1))
-    return out
+        spans = _spans(jobs, start, end)
+        base, counts = _minute_counts(spans[0], start, end)
+        return _figures(jobs, spans, start, end, collide, base, counts)
 
 
 def _figures(
-    jobs: Sequence[Job], start: int, end: int, collide: int, base: int, counts: list[int]
+    jobs: Sequence[Job],
+    spans: tuple[list[_Span], int],
+    start: int,
+    end: int,
+    collide: int,
+    base: int,
+    counts: list[int],
+    cache: _Cache | None = None,
 ) -> Figures:
-    """:func:`figures` from the per-minute starts, however they were counted."""
-    active = _spans(jobs, start, end)
-    total = sum((stop - 1 - first) // job.intervals + 1 for job, first, stop in active)
-    groups, complete = _collisions(active, start, end, collide)
+    """:func:`figures` from the jobs' :func:`_spans` and per-minute starts, however they were
+    counted; ``cache`` may be one that the figures of another set of jobs over the same window
+    used."""
+    active, total = spans
+    if cache is None:
+        cache = _Cache()
+    layers = _layers(active, cache)
+    groups, complete = _collisions(layers, start, end, collide, cache, _dupes(active))
     # Filtered, then sorted: a stable sort of the few keeps the order it gives all of them.
     frequent = sorted(
         (job for job, _, _ in active if job.intervals < MINUTE), key=lambda j: (j.intervals, j.tag)
@@ -315,7 +347,7 @@ def _figures(
         active=len(active),
         total_runs=total,
         grid=_grid(base, counts, start, end),
-        busiest=_busiest(active, base, counts, start, end),
+        busiest=_busiest(layers, cache, base, counts, start, end),
         collisions=groups,
         collisions_complete=complete,
         quiet=_quiet(base, counts, start, end),
@@ -323,6 +355,11 @@ def _figures(
             Frequent(j.tag, j.name, j.intervals, len(runs(j, start, end))) for j in frequent
         ),
     )
+
+
+def _dupes(active: Sequence[_Span]) -> bool:
+    """Whether two of the jobs share a tag (a live product may hold duplicates)."""
+    return len({job.tag for job, _, _ in active}) < len(active)
 
 
 def _grid(base: int, counts: list[int], lo: int, hi: int) -> tuple[HourRow, ...]:
@@ -347,63 +384,58 @@ def _grid(base: int, counts: list[int], lo: int, hi: int) -> tuple[HourRow, ...]
 
 
 def _busiest(
-    active: Sequence[_Span], base: int, counts: list[int], lo: int, hi: int
+    layers: dict[int, _Layer], cache: _Cache, base: int, counts: list[int], lo: int, hi: int
 ) -> tuple[BusyMinute, ...]:
     # nlargest is sorted(..., reverse=True)[:n]: ties go to the earlier minute.
     top = heapq.nlargest(TOP_MINUTES, range(len(counts)), key=counts.__getitem__)
-    if not top or not counts[top[0]]:
-        return ()
-    index = _by_phase(active)
     out = []
     for i in top:
         if not counts[i]:
             break
         a, b = max(lo, base + i * MINUTE), min(hi, base + (i + 1) * MINUTE)
-        out.append(BusyMinute(base + i * MINUTE, counts[i], _starting(index, a, b)))
+        out.append(BusyMinute(base + i * MINUTE, counts[i], _starting(layers, cache, a, b)))
     return tuple(out)
 
 
-# The jobs of each interval, sorted by phase (start_at mod intervals): (phases, spans).
-_ByPhase = dict[int, tuple[list[int], list[_Span]]]
-
-
-def _by_phase(active: Sequence[_Span]) -> _ByPhase:
-    by_interval: dict[int, list[tuple[int, int]]] = defaultdict(list)
-    for n, (job, _, _) in enumerate(active):
-        by_interval[job.intervals].append((job.start_at % job.intervals, n))
-    out: _ByPhase = {}
-    for iv, items in by_interval.items():
-        items.sort()
-        out[iv] = ([ph for ph, _ in items], [active[n] for _, n in items])
-    return out
-
-
-def _starting(index: _ByPhase, a: int, b: int) -> tuple[str, ...]:
+def _starting(layers: dict[int, _Layer], cache: _Cache, a: int, b: int) -> tuple[str, ...]:
     """The tags of the jobs with a start in ``[a, b)`` (inside their window), sorted.
 
     A job of interval ``iv`` starts in ``[a, b)`` only if its phase ``start_at mod iv`` is in
-    ``[a, b)`` mod ``iv``: those are found by bisection, then each is asked whether its first
-    run at or after ``max(a, first)`` comes before ``min(b, stop)`` (:func:`runs` of the
-    window, without building a range per job and minute).
+    ``[a, b)`` mod ``iv``: those phases are found by bisection in its layer. A job there starts
+    in ``[a, b)`` iff its first run at or after ``since = max(a, first)`` (which is at
+    ``since + (phase - since) mod iv``) comes before ``min(b, stop)``: the same for all the
+    jobs of a phase with the same first and last start, asked once for them.
     """
-    tags = []
+    tags: list[str] = []
     width = b - a
-    for iv, (phases, spans) in index.items():
+    for iv, layer in layers.items():
+        phases, columns = layer.phases, layer.members
         if iv <= width:
-            candidates: Iterable[_Span] = spans
+            picked: Iterable[int] = range(len(phases))
         else:
             r = a % iv
-            i, j = bisect.bisect_left(phases, r), bisect.bisect_left(phases, r + width)
-            candidates = spans[i:j]
+            picked = range(bisect.bisect_left(phases, r), bisect.bisect_left(phases, r + width))
             if r + width > iv:  # the minute wraps round the interval's phases
-                candidates = [*candidates, *spans[: bisect.bisect_left(phases, r + width - iv)]]
-        for job, first, stop in candidates:
-            since = a if a > first else first
-            until = b if b < stop else stop
-            if since < until:
-                at = job.start_at - (job.start_at - since) // iv * iv  # first run >= since
-                if at < until:
-                    tags.append(job.tag)
+                picked = [*picked, *range(bisect.bisect_left(phases, r + width - iv))]
+        for k in picked:
+            ph, members = phases[k], columns[k]
+            if len(members) == 1:
+                tag, first, stop = members[0]
+                since = a if a > first else first
+                until = b if b < stop else stop
+                if since + (ph - since) % iv < until:
+                    tags.append(tag)
+                continue
+            counted = cache.count(members)
+            chosen = []
+            for first, stop, _ in counted.spans:
+                since = a if a > first else first
+                until = b if b < stop else stop
+                chosen.append(since + (ph - since) % iv < until)
+            if all(chosen):
+                tags += counted.tags
+            elif any(chosen):
+                tags += counted.some(chosen)
     return tuple(sorted(tags))
 
 
@@ -432,13 +464,12 @@ def collisions(
 
     See the module docstring for the method and its limits.
     """
-    return _collisions(_spans(jobs, lo, hi), lo, hi, collide)
+    active, _ = _spans(jobs, lo, hi)
+    cache = _Cache()
+    return _collisions(_layers(active, cache), lo, hi, collide, cache, _dupes(active))
 
 
 _Member = tuple[str, int, int]  # (tag, first start in the window, last start + 1)
-# One greedy group's points, column by column: phases, tags, and the slots each starts in,
-# [m_lo, m_hi) (see _meetings).
-_Points = tuple[list[int], list[str], list[int], list[int]]
 _Entry = tuple[int, int, tuple[_Member, ...]]  # (phase, layer, the members at that phase)
 _NEVER = END_OF_TIME * 4  # later than any phase: "no next point"
 
@@ -452,18 +483,41 @@ class _Layer:
     these phases plus ``m * intervals`` for ``m < ratio``: periodic, never listed.
     """
 
-    __slots__ = ("intervals", "members", "phases")
+    __slots__ = ("intervals", "members", "phases", "size")
 
-    def __init__(self, intervals: int, spans: Iterable[_Span]) -> None:
-        at: dict[int, list[_Member]] = defaultdict(list)
-        for job, first, stop in spans:
-            at[job.start_at % intervals].append((job.tag, first, stop))
+    def __init__(self, intervals: int, at: dict[int, list[_Member]]) -> None:
         self.intervals = intervals
         self.phases = sorted(at)
         self.members = [
             tuple(at[ph]) if len(at[ph]) == 1 else tuple(sorted(at[ph], key=_first))
             for ph in self.phases
         ]
+        self.size = sum(map(len, self.members))  # the jobs
+
+
+def _layers(active: Iterable[_Span], cache: _Cache) -> dict[int, _Layer]:
+    """The jobs by interval (in the order they first come), each interval's a layer: the one
+    ``cache`` holds when it was made of the same members at the same phases (a plan's after
+    jobs are mostly its before ones), else a new one, which the cache then holds."""
+    at: dict[int, dict[int, list[_Member]]] = {}
+    for job, first, stop in active:
+        iv = job.intervals
+        phases = at.get(iv)
+        if phases is None:
+            phases = at[iv] = {}
+        ph = job.start_at % iv
+        column = phases.get(ph)
+        if column is None:
+            phases[ph] = [(job.tag, first, stop)]
+        else:
+            column.append((job.tag, first, stop))
+    out = {}
+    for iv, phases in at.items():
+        known = cache.layers.get(iv)
+        if known is None or known[0] != phases:
+            known = cache.layers[iv] = (phases, _Layer(iv, phases))
+        out[iv] = known[1]
+    return out
 
 
 _first = operator.itemgetter(0)  # a member's tag
@@ -478,15 +532,12 @@ def _phase_layer(entry: _Entry) -> tuple[int, int]:
 
 
 def _collisions(
-    active: Sequence[_Span], lo: int, hi: int, collide: int
+    layers: dict[int, _Layer], lo: int, hi: int, collide: int, cache: _Cache, dupes: bool
 ) -> tuple[tuple[Collision, ...], bool]:
-    """:func:`collisions` of the jobs that start in ``[lo, hi)``, with their first and last."""
-    by_interval: dict[int, list[_Span]] = defaultdict(list)
-    for span in active:
-        by_interval[span[0].intervals].append(span)
-    intervals = sorted(by_interval)
-    built: dict[int, _Layer] = {}
-    merged: _Merged = {}
+    """:func:`collisions` of the jobs that start in ``[lo, hi)``, by interval; ``dupes``: some
+    share a tag."""
+    intervals = sorted(layers)
+    size = {iv: layers[iv].size for iv in intervals}
     budget = EXPANSION_BUDGET
     complete = True
     found: list[Collision] = []
@@ -496,20 +547,16 @@ def _collisions(
             if iv >= period or period % iv or iv <= 2 * collide:
                 continue
             ratio = period // iv
-            if ratio * len(by_interval[iv]) > budget:
+            if ratio * size[iv] > budget:
                 complete = False
                 continue
-            budget -= ratio * len(by_interval[iv])
+            budget -= ratio * size[iv]
             chosen.append((iv, ratio))
-        if sum(len(by_interval[iv]) * ratio for iv, ratio in chosen) < 2:
+        if sum(size[iv] * ratio for iv, ratio in chosen) < 2:
             continue
-        layers = []
-        for iv, ratio in chosen:
-            if iv not in built:
-                built[iv] = _Layer(iv, by_interval[iv])
-            layers.append((built[iv], ratio))
-        for points in _groups(layers, period, collide, lo, hi, merged):
-            group = _meetings(points, period)
+        circle = [(layers[iv], ratio) for iv, ratio in chosen]
+        for entries in _groups(circle, period, collide, lo, hi):
+            group = _meetings(entries, period, cache, dupes)
             if group is not None:
                 found.append(group)
     found.sort(key=lambda c: (-c.size, c.first, c.tags))
@@ -575,9 +622,8 @@ def _groups(
     collide: int,
     lo: int,
     hi: int,
-    merged: _Merged,
-) -> Iterator[_Points]:
-    """The points of each greedy group on a circle that holds two or more and a native.
+) -> Iterator[list[_Entry]]:
+    """The entries of each greedy group on a circle that holds two or more and a native.
 
     The circle is cut at its largest gap (:func:`_cut`) and grouped greedily from there: a
     group holds the points less than ``collide`` after its first, the next group starts at the
@@ -627,7 +673,7 @@ def _groups(
                 if collide <= 0:
                     entries = [e for e in entries if e[1] == 0]
                 if len(entries) > 1 or len(entries[0][2]) > 1:
-                    yield _columns(entries, period, merged)
+                    yield entries
         later = s + step
         if other < later:
             other = _next(phases, period, later)
@@ -673,65 +719,172 @@ def _walk(phases: list[int], period: int, lo: int, hi: int) -> Iterator[tuple[in
         i += 1
 
 
-# Members of several layers at one phase, merged by tag, by the layers' member tuples (their
-# ids: the layers live as long as the cache, one collision search). The same few meet again
-# and again: a daily job's phase is on the weekly circle seven times.
-_Merged = dict[tuple[int, ...], tuple[_Member, ...]]
+class _Count:
+    """Two or more members at one phase, tallied: their tags in order and their distinct
+    windows, ``(first, stop, how many have it)``. Jobs that start together mostly share their
+    runs in the window too (a team's jobs, a few run counts): a group's slots are counted per
+    window, not per member.
+
+    ``parts`` are the member tuples (sorted by tag) of the layers that meet at the phase; the
+    members are in the order of a stable sort of them all by tag, made only when a group needs
+    them (most take all the tags or none).
+    """
+
+    __slots__ = ("_index", "_members", "parts", "spans", "tags")
+
+    def __init__(
+        self,
+        parts: tuple[tuple[_Member, ...], ...],
+        tags: tuple[str, ...],
+        spans: list[tuple[int, int, int]],
+    ) -> None:
+        self.parts, self.tags, self.spans = parts, tags, spans
+        self._members = parts[0] if len(parts) == 1 else None
+        self._index: list[int] | None = None
+
+    def members(self) -> tuple[_Member, ...]:
+        if self._members is None:
+            self._members = tuple(sorted(itertools.chain(*self.parts), key=_first))
+        return self._members
+
+    def some(self, chosen: list[bool]) -> Iterator[str]:
+        """The tags of the members whose window is one of the ``chosen`` spans, in order."""
+        if self._index is None:
+            number = {(first, stop): k for k, (first, stop, _) in enumerate(self.spans)}
+            self._index = list(map(number.__getitem__, map(_window, self.members())))
+        return itertools.compress(self.tags, map(chosen.__getitem__, self._index))
 
 
-def _columns(entries: list[_Entry], period: int, merged: _Merged) -> _Points:
-    """The points of ``entries`` (by phase, then layer) in the order of a stable sort by
-    (phase, tag): within an entry they are by tag already, so only a phase that several
-    layers share has its members sorted (stably, so by layer after tag)."""
-    phases: list[int] = []
-    points: list[_Member] = []
-    n, i = len(entries), 0
-    while i < n:
-        ph, _, members = entries[i]
-        j = i + 1
-        while j < n and entries[j][0] == ph:
-            j += 1
-        if j > i + 1:
-            key = tuple(id(e[2]) for e in entries[i:j])
-            if key not in merged:
-                together = itertools.chain(*(e[2] for e in entries[i:j]))
-                merged[key] = tuple(sorted(together, key=_first))
-            members = merged[key]
-        phases += [ph] * len(members)
-        points += members
-        i = j
-    return (
-        phases,
-        [tag for tag, _, _ in points],
-        [-((ph - first) // period) for ph, (_, first, _) in zip(phases, points, strict=True)],
-        [-((ph - stop) // period) for ph, (_, _, stop) in zip(phases, points, strict=True)],
-    )
+_window = operator.itemgetter(1, 2)  # a member's (first, stop)
 
 
-def _meetings(points: _Points, period: int) -> Collision | None:
+class _Cache:
+    """What the figures of one window work out once, for one set of jobs or for a plan's
+    before and after: the layers (with the phases they were made from), and the counts of the
+    member tuples of two or more, by the tuple's id (or the ids of those merged at one phase).
+    The cache holds every tuple it has an id of, so an id cannot come back as another's."""
+
+    __slots__ = ("counts", "layers", "merged")
+
+    def __init__(self) -> None:
+        self.layers: dict[int, tuple[dict[int, list[_Member]], _Layer]] = {}
+        self.counts: dict[int, _Count] = {}
+        self.merged: dict[tuple[int, ...], _Count] = {}
+
+    def count(self, members: tuple[_Member, ...]) -> _Count:
+        known = self.counts.get(id(members))
+        if known is None:
+            spans = [(f, s, n) for (f, s), n in Counter(map(_window, members)).items()]
+            known = self.counts[id(members)] = _Count(
+                (members,), tuple(map(_first, members)), spans
+            )
+        return known
+
+    def merge(self, parts: tuple[tuple[_Member, ...], ...]) -> _Count:
+        """The members of ``parts`` (each sorted by tag) at one phase, counted."""
+        key = tuple(map(id, parts))
+        known = self.merged.get(key)
+        if known is None:
+            weights: dict[tuple[int, int], int] = defaultdict(int)
+            tags: list[str] = []
+            for part in parts:
+                counted = self.count(part)
+                tags += counted.tags
+                for first, stop, n in counted.spans:
+                    weights[first, stop] += n
+            # Sorting the tags alone gives the order of the members' stable sort by tag.
+            spans = [(f, s, n) for (f, s), n in weights.items()]
+            known = self.merged[key] = _Count(parts, tuple(sorted(tags)), spans)
+        return known
+
+
+def _merge(entries: list[_Entry], cache: _Cache) -> list[tuple[int, _Column]]:
+    """``entries`` (by phase, then layer) as columns, those at one phase made one."""
+    out: list[tuple[int, _Column]] = []
+    for ph, column in itertools.groupby(entries, key=_phase):
+        here = list(column)
+        out.append((ph, here[0][2] if len(here) == 1 else cache.merge(tuple(e[2] for e in here))))
+    return out
+
+
+_Column = tuple[_Member, ...] | _Count  # the members at one phase, as they come or counted
+
+
+def _first_of_each(members: tuple[_Member, ...], seen: set[str]) -> tuple[_Member, ...]:
+    """``members`` without those whose tag is in ``seen``, which gets the others' tags."""
+    kept = []
+    for member in members:
+        if member[0] not in seen:
+            seen.add(member[0])
+            kept.append(member)
+    return members if len(kept) == len(members) else tuple(kept)
+
+
+def _meetings(entries: list[_Entry], period: int, cache: _Cache, dupes: bool) -> Collision | None:
     """How often two or more of one group's jobs start in the same period of the window.
 
-    Slot ``m`` of a member at phase ``ph`` is the time ``ph + m * period``; its runs in the
-    window reach slots ``[m_lo, m_hi)``, and a member with none meets nobody. The phases of
-    one group are less than a period apart, so slot ``m`` is one period for all of them.
+    ``entries`` are the group's points by phase, then layer; the members of several layers at
+    one phase are taken in the order of a stable sort by tag, which makes the group's (phase,
+    tag) order. Slot ``m`` of a member at phase ``ph`` is the time ``ph + m * period``; its runs
+    in the window reach slots ``[m_lo, m_hi)``, the same for all members at one phase with the
+    same first and last start, and a member with none meets nobody. The phases of one group are
+    less than a period apart, so slot ``m`` is one period for all of them. ``dupes``: some jobs
+    share a tag (live duplicates), of which the first in the group counts; a job cannot be
+    twice in one group (its interval > collide).
     """
-    phases, tags, m_lo, m_hi = points
-    if len(set(tags)) < len(tags):
-        # Each job once (by tag): a job cannot be twice in one group (its interval > collide);
-        # of two live jobs with one tag, the first in the group counts.
-        first_at: dict[str, int] = {}
-        for i, t in enumerate(tags):
-            first_at.setdefault(t, i)
-        keep = list(first_at.values())
-        phases, tags = [phases[i] for i in keep], [tags[i] for i in keep]
-        m_lo, m_hi = [m_lo[i] for i in keep], [m_hi[i] for i in keep]
-    # +1 where a member's slots begin, -1 where they end (a member with none adds nothing).
-    begin, end = Counter(m_lo), Counter(m_hi)
+    columns: Iterable[tuple[int, _Column]]
+    if len({e[0] for e in entries}) < len(entries):
+        columns = _merge(entries, cache)
+    else:
+        columns = [(ph, members) for ph, _, members in entries]
+    # The phases that have starts in the window: for one member (phase, tag, m_lo, m_hi); for
+    # more, (phase, their count, and (m_lo, m_hi, which) of each of its windows with starts).
+    rows: list[tuple[int, str, int, int] | tuple[int, _Count, list[tuple[int, int, int]]]]
+    rows = []
+    begin: list[int] = []  # a member's m_lo, once per member with one
+    end: list[int] = []
+    weights: dict[int, int] = defaultdict(int)  # +n at the m_lo, -n at the m_hi of n members
+    seen: set[str] = set()
+    for ph, column in columns:
+        if dupes:
+            members = _first_of_each(
+                column.members() if isinstance(column, _Count) else column, seen
+            )
+            if not members:
+                continue
+            counted = cache.count(members) if len(members) > 1 else None
+        elif isinstance(column, _Count):
+            members, counted = (), column
+        else:
+            members = column
+            counted = cache.count(members) if len(members) > 1 else None
+        if counted is None:
+            tag, first, stop = members[0]
+            lo, hi = -((ph - first) // period), -((ph - stop) // period)
+            if lo < hi:
+                begin.append(lo)
+                end.append(hi)
+                rows.append((ph, tag, lo, hi))
+            continue
+        slots = []
+        for k, (first, stop, n) in enumerate(counted.spans):
+            lo, hi = -((ph - first) // period), -((ph - stop) // period)
+            if lo < hi:
+                weights[lo] += n
+                weights[hi] -= n
+                slots.append((lo, hi, k))
+        if slots:
+            rows.append((ph, counted, slots))
+    for m, n in Counter(begin).items():
+        weights[m] += n
+    for m, n in Counter(end).items():
+        weights[m] -= n
     # The stretches of slots where two or more start, sorted, apart.
     busy: list[list[int]] = []
     active = 0
-    for m, nxt in itertools.pairwise(sorted(begin.keys() | end.keys())):
-        active += begin[m] - end[m]
+    marks = sorted(weights.items())
+    for (m, n), (nxt, _) in itertools.pairwise(marks):
+        active += n
         if active >= 2:
             if busy and busy[-1][1] == m:
                 busy[-1][1] = nxt
@@ -743,23 +896,50 @@ def _meetings(points: _Points, period: int) -> Collision | None:
     # The members that start in a stretch, in (phase, tag) order, which is the group's
     # (offset, tag) order. Of several stretches, a member meets one iff the first ending
     # after its first slot starts before its last (a search, not a scan of every stretch).
-    if len(busy) == 1:
-        x, y = busy[0]
-        meet = [
-            i for i, (a, b) in enumerate(zip(m_lo, m_hi, strict=True)) if a < b and a < y and x < b
-        ]
-    else:
-        ends = [b for _, b in busy]
-        meet = [
-            i
-            for i, (a, b) in enumerate(zip(m_lo, m_hi, strict=True))
-            if a < b and (k := bisect.bisect_right(ends, a)) < len(busy) and busy[k][0] < b
-        ]
-    ordered = tuple(tags[i] for i in meet)
-    first_slot = busy[0][0]
-    first = first_slot * period + min(phases[i] for i in meet if m_lo[i] <= first_slot < m_hi[i])
-    span = phases[meet[-1]] - phases[meet[0]]
-    return Collision(ordered, period, first, span, occurrences)
+    x, y = busy[0]
+    one = len(busy) == 1
+    ends = [b for _, b in busy]
+    ordered: list[str] = []
+    first_phase = last_phase = at = None  # at: the first phase with a start in slot x
+    for row in rows:
+        ph = row[0]
+        if len(row) == 4:
+            _, tag, a, b = row
+            if not (a < y and x < b if one else _meets(busy, ends, a, b)):
+                continue
+            ordered.append(tag)
+            if at is None and a <= x < b:
+                at = ph
+        else:
+            _, counted, slots = row
+            spans = counted.spans
+            if one:
+                meet = [k for a, b, k in slots if a < y and x < b]
+            else:
+                meet = [k for a, b, k in slots if _meets(busy, ends, a, b)]
+            if not meet:
+                continue
+            if len(meet) == len(spans):
+                ordered += counted.tags
+            else:
+                chosen = [False] * len(spans)
+                for k in meet:
+                    chosen[k] = True
+                ordered += counted.some(chosen)
+            if at is None and any(a <= x < b for a, b, _ in slots):
+                at = ph
+        if first_phase is None:
+            first_phase = ph
+        last_phase = ph
+    assert at is not None and first_phase is not None and last_phase is not None
+    return Collision(tuple(ordered), period, x * period + at, last_phase - first_phase, occurrences)
+
+
+def _meets(busy: list[list[int]], ends: list[int], a: int, b: int) -> bool:
+    """Whether slots ``[a, b)`` reach a busy stretch: the first ending after ``a`` starts
+    before ``b``."""
+    k = bisect.bisect_right(ends, a)
+    return k < len(busy) and busy[k][0] < b
 
 
 # --- before and after -----------------------------------------------------------------------
@@ -838,16 +1018,21 @@ def impact(
 
     The figures are those :func:`figures` gives each set; the after ones' per-minute starts
     are the before ones' less the runs of the schedules the change takes away, plus those of
-    the ones it brings (a plan keeps most jobs as they are: counting them again is waste).
+    the ones it brings (a plan keeps most jobs as they are: counting them again is waste). For
+    the same reason the two share the layers of the intervals whose jobs the change leaves as
+    they were, and what was counted of them (:class:`_Cache`).
     """
     if before_jobs is None:
         return Impact(figures(after_jobs, now, window, collide))
     end = now + window
     with paused():
-        base, counts = minute_counts(before_jobs, now, end)
-        before = _figures(before_jobs, now, end, collide, base, counts)
+        spans = _spans(before_jobs, now, end)
+        base, counts = _minute_counts(spans[0], now, end)
+        cache = _Cache()  # the layers the change leaves as they were are made once
+        before = _figures(before_jobs, spans, now, end, collide, base, counts, cache)
         after_counts = _moved(counts, before_jobs, after_jobs, now, end)
-        after = _figures(after_jobs, now, end, collide, base, after_counts)
+        after_spans = _spans(after_jobs, now, end)
+        after = _figures(after_jobs, after_spans, now, end, collide, base, after_counts, cache)
         return Impact(after, before, _created(before.collisions, after.collisions))
 
 
@@ -882,17 +1067,22 @@ def _moved(
 
 def _created(before: Sequence[Collision], after: Sequence[Collision]) -> tuple[Collision, ...]:
     """The groups of ``after`` whose tags are in no one group of ``before``."""
+    # A group that holds all of a group's tags holds its first one: only those are compared,
+    # so only the groups of before holding a first tag of after are filed under it.
+    firsts = {group.tags[0] for group in after}
     holding: dict[str, list[frozenset[str]]] = defaultdict(list)
     for group in before:
         old = frozenset(group.tags)
-        for tag in old:
+        for tag in old & firsts:
             holding[tag].append(old)
-    # A group that holds all of a group's tags holds its first one: only those are compared.
     out = []
     for group in after:
-        tags = frozenset(group.tags)
-        if not any(tags <= old for old in holding.get(group.tags[0], ())):
-            out.append(group)
+        olds = holding.get(group.tags[0])
+        if olds:
+            tags = frozenset(group.tags)
+            if any(tags <= old for old in olds):
+                continue
+        out.append(group)
     return tuple(out)
 
 

@@ -153,6 +153,28 @@ def test_the_model_is_anchored_at_start_at_and_shared_with_previews() -> None:
     assert list(runs(job("u", HOUR, T0), T0 + 1, T0 + 3 * HOUR + 1)) == [1, 2, 3]
 
 
+@settings(max_examples=100, deadline=None)
+@given(JOBS, st.data())
+def test_the_spans_of_many_jobs_are_their_runs(
+    specs: list[tuple[int, int, int]], data: st.DataObject
+) -> None:
+    # _spans writes out runs() and run_time() for a whole figure's jobs: it must say the same,
+    # also where the window opens or closes on a run, a millisecond off, or anywhere.
+    jobs = make(specs)
+    on_a_run = [
+        j.start_at + k * j.intervals + d for j in jobs for k in (-1, 0, 3) for d in (-1, 0, 1)
+    ]
+    edge = st.sampled_from(on_a_run) if on_a_run else st.nothing()
+    lo, hi = sorted(data.draw(st.tuples(*[edge | st.integers(T0 - 3 * HOUR, T0 + 9 * HOUR)] * 2)))
+    expected = [
+        (j, run_time(j, r.start), run_time(j, r.stop - 1) + 1)
+        for j in jobs
+        if (r := runs(j, lo, hi))
+    ]
+    total = sum(len(runs(j, lo, hi)) for j in jobs)
+    assert timeline._spans(jobs, lo, hi) == (expected, total)
+
+
 def test_ten_thousand_jobs_every_minute_are_counted_not_listed() -> None:
     rng = random.Random(1)
     jobs = [job(f"j{i}", MINUTE, T0 - rng.randrange(DAY)) for i in range(2000)]

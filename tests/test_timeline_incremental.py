@@ -250,3 +250,69 @@ def test_the_cut_takes_the_first_of_equal_gaps(
     assert timeline._cut(dense, every, ratio, others, period) == brute_cut(
         dense, every, ratio, others, period
     )
+
+
+def test_a_tag_held_twice_counts_once_in_a_group() -> None:
+    # Live duplicates: two jobs with one tag. In a group the first of them counts, the second
+    # is not a second job: alone the two meet nobody; with a third, the group is two tags.
+    # Once on one layer at one phase, once on two layers (daily, and hourly on its circle).
+    cases = {
+        "same phase": [job("a", DAY, T0 + 2 * HOUR), job("a", DAY, T0 + 2 * HOUR)],
+        "two layers": [job("a", DAY, T0 + 2 * HOUR), job("a", HOUR, T0 + 2 * HOUR + 10_000)],
+    }
+    for name, pair in cases.items():
+        assert timeline.collisions(pair, T0, T0 + DAY) == ((), True), name
+        three = [*pair, job("b", DAY, T0 + 2 * HOUR + 20_000)]
+        groups, _ = timeline.collisions(three, T0, T0 + DAY)
+        assert [g.tags for g in groups] == [("a", "b")], name
+        assert (groups, True) == reference.collisions(three, T0, T0 + DAY), name
+
+
+def test_a_group_first_meets_when_its_first_two_start_together() -> None:
+    # Two hourly jobs at one phase (:00) with different windows: p runs at 00:00 and 01:00
+    # only, q from 10:00. r and s (:00:20, :00:40, from 05:00) first meet at 05:00, when
+    # neither p nor q runs: the group's first meeting is r's start then, not the :00 phase.
+    jobs = [
+        job("p", HOUR, T0, 2),
+        job("q", HOUR, T0 + 10 * HOUR),
+        job("r", HOUR, T0 + 5 * HOUR + 20_000),
+        job("s", HOUR, T0 + 5 * HOUR + 40_000),
+    ]
+    groups, complete = timeline.collisions(jobs, T0, T0 + DAY)
+    assert [(g.tags, g.first, g.occurrences) for g in groups] == [
+        (("q", "r", "s"), T0 + 5 * HOUR + 20_000, 19)
+    ]
+    assert (groups, complete) == reference.collisions(jobs, T0, T0 + DAY)
+
+
+def test_a_member_between_two_meetings_of_its_group_meets_neither() -> None:
+    # One group on the hourly circle that meets twice: r and s from 00:00 (three runs each),
+    # t, u and w from 10:00. p runs at 03:00 and 04:00 only, between the two, alone: not in
+    # the group. t and u share a phase (:00:45) and differ in their number of runs.
+    jobs = [
+        job("p", HOUR, T0 + 3 * HOUR + 10_000, 2),
+        job("r", HOUR, T0 + 20_000, 3),
+        job("s", HOUR, T0 + 40_000, 3),
+        job("t", HOUR, T0 + 10 * HOUR + 45_000, 3),
+        job("u", HOUR, T0 + 10 * HOUR + 45_000, 4),
+        job("w", HOUR, T0 + 10 * HOUR + 50_000, 3),
+    ]
+    groups, complete = timeline.collisions(jobs, T0, T0 + DAY)
+    assert [(g.tags, g.first, g.occurrences) for g in groups] == [
+        (("r", "s", "t", "u", "w"), T0 + 20_000, 6)
+    ]
+    assert (groups, complete) == reference.collisions(jobs, T0, T0 + DAY)
+
+
+def test_a_phase_two_layers_share_is_in_tag_order_with_only_those_that_run() -> None:
+    # At 02:00 on the daily circle: the daily c and e, and the hourly a and d, merged by tag.
+    # a ran at 00:00 and 01:00 only (no start at 02:00 in the window): not in the group.
+    jobs = [
+        job("c", DAY, T0 + 2 * HOUR),
+        job("e", DAY, T0 + 2 * HOUR),
+        job("a", HOUR, T0, 2),
+        job("d", HOUR, T0 + 2 * HOUR),
+    ]
+    groups, complete = timeline.collisions(jobs, T0, T0 + DAY)
+    assert [(g.tags, g.period) for g in groups] == [(("c", "d", "e"), DAY)]
+    assert (groups, complete) == reference.collisions(jobs, T0, T0 + DAY)
