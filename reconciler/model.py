@@ -480,7 +480,6 @@ def duration_hint(value: object) -> str | None:
     return meant
 
 
-@lru_cache(maxsize=1024, typed=True)  # kept as format_timestamp's are
 def format_duration(ms: int) -> str:
     """The shortest friendly form of a duration: ``5400000`` -> ``1h30m``."""
     if ms <= 0:
@@ -669,10 +668,6 @@ def _pad_fraction(text: str) -> str:
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-# A plan shows the same instants and durations again and again (teams start jobs on the hour,
-# and the jobs of one schedule show the same next runs): the texts of the last few thousand
-# are kept. ``typed``: a float is never answered with the text of the int it equals.
-@lru_cache(maxsize=4096, typed=True)
 def format_timestamp(ms: int) -> str:
     """ISO-8601 in UTC: ``1796090400000`` -> ``2026-12-01T02:00:00Z``."""
     seconds, millis = divmod(ms, 1000)
