@@ -473,12 +473,8 @@ def test_the_walk_is_bounded_even_on_a_graph_with_a_cycle() -> None:
         manifests._check_tree(loader, node, [])
 
 
-def test_an_oversized_file_is_refused_before_any_byte_is_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    path = tmp_path / "sparse.yaml"
-    with path.open("wb") as handle:
-        handle.truncate(64 * MAX_FILE_BYTES)  # 64 MiB that occupy no disk
+def _count_reads(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The sizes the loader asks os.read for, from now on, in order."""
     reads: list[int] = []
     real_read = os.read
 
@@ -487,6 +483,16 @@ def test_an_oversized_file_is_refused_before_any_byte_is_read(
         return real_read(fd, size)
 
     monkeypatch.setattr(manifests.os, "read", counting_read)
+    return reads
+
+
+def test_an_oversized_file_is_refused_before_any_byte_is_read(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "sparse.yaml"
+    with path.open("wb") as handle:
+        handle.truncate(64 * MAX_FILE_BYTES)  # 64 MiB that occupy no disk
+    reads = _count_reads(monkeypatch)
     with pytest.raises(manifests.Refused, match="larger than 1 MiB"):
         manifests.read_bounded(str(path))
     assert reads == []
@@ -501,14 +507,8 @@ def test_a_manifest_is_read_in_one_call_and_a_short_read_reads_on(
     path = tmp_path / "job.yaml"
     text = JOB.format(tag="whole").encode()
     path.write_bytes(text)
-    reads: list[int] = []
     real_read = os.read
-
-    def counting_read(fd: int, size: int) -> bytes:
-        reads.append(size)
-        return real_read(fd, size)
-
-    monkeypatch.setattr(manifests.os, "read", counting_read)
+    reads = _count_reads(monkeypatch)
     assert manifests.read_bounded(str(path)) == text
     assert reads == [len(text) + 1]
 
