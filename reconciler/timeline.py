@@ -47,7 +47,6 @@ bisection: O(log J + the jobs there) per minute, the jobs of one phase with one 
 from __future__ import annotations
 
 import bisect
-import hashlib
 import heapq
 import itertools
 import math
@@ -1109,6 +1108,8 @@ def parse_between(text: str) -> tuple[int, int]:
 
 def tag_hash(tag: str) -> int:
     """A stable number from a tag (the same on every machine and run, unlike ``hash``)."""
+    import hashlib  # only the spread hashes: a plan that shows a schedule loads no OpenSSL
+
     return int.from_bytes(hashlib.sha256(tag.encode("utf-8", "surrogatepass")).digest()[:8], "big")
 
 

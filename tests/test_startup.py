@@ -142,7 +142,7 @@ def test_plan_against_the_embedded_store_loads_no_http_client(tmp_path: Path) ->
     assert "deepdiff" not in modules  # a job's fields are flat: the fast path compares them
     _, every = _loaded("plan", str(jobs), "--target", target, cwd=tmp_path, whole=True)
     # What only a write, a saved plan, a snapshot or the spread needs.
-    unneeded = {"secrets", "reconciler.planfile", "reconciler.snapshot"}
+    unneeded = {"secrets", "hashlib", "reconciler.planfile", "reconciler.snapshot"}
     assert "reconciler.timeline" in every and sorted(every & unneeded) == []
 
 
